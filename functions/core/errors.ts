@@ -1,0 +1,153 @@
+/**
+ * Named errors: the contract between the stage Lambdas and the state machines.
+ *
+ * Each class sets `this.name` to a string literal, because that literal is what a state machine's
+ * `ErrorEquals` matches and it must survive minification. Stage Lambdas throw these; they never
+ * catch an error and return it as a status field. Only the HTTP-facing Slack endpoint turns errors
+ * into responses.
+ */
+
+/** Base class: keeps the cause, so the log line and the Step Functions `Cause` say what went wrong. */
+export abstract class FailoverError extends Error {
+  abstract override readonly name: string;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+  }
+}
+
+/** The execution input (manual start, alarm event, schedule) is not one the orchestrator accepts. */
+export class InvalidInputError extends FailoverError {
+  override readonly name = 'InvalidInput';
+}
+
+/** The plan (config/<stage>.yml, carried in the execution input) is invalid. */
+export class InvalidPlanError extends FailoverError {
+  override readonly name = 'InvalidPlan';
+}
+
+/** A plan resource could not be found or is not in a state the runbook can work with. */
+export class ResourceStateError extends FailoverError {
+  override readonly name = 'ResourceStateError';
+}
+
+/** An AWS API call failed in a way that a retry may fix (throttling, 5xx, network). */
+export class TransientAwsError extends FailoverError {
+  override readonly name = 'TransientAwsError';
+}
+
+/** Fencing was required to be confirmed (planned switchover, or policy `abort`) and was not. */
+export class FenceUnconfirmedError extends FailoverError {
+  override readonly name = 'FenceUnconfirmed';
+}
+
+/** A promotion did not finish before the plan's promotion deadline. */
+export class PromotionDeadlineExceededError extends FailoverError {
+  override readonly name = 'PromotionDeadlineExceeded';
+}
+
+/** A planned switchover's replica did not catch up (zero data loss) before its deadline. */
+export class ReplicaCatchUpDeadlineExceededError extends FailoverError {
+  override readonly name = 'ReplicaCatchUpDeadlineExceeded';
+}
+
+/** DNS changes were not INSYNC before the traffic deadline. */
+export class TrafficFlipDeadlineExceededError extends FailoverError {
+  override readonly name = 'TrafficFlipDeadlineExceeded';
+}
+
+/** ECS services did not reach a steady state at failover capacity before the scale deadline. */
+export class ScaleDeadlineExceededError extends FailoverError {
+  override readonly name = 'ScaleDeadlineExceeded';
+}
+
+/** One or more smoke tests did not pass. The message lists each failing check. */
+export class SmokeTestFailedError extends FailoverError {
+  override readonly name = 'SmokeTestFailed';
+}
+
+/** A human rejected the failover in Slack (sent by the callback with SendTaskFailure). */
+export class ApprovalRejectedError extends FailoverError {
+  override readonly name = 'ApprovalRejected';
+}
+
+/** Slack (or another notification target) refused a message. */
+export class NotificationFailedError extends FailoverError {
+  override readonly name = 'NotificationFailed';
+}
+
+/** A setting the Lambda needs at cold start is missing or malformed. */
+export class ConfigurationError extends FailoverError {
+  override readonly name = 'ConfigurationError';
+}
+
+/** Error names used in the state machines' ErrorEquals; a test checks they exist here. */
+export const ERROR_NAMES = [
+  'InvalidInput',
+  'InvalidPlan',
+  'ResourceStateError',
+  'TransientAwsError',
+  'FenceUnconfirmed',
+  'PromotionDeadlineExceeded',
+  'ReplicaCatchUpDeadlineExceeded',
+  'TrafficFlipDeadlineExceeded',
+  'ScaleDeadlineExceeded',
+  'SmokeTestFailed',
+  'ApprovalRejected',
+  'NotificationFailed',
+  'ConfigurationError',
+] as const;
+
+/** SDK exception names that mean "try again later", not "this will never work". */
+const TRANSIENT_SDK_ERRORS = new Set([
+  'ThrottlingException',
+  'Throttling',
+  'ThrottledException',
+  'TooManyRequestsException',
+  'RequestLimitExceeded',
+  'PriorRequestNotComplete',
+  'ServiceUnavailable',
+  'ServiceUnavailableException',
+  'InternalFailure',
+  'InternalServerError',
+  'InternalError',
+  'RequestTimeout',
+  'RequestTimeoutException',
+  'TimeoutError',
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ETIMEDOUT',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'AbortError',
+]);
+
+/** True when an SDK (or network) error is worth retrying. */
+export function isTransient(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const e = error as Error & { code?: string; $metadata?: { httpStatusCode?: number }; $retryable?: unknown };
+  if (TRANSIENT_SDK_ERRORS.has(e.name) || (e.code !== undefined && TRANSIENT_SDK_ERRORS.has(e.code))) return true;
+  if (e.$retryable) return true;
+  const status = e.$metadata?.httpStatusCode;
+  return status !== undefined && status >= 500;
+}
+
+/**
+ * Wraps an AWS SDK failure into a named error: transient failures become `TransientAwsError`
+ * (the state machines retry them with backoff), anything else `ResourceStateError`.
+ */
+export function toNamedAwsError(error: unknown, what: string): FailoverError {
+  if (error instanceof FailoverError) return error;
+  const name = error instanceof Error ? error.name : 'UnknownError';
+  const message = error instanceof Error ? error.message : String(error);
+  const text = `${what}: ${name}: ${message}`;
+  return isTransient(error) ? new TransientAwsError(text, { cause: error }) : new ResourceStateError(text, { cause: error });
+}
+
+/** Calls the SDK and names its failure (see {@link toNamedAwsError}). */
+export async function awsCall<T>(what: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    throw toNamedAwsError(error, what);
+  }
+}

@@ -1,0 +1,256 @@
+/**
+ * The plan: a typed, validated description of one deployment (config/<stage>.yml).
+ *
+ * It is validated twice with the same schema: when packaging (scripts/serverless-config.js renders
+ * it into the state machine definition, so an invalid plan fails `serverless package`) and when a
+ * Lambda starts working on an execution (the plan travels in the execution input, so the plan that
+ * was executed is in the execution history). An invalid plan fails with the path of the bad field
+ * and the reason: `databases[0].replicaRegion: eu-west-9 is not an AWS region`.
+ *
+ * Adding a resource kind touches its adapter (functions/adapters/) and this schema, nothing else.
+ */
+import { z } from 'zod';
+import { InvalidPlanError } from './errors';
+
+export const AWS_REGIONS = [
+  'us-east-1', 'us-east-2', 'us-west-1', 'us-west-2', 'ca-central-1', 'ca-west-1', 'mx-central-1',
+  'sa-east-1', 'eu-west-1', 'eu-west-2', 'eu-west-3', 'eu-central-1', 'eu-central-2', 'eu-north-1',
+  'eu-south-1', 'eu-south-2', 'me-south-1', 'me-central-1', 'il-central-1', 'af-south-1',
+  'ap-east-1', 'ap-east-2', 'ap-south-1', 'ap-south-2', 'ap-southeast-1', 'ap-southeast-2',
+  'ap-southeast-3', 'ap-southeast-4', 'ap-southeast-5', 'ap-southeast-7', 'ap-northeast-1',
+  'ap-northeast-2', 'ap-northeast-3', 'us-gov-east-1', 'us-gov-west-1',
+] as const;
+
+const region = z.string().refine((v) => (AWS_REGIONS as readonly string[]).includes(v), {
+  error: (issue) => `${String(issue.input)} is not an AWS region`,
+});
+
+const name = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lower-case letters, digits and dashes (max 63)');
+const seconds = (max: number) => z.number().int().min(1).max(max);
+const httpUrl = z.string().url().refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL');
+const arn = (service: string) =>
+  z.string().regex(new RegExp(`^arn:aws[a-z-]*:${service}:`), `must be an ARN of ${service}`);
+const slackId = (prefix: string, what: string) =>
+  z.string().regex(new RegExp(`^${prefix}[A-Z0-9]{6,}$`), `must be a Slack ${what} id (${prefix}…)`);
+
+/** Aurora PostgreSQL global database: one writer cluster in the primary region, a secondary in the recovery region. */
+const auroraGlobal = z.object({
+  kind: z.literal('aurora-global'),
+  name,
+  globalClusterIdentifier: z.string().min(1),
+  primaryClusterArn: arn('rds'),
+  recoveryClusterArn: arn('rds'),
+  residency: z.enum(['any', 'eu']).default('any'),
+  promotionTimeoutSeconds: seconds(3600).default(600),
+});
+
+/** RDS PostgreSQL with a cross-region read replica: promotion is irreversible and reboots the replica. */
+const rdsReplica = z.object({
+  kind: z.literal('rds-replica'),
+  name,
+  primaryInstanceIdentifier: z.string().min(1),
+  replicaInstanceIdentifier: z.string().min(1),
+  /** Parameter group of the primary; fencing sets default_transaction_read_only=1 in it (best effort). */
+  primaryParameterGroup: z.string().min(1).optional(),
+  residency: z.enum(['any', 'eu']).default('any'),
+  backupRetentionPeriodDays: z.number().int().min(1).max(35).default(7),
+  promotionTimeoutSeconds: seconds(3600).default(1200),
+});
+
+export const databaseSchema = z.discriminatedUnion('kind', [auroraGlobal, rdsReplica]);
+
+const recordTarget = z.union([
+  z.object({ value: z.string().min(1) }).strict(),
+  z.object({ aliasDnsName: z.string().min(1), aliasHostedZoneId: z.string().min(1), evaluateTargetHealth: z.boolean().default(true) }).strict(),
+]);
+
+/** A Route 53 record (weighted pair, or a single simple record) that the flip points at the recovery region. */
+const route53Record = z.object({
+  kind: z.literal('route53-record'),
+  name,
+  hostedZoneId: z.string().regex(/^Z[A-Z0-9]{4,31}$/, 'must be a Route 53 hosted zone id (Z…)'),
+  recordName: z.string().min(1),
+  recordType: z.enum(['A', 'AAAA', 'CNAME']),
+  ttl: seconds(86400).default(60),
+  routing: z.enum(['weighted', 'simple']),
+  primary: recordTarget.and(z.object({ setIdentifier: z.string().min(1).optional() })),
+  recovery: recordTarget.and(z.object({ setIdentifier: z.string().min(1).optional() })),
+  healthCheckIds: z.object({ primary: z.string().optional(), recovery: z.string().optional() }).default({}),
+  syncTimeoutSeconds: seconds(1800).default(300),
+});
+
+export const trafficSchema = z.discriminatedUnion('kind', [route53Record]);
+
+const ecsRef = z.object({ cluster: z.string().min(1), service: z.string().min(1) });
+
+/** An ECS service present in both regions: fenced (scaled to 0) in the primary when it writes, scaled up in the recovery region. */
+const ecsService = z.object({
+  kind: z.literal('ecs-service'),
+  name,
+  writer: z.boolean().default(true),
+  primary: ecsRef,
+  recovery: ecsRef,
+  standbyDesiredCount: z.number().int().min(0).max(5000),
+  failoverDesiredCount: z.number().int().min(1).max(5000),
+  steadyTimeoutSeconds: seconds(3600).default(600),
+});
+
+export const computeSchema = z.discriminatedUnion('kind', [ecsService]);
+
+const smokeTest = z.object({
+  name,
+  url: httpUrl,
+  method: z.enum(['GET', 'POST', 'PUT']).default('GET'),
+  expectStatus: z.number().int().min(100).max(599).default(200),
+  /** A synthetic write: a JSON body sent with the request, marked so the platform can tell it from real money. */
+  body: z.record(z.string(), z.unknown()).optional(),
+  /** A substring the response body must contain. */
+  expectBodyContains: z.string().optional(),
+  timeoutMs: z.number().int().min(100).max(30000).default(5000),
+});
+
+const probe = z.object({
+  name,
+  /** A health endpoint in the primary region, probed from the recovery region (the vantage that matters). */
+  url: httpUrl,
+  expectStatus: z.number().int().min(100).max(599).default(200),
+  timeoutMs: z.number().int().min(100).max(30000).default(3000),
+});
+
+export const CLASSIFICATIONS = ['region-outage', 'database-failure', 'partition', 'lag-only', 'planned', 'healthy', 'already-failed-over'] as const;
+export type Classification = (typeof CLASSIFICATIONS)[number];
+
+const planObject = z.object({
+  name,
+  primaryRegion: region,
+  recoveryRegion: region,
+  rtoBudgetSeconds: seconds(86400),
+  rpoBudgetSeconds: seconds(86400),
+  detection: z.object({
+    probes: z.array(probe).default([]),
+    /** How many times each probe is tried (1 s apart) before it counts as down. */
+    probeAttempts: z.number().int().min(1).max(10).default(3),
+    /** CloudWatch alarms (in the recovery region) whose ALARM state means the primary region is unhealthy. */
+    healthAlarms: z.array(z.string().min(1)).min(1),
+    /** CloudWatch alarms (in the recovery region) on replication lag. */
+    replicationLagAlarms: z.array(z.string().min(1)).default([]),
+    /** CloudWatch alarms whose ALARM state means only the primary database failed. */
+    databaseAlarms: z.array(z.string().min(1)).default([]),
+  }),
+  databases: z.array(databaseSchema).min(1),
+  traffic: z.array(trafficSchema).min(1),
+  compute: z.array(computeSchema).default([]),
+  smokeTests: z.array(smokeTest).min(1),
+  approval: z.object({
+    /** Classifications that fail over without a human. `partition` can never be here. */
+    automatic: z.array(z.enum(['region-outage', 'database-failure'])).default([]),
+    /** Manual starts (console / CLI) carry their operator's decision; `false` asks Slack as well. */
+    manualStartIsApproval: z.boolean().default(true),
+    timeoutSeconds: seconds(86400).default(900),
+    /** What an unanswered approval means. `proceed` never applies to a partition. */
+    onTimeout: z.enum(['abort', 'proceed']).default('abort'),
+    /** What to do when the primary region could not be confirmed fenced. */
+    fenceUnconfirmed: z.enum(['proceed', 'require-approval', 'abort']).default('require-approval'),
+    approvers: z.array(slackId('[UW]', 'user')).min(1),
+  }),
+  slack: z.object({
+    channel: slackId('[CG]', 'channel'),
+    botTokenParameter: z.string().regex(/^\//, 'must be an SSM parameter name starting with /'),
+    signingSecretParameter: z.string().regex(/^\//, 'must be an SSM parameter name starting with /'),
+  }),
+  notifications: z.object({ eventBusName: z.string().regex(/^[A-Za-z0-9._-]{1,256}$/, 'must be an EventBridge bus name') }),
+  drill: z.object({
+    /** EventBridge Scheduler expression of the monthly drill. */
+    schedule: z.string().regex(/^(cron|rate)\(.+\)$/, 'must be a cron(...) or rate(...) expression'),
+    enabled: z.boolean().default(true),
+  }),
+  polling: z
+    .object({
+      promoteIntervalSeconds: seconds(300).default(15),
+      trafficIntervalSeconds: seconds(300).default(10),
+      scaleIntervalSeconds: seconds(300).default(15),
+    })
+    .default({ promoteIntervalSeconds: 15, trafficIntervalSeconds: 10, scaleIntervalSeconds: 15 }),
+});
+
+export const planSchema = planObject.superRefine((plan, ctx) => {
+  if (plan.primaryRegion === plan.recoveryRegion) {
+    ctx.addIssue({ code: 'custom', path: ['recoveryRegion'], message: `must differ from primaryRegion (${plan.primaryRegion})` });
+  }
+  if ((plan.approval.automatic as string[]).includes('partition')) {
+    ctx.addIssue({ code: 'custom', path: ['approval', 'automatic'], message: 'partition can never fail over without approval' });
+  }
+  plan.databases.forEach((db, i) => {
+    if (db.residency === 'eu' && !(plan.primaryRegion.startsWith('eu-') && plan.recoveryRegion.startsWith('eu-'))) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['databases', i, 'residency'],
+        message: `EU-resident data must never leave the EU, but it replicates between ${plan.primaryRegion} and ${plan.recoveryRegion}`,
+      });
+    }
+    if (db.kind === 'aurora-global') {
+      if (!db.primaryClusterArn.includes(`:${plan.primaryRegion}:`)) {
+        ctx.addIssue({ code: 'custom', path: ['databases', i, 'primaryClusterArn'], message: `must be in primaryRegion ${plan.primaryRegion}` });
+      }
+      if (!db.recoveryClusterArn.includes(`:${plan.recoveryRegion}:`)) {
+        ctx.addIssue({ code: 'custom', path: ['databases', i, 'recoveryClusterArn'], message: `must be in recoveryRegion ${plan.recoveryRegion}` });
+      }
+    }
+  });
+  plan.compute.forEach((svc, i) => {
+    if (svc.failoverDesiredCount < svc.standbyDesiredCount) {
+      ctx.addIssue({ code: 'custom', path: ['compute', i, 'failoverDesiredCount'], message: `must be at least standbyDesiredCount (${svc.standbyDesiredCount})` });
+    }
+  });
+  plan.traffic.forEach((rec, i) => {
+    if (rec.routing === 'weighted' && (!rec.primary.setIdentifier || !rec.recovery.setIdentifier)) {
+      ctx.addIssue({ code: 'custom', path: ['traffic', i, 'routing'], message: 'weighted records need primary.setIdentifier and recovery.setIdentifier' });
+    }
+  });
+  const names = new Set<string>();
+  for (const [list, items] of [['databases', plan.databases], ['traffic', plan.traffic], ['compute', plan.compute]] as const) {
+    items.forEach((item, i) => {
+      if (names.has(item.name)) ctx.addIssue({ code: 'custom', path: [list, i, 'name'], message: `${item.name} is used twice; resource names must be unique` });
+      names.add(item.name);
+    });
+  }
+});
+
+export type Plan = z.infer<typeof planSchema>;
+export type PlanInput = z.input<typeof planSchema>;
+export type DatabaseResource = z.infer<typeof databaseSchema>;
+export type TrafficResource = z.infer<typeof trafficSchema>;
+export type ComputeResource = z.infer<typeof computeSchema>;
+export type AuroraGlobalResource = Extract<DatabaseResource, { kind: 'aurora-global' }>;
+export type RdsReplicaResource = Extract<DatabaseResource, { kind: 'rds-replica' }>;
+export type Route53RecordResource = Extract<TrafficResource, { kind: 'route53-record' }>;
+export type EcsServiceResource = Extract<ComputeResource, { kind: 'ecs-service' }>;
+
+/** `databases[0].replicaRegion` from zod's path array. */
+export function formatPath(path: ReadonlyArray<PropertyKey>): string {
+  let out = '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out === '' ? String(part) : `.${String(part)}`;
+  }
+  return out === '' ? '(root)' : out;
+}
+
+/** One line per problem: `path: reason`. */
+export function formatIssues(error: z.ZodError, prefix = ''): string {
+  return error.issues
+    .map((issue) => {
+      const path = formatPath([...(prefix ? [prefix] : []), ...issue.path]);
+      return `${path}: ${issue.message}`;
+    })
+    .join('; ');
+}
+
+/** Validates a plan, throwing `InvalidPlan` with every bad field's path and reason. */
+export function parsePlan(raw: unknown, source = 'plan'): Plan {
+  const result = planSchema.safeParse(raw);
+  if (!result.success) {
+    throw new InvalidPlanError(`${source} is invalid: ${formatIssues(result.error)}`);
+  }
+  return result.data;
+}

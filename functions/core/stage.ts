@@ -1,0 +1,98 @@
+/**
+ * The one wrapper every stage Lambda uses: validate the input (plan included), put the execution id
+ * on every log line, time the stage into a metric, and let named errors through untouched so the
+ * state machine's `ErrorEquals` sees them.
+ */
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Context } from 'aws-lambda';
+import { z } from 'zod';
+import { FailoverError, InvalidInputError, InvalidPlanError } from './errors';
+import { formatIssues, planSchema } from './plan';
+import { logger, metrics } from './powertools';
+
+export interface StageContext {
+  /** Wall clock, injectable for tests. */
+  now: () => Date;
+}
+
+const defaultContext: StageContext = { now: () => new Date() };
+
+/**
+ * Builds a Lambda handler for one stage.
+ *
+ * @param stage   runbook name of the stage (`fence-us-writers`), used in logs and metrics
+ * @param schema  zod schema of the stage input; a `plan` field is validated with the plan schema
+ *                and reported as `InvalidPlan`, anything else as `InvalidInput`
+ * @param run     the stage's domain function
+ */
+export function stageHandler<S extends z.ZodType, O>(
+  stage: string,
+  schema: S,
+  run: (input: z.infer<S>, ctx: StageContext) => Promise<O>,
+  ctx: StageContext = defaultContext,
+): (event: unknown, context?: Partial<Context>) => Promise<O> {
+  return async (event, context) => {
+    const executionId = executionIdOf(event);
+    logger.resetKeys();
+    logger.appendKeys({ stage, executionId });
+    if (context && 'functionName' in context) logger.addContext(context as Context);
+    const started = Date.now();
+    try {
+      const input = parseStageInput(schema, event);
+      const result = await run(input, ctx);
+      logger.info('stage finished', { durationMs: Date.now() - started });
+      return result;
+    } catch (error) {
+      const named = error instanceof FailoverError ? error : undefined;
+      logger.error('stage failed', { error: named ? { name: named.name, message: named.message } : error });
+      metrics.addMetric('StageFailures', MetricUnit.Count, 1);
+      throw error;
+    } finally {
+      metrics.addDimension('stage', stage);
+      metrics.addMetric('StageDuration', MetricUnit.Milliseconds, Date.now() - started);
+      metrics.publishStoredMetrics();
+    }
+  };
+}
+
+/** Validates a stage input: the plan with the plan schema (InvalidPlan), the rest with `schema` (InvalidInput). */
+export function parseStageInput<S extends z.ZodType>(schema: S, event: unknown): z.infer<S> {
+  if (event && typeof event === 'object' && 'plan' in event) {
+    const planResult = planSchema.safeParse((event as { plan: unknown }).plan);
+    if (!planResult.success) throw new InvalidPlanError(`plan in the execution input is invalid: ${formatIssues(planResult.error, 'plan')}`);
+  }
+  const result = schema.safeParse(event);
+  if (!result.success) throw new InvalidInputError(`stage input is invalid: ${formatIssues(result.error)}`);
+  return result.data;
+}
+
+function executionIdOf(event: unknown): string | undefined {
+  if (!event || typeof event !== 'object') return undefined;
+  const e = event as { start?: { executionId?: unknown }; execution?: { id?: unknown } };
+  const id = e.start?.executionId ?? e.execution?.id;
+  return typeof id === 'string' ? id : undefined;
+}
+
+/** zod schemas for the pieces of the state document a stage may read. Kept loose where the state machine produced them. */
+export const stateParts = {
+  plan: planSchema,
+  start: z.object({
+    trigger: z.enum(['alarm', 'manual', 'schedule']),
+    mode: z.enum(['failover', 'switchover', 'drill']),
+    reason: z.string(),
+    requestedBy: z.string(),
+    alarmName: z.string().optional(),
+    alarmKind: z.enum(['health', 'replication-lag', 'database']).optional(),
+    executionId: z.string(),
+    startedAt: z.string(),
+    duplicateOf: z.string().optional(),
+  }),
+  detection: z.custom<import('./contract').DetectionResult>((v) => !!v && typeof v === 'object' && 'classification' in v, 'detection result missing'),
+  approval: z.custom<import('./contract').ApprovalDecision>((v) => !!v && typeof v === 'object' && 'approved' in v, 'approval decision missing'),
+  step: z.custom<import('./contract').ResourceStep>((v) => !!v && typeof v === 'object' && 'deadline' in v, 'previous step missing'),
+};
+
+/** ISO time, or the time `seconds` after `from`. */
+export function isoAfter(from: Date, seconds: number): string {
+  return new Date(from.getTime() + seconds * 1000).toISOString();
+}

@@ -1,0 +1,22 @@
+/**
+ * Three jest projects so a developer can run the fast ones alone:
+ *   unit          handlers and adapters against aws-sdk-client-mock
+ *   statemachine  the real ASL executed by aws-local-stepfunctions with the real handlers bound to Tasks
+ *   template      `serverless package` of the example plan, and plan validation at packaging time
+ * TypeScript is compiled by esbuild (the same compiler that bundles the Lambdas), see test/esbuild-transform.js.
+ */
+const common = {
+  testEnvironment: 'node',
+  transform: { '^.+\\.ts$': '<rootDir>/test/esbuild-transform.js' },
+  moduleFileExtensions: ['ts', 'js', 'json'],
+  setupFiles: ['<rootDir>/test/setup.js'],
+  setupFilesAfterEnv: ['<rootDir>/test/setup-after-env.js'],
+};
+
+module.exports = {
+  projects: [
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
+    { ...common, displayName: 'statemachine', testMatch: ['<rootDir>/test/statemachine/**/*.test.ts'] },
+    { ...common, displayName: 'template', testMatch: ['<rootDir>/test/template/**/*.test.ts'] },
+  ],
+};

@@ -1,0 +1,22 @@
+// aws-local-stepfunctions needs Promise.withResolvers, which Node 20 lacks (Node 22, the Lambda runtime, has it).
+if (typeof Promise.withResolvers !== 'function') {
+  Promise.withResolvers = function withResolvers() {
+    let resolve;
+    let reject;
+    const promise = new Promise((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    return { promise, resolve, reject };
+  };
+}
+// Powertools: quiet, deterministic logs and metrics in tests.
+process.env.POWERTOOLS_LOG_LEVEL = process.env.POWERTOOLS_LOG_LEVEL || 'SILENT';
+process.env.POWERTOOLS_DEV = 'false';
+process.env.POWERTOOLS_METRICS_NAMESPACE = 'FailoverOrchestrator';
+process.env.POWERTOOLS_SERVICE_NAME = 'failover-orchestrator';
+process.env.POWERTOOLS_TRACE_ENABLED = 'false';
+process.env.POWERTOOLS_METRICS_DISABLED = 'true';
+process.env.AWS_REGION = process.env.AWS_REGION || 'eu-west-1';
+process.env.AWS_ACCESS_KEY_ID = 'test';
+process.env.AWS_SECRET_ACCESS_KEY = 'test';
