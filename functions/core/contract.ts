@@ -125,6 +125,8 @@ export interface ResourceStep {
   finishedAt?: string;
   /** Promotion only: the replication gap when the database was promoted (seconds), the data-loss estimate. */
   lagSecondsAtPromotion?: number | null;
+  /** An identifier of the change under way (Route 53 change id), carried between polls. */
+  ref?: string;
 }
 
 export interface FenceResult {

@@ -40,6 +40,11 @@ export class FenceUnconfirmedError extends FailoverError {
   override readonly name = 'FenceUnconfirmed';
 }
 
+/** A planned switchover was asked for while it cannot be done without losing data (replication broken). */
+export class SwitchoverUnsafeError extends FailoverError {
+  override readonly name = 'SwitchoverUnsafe';
+}
+
 /** A promotion did not finish before the plan's promotion deadline. */
 export class PromotionDeadlineExceededError extends FailoverError {
   override readonly name = 'PromotionDeadlineExceeded';
@@ -80,6 +85,16 @@ export class ConfigurationError extends FailoverError {
   override readonly name = 'ConfigurationError';
 }
 
+/** A request to the Slack endpoint is not signed by Slack (missing header, stale timestamp, bad signature). */
+export class SlackSignatureInvalidError extends FailoverError {
+  override readonly name = 'SlackSignatureInvalid';
+}
+
+/** Slack could not be reached or answered 429 / 5xx / a transient error code: a retry may fix it. */
+export class SlackUnavailableError extends FailoverError {
+  override readonly name = 'SlackUnavailable';
+}
+
 /** Error names used in the state machines' ErrorEquals; a test checks they exist here. */
 export const ERROR_NAMES = [
   'InvalidInput',
@@ -87,6 +102,7 @@ export const ERROR_NAMES = [
   'ResourceStateError',
   'TransientAwsError',
   'FenceUnconfirmed',
+  'SwitchoverUnsafe',
   'PromotionDeadlineExceeded',
   'ReplicaCatchUpDeadlineExceeded',
   'TrafficFlipDeadlineExceeded',
@@ -95,6 +111,8 @@ export const ERROR_NAMES = [
   'ApprovalRejected',
   'NotificationFailed',
   'ConfigurationError',
+  'SlackSignatureInvalid',
+  'SlackUnavailable',
 ] as const;
 
 /** SDK exception names that mean "try again later", not "this will never work". */

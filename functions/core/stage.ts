@@ -13,9 +13,11 @@ import { logger, metrics } from './powertools';
 export interface StageContext {
   /** Wall clock, injectable for tests. */
   now: () => Date;
+  /** Pause between probe attempts, injectable for tests. */
+  sleep: (ms: number) => Promise<void>;
 }
 
-const defaultContext: StageContext = { now: () => new Date() };
+export const defaultContext: StageContext = { now: () => new Date(), sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)) };
 
 /**
  * Builds a Lambda handler for one stage.

@@ -1,0 +1,146 @@
+/**
+ * Stage 7 — notify: a Slack message for the humans and an EventBridge event on the plan's custom bus
+ * for the machines ("Failover Succeeded" / "Failover Failed" / "Failover Not Needed" / "Failover
+ * Drill Completed"), both with per-stage timings, fence status and the data-loss estimate. The event
+ * carries an idempotency key (execution id + outcome): a retried notification may deliver twice,
+ * and consumers dedupe on it.
+ */
+import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { z } from 'zod';
+import type { FailoverState, ResourceStep } from './core/contract';
+import { eventbridge } from './core/clients';
+import { awsCall, NotificationFailedError } from './core/errors';
+import { metrics } from './core/powertools';
+import { stageHandler, stateParts, type StageContext } from './core/stage';
+import { postMessage } from './slack/slack-api';
+import { slackBotToken } from './slack/secrets';
+
+const inputSchema = z.object({
+  outcome: z.enum(['succeeded', 'failed', 'no-failover']),
+  execution: z.object({ id: z.string(), startTime: z.string() }),
+  state: z.object({ plan: stateParts.plan }).passthrough(),
+});
+export type NotifyInput = z.infer<typeof inputSchema>;
+
+export const DETAIL_TYPES = {
+  succeeded: 'Failover Succeeded',
+  failed: 'Failover Failed',
+  'no-failover': 'Failover Not Needed',
+  drill: 'Failover Drill Completed',
+} as const;
+
+export interface StageTiming {
+  name: string;
+  status: 'succeeded' | 'skipped' | 'drill';
+  startedAt: string;
+  durationMs: number;
+}
+
+function span(name: string, steps: ResourceStep[] | undefined, drill: boolean): StageTiming | undefined {
+  if (!steps || steps.length === 0) return undefined;
+  const start = Math.min(...steps.map((s) => Date.parse(s.startedAt)));
+  const end = Math.max(...steps.map((s) => Date.parse(s.finishedAt ?? s.startedAt)));
+  return { name, status: drill ? 'drill' : 'succeeded', startedAt: new Date(start).toISOString(), durationMs: end - start };
+}
+
+function timed(name: string, part: { startedAt: string; finishedAt: string } | undefined, drill: boolean): StageTiming | undefined {
+  if (!part) return undefined;
+  return { name, status: drill ? 'drill' : 'succeeded', startedAt: part.startedAt, durationMs: Date.parse(part.finishedAt) - Date.parse(part.startedAt) };
+}
+
+/** Per-stage timings, the data-loss estimate and the headline of one execution (pure). */
+export function summarize(input: NotifyInput, now: Date) {
+  const state = input.state as unknown as FailoverState;
+  const drill = state.start?.mode === 'drill';
+  const outcome = drill && input.outcome === 'succeeded' ? 'drill' : input.outcome;
+  const stages = [
+    timed('confirm-region-failure', state.detection, drill),
+    timed('fence-us-writers', state.fence, drill),
+    span('promote-eu-database', state.recovery?.promotion, drill),
+    span('scale-eu-compute', state.recovery?.scale, drill),
+    span('flip-traffic', state.traffic, drill),
+    timed('smoke-test', state.smoke, drill),
+  ].filter((s): s is StageTiming => s !== undefined);
+  const promoted = (state.recovery?.promotion ?? []).filter((s) => s.mutated);
+  const lags = promoted.map((s) => s.lagSecondsAtPromotion).filter((l): l is number => typeof l === 'number');
+  const estimatedDataLossSeconds =
+    state.start?.mode === 'switchover' ? 0 : lags.length > 0 ? Math.max(...lags) : promoted.length > 0 ? (state.detection?.replicationGapSeconds ?? null) : null;
+  const startedAt = state.start?.startedAt ?? input.execution.startTime;
+  return {
+    outcome,
+    detailType: DETAIL_TYPES[outcome],
+    executionId: input.execution.id,
+    plan: state.plan.name,
+    mode: state.start?.mode ?? 'unknown',
+    trigger: state.start?.trigger ?? 'unknown',
+    requestedBy: state.start?.requestedBy,
+    classification: state.detection?.classification,
+    reasons: state.detection?.reasons ?? [],
+    from: state.plan.primaryRegion,
+    to: state.plan.recoveryRegion,
+    totalSeconds: Math.round((now.getTime() - Date.parse(startedAt)) / 100) / 10,
+    rtoBudgetSeconds: state.plan.rtoBudgetSeconds,
+    estimatedDataLossSeconds,
+    rpoBudgetSeconds: state.plan.rpoBudgetSeconds,
+    fence: state.fence ? { confirmed: state.fence.confirmed, unconfirmed: state.fence.steps.filter((s) => !s.confirmed).map((s) => `${s.resource}: ${s.detail}`) } : undefined,
+    approval: state.approval,
+    wouldDo: drill
+      ? [
+          ...(state.fence?.steps ?? []).map((s) => s.wouldDo),
+          ...[...(state.recovery?.promotion ?? []), ...(state.recovery?.scale ?? []), ...(state.traffic ?? [])].map((s) => s.wouldDo),
+        ].filter((w): w is string => !!w)
+      : undefined,
+    error: state.error,
+    stages,
+    idempotencyKey: `${input.execution.id}:${outcome}`,
+  };
+}
+export type Summary = ReturnType<typeof summarize>;
+
+function slackText(s: Summary): string {
+  const icon = { succeeded: ':white_check_mark:', failed: ':rotating_light:', 'no-failover': ':information_source:', drill: ':test_tube:' }[s.outcome];
+  const lines = [
+    `${icon} *${s.detailType}* — ${s.plan} ${s.from} → ${s.to} (${s.mode}, ${s.trigger}${s.requestedBy ? ` by ${s.requestedBy}` : ''})`,
+    s.classification ? `Classification: *${s.classification}*` : undefined,
+    `Elapsed ${s.totalSeconds} s of the ${s.rtoBudgetSeconds} s RTO budget`,
+    s.estimatedDataLossSeconds !== null ? `Estimated data loss: ${s.estimatedDataLossSeconds} s (RPO budget ${s.rpoBudgetSeconds} s)` : undefined,
+    s.fence && !s.fence.confirmed ? `:warning: Fence unconfirmed: ${s.fence.unconfirmed.join('; ')}` : undefined,
+    s.error ? `Error: \`${s.error.Error}\` ${s.error.Cause.slice(0, 500)}` : undefined,
+    s.stages.length ? `Stages: ${s.stages.map((t) => `${t.name} ${(t.durationMs / 1000).toFixed(1)} s`).join(' · ')}` : undefined,
+    s.wouldDo?.length ? `Would do:\n${s.wouldDo.map((w) => `• ${w}`).join('\n')}` : undefined,
+    s.outcome === 'no-failover' && s.reasons.length ? `Why: ${s.reasons.join('; ')}` : undefined,
+    `Execution: ${s.executionId}`,
+  ];
+  return lines.filter(Boolean).join('\n');
+}
+
+export async function notify(input: NotifyInput, ctx: StageContext): Promise<{ detailType: string; slackTs?: string; eventId?: string }> {
+  const plan = input.state.plan;
+  const summary = summarize(input, ctx.now());
+  const text = slackText(summary);
+
+  // Both channels are attempted; a failure of one does not silence the other.
+  const [slack, event] = await Promise.allSettled([
+    slackBotToken(plan.slack.botTokenParameter).then((token) => postMessage(token, { channel: plan.slack.channel, text, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: text.slice(0, 2900) } }] })),
+    awsCall('events:PutEvents', () =>
+      eventbridge(plan.recoveryRegion).send(
+        new PutEventsCommand({
+          Entries: [{ EventBusName: plan.notifications.eventBusName, Source: 'failover.orchestrator', DetailType: summary.detailType, Detail: JSON.stringify(summary), Resources: [input.execution.id] }],
+        }),
+      ),
+    ),
+  ]);
+  if (event.status === 'fulfilled' && (event.value.FailedEntryCount ?? 0) > 0) {
+    throw new NotificationFailedError(`EventBridge refused the ${summary.detailType} event: ${event.value.Entries?.[0]?.ErrorCode} ${event.value.Entries?.[0]?.ErrorMessage}`);
+  }
+  if (event.status === 'rejected') throw event.reason;
+  if (slack.status === 'rejected') throw slack.reason;
+
+  metrics.addMetric(`Outcome_${summary.outcome}`, MetricUnit.Count, 1);
+  if (summary.outcome === 'succeeded') metrics.addMetric('FailoverDuration', MetricUnit.Seconds, summary.totalSeconds);
+  if (typeof summary.estimatedDataLossSeconds === 'number') metrics.addMetric('EstimatedDataLossSeconds', MetricUnit.Seconds, summary.estimatedDataLossSeconds);
+  return { detailType: summary.detailType, slackTs: slack.value.ts, eventId: event.value.Entries?.[0]?.EventId };
+}
+
+export const handler = stageHandler('notify', inputSchema, notify);
