@@ -76,7 +76,7 @@ function iamStatements(plan, stage) {
     slackCallback: [
       allow(['dynamodb:GetItem', 'dynamodb:UpdateItem'], [table]),
       allow(['states:SendTaskSuccess', 'states:SendTaskFailure'], [stateMachine]),
-      allow(['ssm:GetParameter'], [ssm(plan.slack.signingSecretParameter), ssm(plan.slack.botTokenParameter)]),
+      allow(['ssm:GetParameter'], [ssm(plan.slack.signingSecretParameter)]),
     ],
   };
 }

@@ -64,7 +64,9 @@ function readJson(relative) {
  * `functionRef(key)` (an Fn::GetAtt when packaging, an ARN-shaped string locally).
  */
 function renderFailoverDefinition(plan, functionRef) {
-  const values = { Plan: plan };
+  // The approval gates' timeout is a static TimeoutSeconds taken from the plan (rather than a
+  // TimeoutSecondsPath, whose resolution against raw vs. effective input differs between engines).
+  const values = { Plan: plan, ApprovalTimeoutSeconds: plan.approval.timeoutSeconds };
   for (const [placeholder, key] of Object.entries(FAILOVER_FUNCTIONS)) values[placeholder] = functionRef(key);
   return substitute(readJson('statemachines/failover.asl.json'), values, 'statemachines/failover.asl.json');
 }
