@@ -69,8 +69,9 @@ export const promote: ReconcileAdapter<AuroraGlobalResource> = {
     if (recoveryIsWriter(cluster, db) && status === 'available') {
       return { done: true, inProgress: false, phase: 'promoted', detail: `${clusterIdOf(db.recoveryClusterArn)} is the writer of ${db.globalClusterIdentifier}` };
     }
-    const failoverStatus = cluster.FailoverState?.Status;
-    if (IN_PROGRESS.has(status) || failoverStatus === 'pending' || failoverStatus === 'failing-over') {
+    // Any FailoverState (pending, failing-over, switching-over, cancelling) means a change is under way: never issue a second one.
+    const failoverStatus = cluster.FailoverState?.Status as string | undefined;
+    if (IN_PROGRESS.has(status) || !!failoverStatus) {
       return { done: false, inProgress: true, phase: 'promoting', detail: `global cluster ${status}, failover ${failoverStatus ?? 'n/a'}` };
     }
     const lag = ctx.mode === 'failover' ? await lagSeconds(db, ctx.plan, new Date()) : 0;

@@ -2,8 +2,9 @@
  * Single flight (Step Functions API). EventBridge delivers at least once, so the same alarm can
  * start two executions; operators may also press "start" while an alarm-driven run is going. The
  * oldest running non-drill execution of the state machine owns the failover: every other one sees it
- * and ends as a duplicate. Deterministic on both sides of a race (ordered by start time, then ARN),
- * so exactly one of two simultaneous executions goes on.
+ * and ends as a duplicate. A drill yields to any real run and to an older drill; nothing real yields
+ * to a drill. Deterministic on both sides of a race (ordered by start time, then ARN), so exactly
+ * one of two simultaneous executions of the same kind goes on.
  */
 import { DescribeExecutionCommand, ListExecutionsCommand, type ExecutionListItem } from '@aws-sdk/client-sfn';
 import { sfn } from './clients';
@@ -37,12 +38,13 @@ export async function findOwner(region: string, self: SelfRef): Promise<string |
   } while (nextToken);
 
   const others = running.filter((e) => e.executionArn !== self.executionArn);
-  // A drill yields to anything running; a real run yields only to an older real run.
-  const candidates = self.isDrill ? others : others.filter((e) => before(e, self));
-  for (const other of candidates.sort((a, b) => (a.startDate?.getTime() ?? 0) - (b.startDate?.getTime() ?? 0))) {
+  for (const other of others.sort((a, b) => (a.startDate?.getTime() ?? 0) - (b.startDate?.getTime() ?? 0))) {
+    const older = before(other, self);
+    // A real run yields only to an older real run; a drill yields to any real run and to an older drill.
+    if (!self.isDrill && !older) continue;
     const described = await awsCall('states:DescribeExecution', () => client.send(new DescribeExecutionCommand({ executionArn: other.executionArn })));
-    if (!self.isDrill && isDrillInput(described.input)) continue;
-    return other.executionArn;
+    const otherIsDrill = isDrillInput(described.input);
+    if (self.isDrill ? !otherIsDrill || older : !otherIsDrill) return other.executionArn;
   }
   return undefined;
 }

@@ -1,0 +1,175 @@
+import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
+import { DescribeDBInstancesCommand, InvalidDBInstanceStateFault, DBInstanceNotFoundFault, PromoteReadReplicaCommand, RDSClient, type DBInstance } from '@aws-sdk/client-rds';
+import { mockClient } from 'aws-sdk-client-mock';
+import type { Mode, ResourceStep } from '../../functions/core/contract';
+import type { RdsReplicaResource } from '../../functions/core/plan';
+import { promoteEuDatabase } from '../../functions/promote-eu-database';
+import { previousStep, reconcileInput, regionOf, stageContext } from '../helpers/stage';
+
+const rds = mockClient(RDSClient);
+const cloudwatch = mockClient(CloudWatchClient);
+
+const REPLICA = 'payments-accounts-euw1';
+
+const accounts = (mode?: Mode, previous?: ResourceStep) => reconcileInput((plan) => plan.databases[1] as RdsReplicaResource, { mode, previous });
+
+/** The recovery-region instance: a replica (replicating) until promoted, then standalone. */
+function instance(state: { replica: boolean; status?: string }): DBInstance {
+  return {
+    DBInstanceIdentifier: REPLICA,
+    DBInstanceStatus: state.status ?? 'available',
+    ...(state.replica
+      ? {
+          ReadReplicaSourceDBInstanceIdentifier: 'arn:aws:rds:us-east-1:111122223333:db:payments-accounts-use1',
+          StatusInfos: [{ StatusType: 'read replication', Status: 'replicating', Normal: true }],
+        }
+      : {}),
+  };
+}
+
+function replicaLag(seconds: number | null) {
+  cloudwatch.on(GetMetricDataCommand).resolves({ MetricDataResults: [{ Id: 'm', Values: seconds === null ? [] : [seconds] }] });
+}
+
+const promotingStep = (overrides: Partial<ResourceStep> = {}) => previousStep({ resource: 'accounts', kind: 'rds-replica', ...overrides });
+
+const ctx = stageContext();
+
+beforeEach(() => {
+  rds.reset();
+  cloudwatch.reset();
+  rds.on(DescribeDBInstancesCommand).resolves({ DBInstances: [instance({ replica: true })] });
+  rds.on(PromoteReadReplicaCommand).resolves({ DBInstance: instance({ replica: true, status: 'modifying' }) });
+  replicaLag(4);
+});
+
+describe('rds-replica promotion', () => {
+  it('promotes the replica with PromoteReadReplica and the plan backup retention, in the recovery region', async () => {
+    const step = await promoteEuDatabase(accounts('failover'), ctx);
+
+    expect(rds).toHaveReceivedCommandWith(PromoteReadReplicaCommand, { DBInstanceIdentifier: REPLICA, BackupRetentionPeriod: 7 });
+    expect(rds).toHaveReceivedCommandTimes(PromoteReadReplicaCommand, 1);
+    await expect(regionOf(rds.commandCalls(PromoteReadReplicaCommand)[0]!)).resolves.toBe('eu-west-1');
+    expect(step).toMatchObject({ resource: 'accounts', done: false, phase: 'started', mutated: true });
+  });
+
+  it('records ReplicaLag at the moment of promotion as the data-loss estimate', async () => {
+    const step = await promoteEuDatabase(accounts('failover'), ctx);
+
+    expect(step.lagSecondsAtPromotion).toBe(4);
+    expect(cloudwatch).toHaveReceivedCommandWith(GetMetricDataCommand, {
+      MetricDataQueries: [
+        expect.objectContaining({
+          MetricStat: expect.objectContaining({ Metric: { Namespace: 'AWS/RDS', MetricName: 'ReplicaLag', Dimensions: [{ Name: 'DBInstanceIdentifier', Value: REPLICA }] } }),
+        }),
+      ],
+    });
+  });
+
+  it('records an unknown data-loss estimate as null when ReplicaLag has no datapoint', async () => {
+    replicaLag(null);
+
+    const step = await promoteEuDatabase(accounts('failover'), ctx);
+
+    expect(step).toMatchObject({ mutated: true, lagSecondsAtPromotion: null });
+  });
+
+  it('is done without a mutating call when the instance is already a standalone writer', async () => {
+    rds.on(DescribeDBInstancesCommand).resolves({ DBInstances: [instance({ replica: false })] });
+
+    const step = await promoteEuDatabase(accounts('failover'), ctx);
+
+    expect(step).toMatchObject({ done: true, phase: 'promoted', mutated: false });
+    expect(rds).not.toHaveReceivedCommand(PromoteReadReplicaCommand);
+  });
+
+  it('waits without a second call while the promoted instance reboots', async () => {
+    rds.on(DescribeDBInstancesCommand).resolves({ DBInstances: [instance({ replica: false, status: 'rebooting' })] });
+
+    const step = await promoteEuDatabase(accounts('failover', promotingStep({ lagSecondsAtPromotion: 4 })), ctx);
+
+    expect(step).toMatchObject({ done: false, phase: 'promoting', mutated: true, lagSecondsAtPromotion: 4 });
+    expect(rds).not.toHaveReceivedCommand(PromoteReadReplicaCommand);
+  });
+
+  it('keeps the lag seen at promotion, not a later reading, once the promotion is done', async () => {
+    rds.on(DescribeDBInstancesCommand).resolves({ DBInstances: [instance({ replica: false })] });
+    replicaLag(0);
+
+    const step = await promoteEuDatabase(accounts('failover', promotingStep({ lagSecondsAtPromotion: 4 })), ctx);
+
+    expect(step).toMatchObject({ done: true, mutated: true, lagSecondsAtPromotion: 4 });
+  });
+
+  it('treats InvalidDBInstanceStateFault on PromoteReadReplica as a promotion already under way, without throwing', async () => {
+    rds.on(PromoteReadReplicaCommand).rejects(new InvalidDBInstanceStateFault({ message: 'DB Instance is not a read replica.', $metadata: { httpStatusCode: 400 } }));
+
+    const step = await promoteEuDatabase(accounts('failover'), ctx);
+
+    expect(step).toMatchObject({ done: false, mutated: true, detail: expect.stringContaining('already in progress') });
+  });
+
+  it('fails with TransientAwsError when PromoteReadReplica is throttled', async () => {
+    rds.on(PromoteReadReplicaCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'Throttling', $metadata: { httpStatusCode: 400 } }));
+
+    await expect(promoteEuDatabase(accounts('failover'), ctx)).rejects.toMatchObject({ name: 'TransientAwsError', message: expect.stringContaining('rds:PromoteReadReplica') });
+  });
+
+  it('fails with ResourceStateError when the replica does not exist', async () => {
+    rds.on(DescribeDBInstancesCommand).rejects(new DBInstanceNotFoundFault({ message: `DBInstance ${REPLICA} not found.`, $metadata: { httpStatusCode: 404 } }));
+
+    await expect(promoteEuDatabase(accounts('failover'), ctx)).rejects.toMatchObject({ name: 'ResourceStateError' });
+  });
+
+  it('in a planned switchover, waits for ReplicaLag 0 before promoting (phase catching-up, no PromoteReadReplica)', async () => {
+    replicaLag(3);
+
+    const step = await promoteEuDatabase(accounts('switchover'), ctx);
+
+    expect(step).toMatchObject({ done: false, phase: 'catching-up', mutated: false });
+    expect(rds).not.toHaveReceivedCommand(PromoteReadReplicaCommand);
+  });
+
+  it('in a planned switchover, waits while ReplicaLag is unknown', async () => {
+    replicaLag(null);
+
+    const step = await promoteEuDatabase(accounts('switchover'), ctx);
+
+    expect(step.phase).toBe('catching-up');
+    expect(rds).not.toHaveReceivedCommand(PromoteReadReplicaCommand);
+  });
+
+  it('in a planned switchover, promotes once ReplicaLag reads 0, recording no data loss', async () => {
+    replicaLag(0);
+
+    const step = await promoteEuDatabase(accounts('switchover', promotingStep({ phase: 'catching-up', mutated: false, lagSecondsAtPromotion: 3 })), ctx);
+
+    expect(rds).toHaveReceivedCommandWith(PromoteReadReplicaCommand, { DBInstanceIdentifier: REPLICA });
+    expect(step).toMatchObject({ mutated: true, lagSecondsAtPromotion: 0 });
+  });
+
+  it('fails with ReplicaCatchUpDeadlineExceeded when the replica has not caught up by the deadline', async () => {
+    replicaLag(3);
+    const previous = promotingStep({ phase: 'catching-up', mutated: false, startedAt: '2025-03-04T09:40:00.000Z', deadline: '2025-03-04T10:00:00.000Z' });
+
+    await expect(promoteEuDatabase(accounts('switchover', previous), ctx)).rejects.toMatchObject({ name: 'ReplicaCatchUpDeadlineExceeded' });
+    expect(rds).not.toHaveReceivedCommand(PromoteReadReplicaCommand);
+  });
+
+  it('fails with PromotionDeadlineExceeded when the promotion is still running after the deadline', async () => {
+    rds.on(DescribeDBInstancesCommand).resolves({ DBInstances: [instance({ replica: false, status: 'modifying' })] });
+    const previous = promotingStep({ startedAt: '2025-03-04T09:40:00.000Z', deadline: '2025-03-04T10:00:00.000Z' });
+
+    await expect(promoteEuDatabase(accounts('failover', previous), ctx)).rejects.toMatchObject({
+      name: 'PromotionDeadlineExceeded',
+      message: expect.stringContaining('rds-replica accounts not done by 2025-03-04T10:00:00.000Z'),
+    });
+  });
+
+  it('in a drill, says what it would do and makes no mutating call', async () => {
+    const step = await promoteEuDatabase(accounts('drill'), ctx);
+
+    expect(step).toMatchObject({ done: true, phase: 'drill', mutated: false, wouldDo: `PromoteReadReplica ${REPLICA} (irreversible; reboots)` });
+    expect(rds).not.toHaveReceivedCommand(PromoteReadReplicaCommand);
+  });
+});

@@ -1,0 +1,171 @@
+import { DescribeServicesCommand, ECSClient, UpdateServiceCommand, type Service } from '@aws-sdk/client-ecs';
+import { DBParameterGroupNotFoundFault, ModifyDBParameterGroupCommand, RDSClient } from '@aws-sdk/client-rds';
+import { mockClient } from 'aws-sdk-client-mock';
+import type { Mode } from '../../functions/core/contract';
+import type { Plan } from '../../functions/core/plan';
+import { fenceUsWriters, handler } from '../../functions/fence-us-writers';
+import { startFixture } from '../helpers/fixtures';
+import { examplePlan } from '../helpers/plan';
+import { NOW, regionOf, stageContext } from '../helpers/stage';
+
+const ecs = mockClient(ECSClient);
+const rds = mockClient(RDSClient);
+
+function usService(name: string, desired: number): Service {
+  return { serviceName: name, status: 'ACTIVE', desiredCount: desired, runningCount: desired, pendingCount: 0, deployments: [{ id: 'ecs-svc/1', status: 'PRIMARY', rolloutState: 'COMPLETED' }] };
+}
+
+/** What the SDK throws when a region's endpoint does not answer. */
+function unreachable(): Error {
+  return Object.assign(new Error('connect ETIMEDOUT 3.5.0.1:443'), { name: 'TimeoutError', code: 'ETIMEDOUT', $metadata: {} });
+}
+
+function input(options: { mode?: Mode; plan?: Plan } = {}) {
+  const mode = options.mode ?? 'failover';
+  return { plan: options.plan ?? examplePlan(), start: startFixture(mode === 'failover' ? {} : { mode, trigger: 'manual' }) };
+}
+
+const ctx = stageContext();
+
+beforeEach(() => {
+  ecs.reset();
+  rds.reset();
+  ecs.on(DescribeServicesCommand).callsFake((cmd: { services: string[] }) => ({ services: [usService(cmd.services[0]!, 20)], failures: [] }));
+  ecs.on(UpdateServiceCommand).resolves({});
+  rds.on(ModifyDBParameterGroupCommand).resolves({ DBParameterGroupName: 'payments-accounts-pg15' });
+});
+
+describe('fence-us-writers', () => {
+  it('scales every US writer service to zero in the primary region', async () => {
+    await fenceUsWriters(input(), ctx);
+
+    expect(ecs).toHaveReceivedCommandWith(UpdateServiceCommand, { cluster: 'payments-use1', service: 'payments-api', desiredCount: 0 });
+    expect(ecs).toHaveReceivedCommandWith(UpdateServiceCommand, { cluster: 'payments-use1', service: 'ledger-worker', desiredCount: 0 });
+    expect(ecs).toHaveReceivedCommandTimes(UpdateServiceCommand, 2);
+    await expect(regionOf(ecs.commandCalls(UpdateServiceCommand)[0]!)).resolves.toBe('us-east-1');
+  });
+
+  it('sets default_transaction_read_only in the primary database parameter group, applied immediately', async () => {
+    await fenceUsWriters(input(), ctx);
+
+    expect(rds).toHaveReceivedCommandWith(ModifyDBParameterGroupCommand, {
+      DBParameterGroupName: 'payments-accounts-pg15',
+      Parameters: [{ ParameterName: 'default_transaction_read_only', ParameterValue: '1', ApplyMethod: 'immediate' }],
+    });
+    await expect(regionOf(rds.commandCalls(ModifyDBParameterGroupCommand)[0]!)).resolves.toBe('us-east-1');
+  });
+
+  it('reports a confirmed fence with one step per writer', async () => {
+    const result = await fenceUsWriters(input(), ctx);
+
+    expect(result).toEqual({
+      confirmed: true,
+      approvalNeeded: false,
+      steps: [
+        expect.objectContaining({ resource: 'payments-api', kind: 'ecs-service', confirmed: true, action: 'scale-to-zero' }),
+        expect.objectContaining({ resource: 'ledger-worker', kind: 'ecs-service', confirmed: true, action: 'scale-to-zero' }),
+        expect.objectContaining({ resource: 'accounts', kind: 'rds-replica', confirmed: true, action: 'read-only' }),
+      ],
+      startedAt: NOW.toISOString(),
+      finishedAt: NOW.toISOString(),
+    });
+  });
+
+  it('does not call UpdateService for a writer already at zero', async () => {
+    ecs.on(DescribeServicesCommand).callsFake((cmd: { services: string[] }) => ({ services: [usService(cmd.services[0]!, 0)] }));
+
+    const result = await fenceUsWriters(input(), ctx);
+
+    expect(result.confirmed).toBe(true);
+    expect(ecs).not.toHaveReceivedCommand(UpdateServiceCommand);
+  });
+
+  it('leaves a service that does not write alone', async () => {
+    const plan = examplePlan((raw) => {
+      raw.compute[1].writer = false;
+    });
+
+    await fenceUsWriters(input({ plan }), ctx);
+
+    expect(ecs).not.toHaveReceivedCommandWith(UpdateServiceCommand, { service: 'ledger-worker' });
+    expect(ecs).toHaveReceivedCommandTimes(UpdateServiceCommand, 1);
+  });
+
+  it('reports an unreachable US region as an unconfirmed fence needing approval (policy require-approval), without throwing', async () => {
+    ecs.on(DescribeServicesCommand).rejects(unreachable());
+    rds.on(ModifyDBParameterGroupCommand).rejects(unreachable());
+
+    const result = await fenceUsWriters(input(), ctx);
+
+    expect(result).toMatchObject({ confirmed: false, approvalNeeded: true });
+    expect(result.steps).toEqual([
+      expect.objectContaining({ resource: 'payments-api', confirmed: false, detail: expect.stringContaining('payments-use1/payments-api (us-east-1) unreachable') }),
+      expect.objectContaining({ resource: 'ledger-worker', confirmed: false }),
+      expect.objectContaining({ resource: 'accounts', confirmed: false, detail: expect.stringContaining('could not set payments-accounts-pg15 read-only in us-east-1: TimeoutError') }),
+    ]);
+  });
+
+  it('reports a fence unconfirmed when UpdateService itself fails', async () => {
+    ecs.on(UpdateServiceCommand).rejects(unreachable());
+
+    const result = await fenceUsWriters(input(), ctx);
+
+    expect(result.confirmed).toBe(false);
+    expect(result.steps.filter((s) => !s.confirmed).map((s) => s.resource)).toEqual(['payments-api', 'ledger-worker']);
+  });
+
+  it('proceeds without approval on an unconfirmed fence when the plan policy is proceed', async () => {
+    const plan = examplePlan((raw) => {
+      raw.approval.fenceUnconfirmed = 'proceed';
+    });
+    rds.on(ModifyDBParameterGroupCommand).rejects(new DBParameterGroupNotFoundFault({ message: 'DBParameterGroup not found: payments-accounts-pg15', $metadata: { httpStatusCode: 404 } }));
+
+    const result = await fenceUsWriters(input({ plan }), ctx);
+
+    expect(result).toMatchObject({ confirmed: false, approvalNeeded: false });
+  });
+
+  it('fails with FenceUnconfirmed when the fence is unconfirmed and the plan policy is abort', async () => {
+    const plan = examplePlan((raw) => {
+      raw.approval.fenceUnconfirmed = 'abort';
+    });
+    ecs.on(DescribeServicesCommand).rejects(unreachable());
+
+    await expect(fenceUsWriters(input({ plan }), ctx)).rejects.toMatchObject({
+      name: 'FenceUnconfirmed',
+      message: expect.stringContaining('fence unconfirmed and policy is abort: payments-api'),
+    });
+  });
+
+  it('fails with FenceUnconfirmed in a planned switchover whatever the policy, because zero data loss depends on the fence', async () => {
+    const plan = examplePlan((raw) => {
+      raw.approval.fenceUnconfirmed = 'proceed';
+    });
+    rds.on(ModifyDBParameterGroupCommand).rejects(unreachable());
+
+    await expect(fenceUsWriters(input({ mode: 'switchover', plan }), ctx)).rejects.toMatchObject({
+      name: 'FenceUnconfirmed',
+      message: expect.stringContaining('planned switchover needs a confirmed fence for zero data loss: accounts'),
+    });
+  });
+
+  it('in a drill, says what it would fence and makes no call to the primary region', async () => {
+    const result = await fenceUsWriters(input({ mode: 'drill' }), ctx);
+
+    expect(result).toMatchObject({ confirmed: true, approvalNeeded: false });
+    expect(result.steps.map((s) => s.wouldDo)).toEqual([
+      'UpdateService payments-use1/payments-api desiredCount → 0 (us-east-1)',
+      'UpdateService payments-use1/ledger-worker desiredCount → 0 (us-east-1)',
+      'ModifyDBParameterGroup payments-accounts-pg15 default_transaction_read_only=1 (us-east-1)',
+    ]);
+    expect(ecs).not.toHaveReceivedCommand(DescribeServicesCommand);
+    expect(ecs).not.toHaveReceivedCommand(UpdateServiceCommand);
+    expect(rds).not.toHaveReceivedCommand(ModifyDBParameterGroupCommand);
+  });
+
+  it('refuses a start result with an unknown mode through the handler with InvalidInput', async () => {
+    const event = { ...input(), start: { ...startFixture(), mode: 'sideways' } };
+
+    await expect(handler(event)).rejects.toMatchObject({ name: 'InvalidInput', message: expect.stringContaining('start.mode') });
+  });
+});

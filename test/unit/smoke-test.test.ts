@@ -1,0 +1,184 @@
+import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
+import { DescribeDBInstancesCommand, DescribeGlobalClustersCommand, RDSClient } from '@aws-sdk/client-rds';
+import { mockClient } from 'aws-sdk-client-mock';
+import type { Mode } from '../../functions/core/contract';
+import { smokeTest } from '../../functions/smoke-test';
+import { startFixture } from '../helpers/fixtures';
+import { examplePlan } from '../helpers/plan';
+import { mockFetch, networkError, NOW, stageContext } from '../helpers/stage';
+
+const rds = mockClient(RDSClient);
+const cloudwatch = mockClient(CloudWatchClient);
+
+const HEALTH_URL = 'https://api-euw1.payments.example.com/healthz';
+const WRITE_URL = 'https://api-euw1.payments.example.com/v1/synthetic/transactions';
+const LEDGER_PRIMARY = 'arn:aws:rds:us-east-1:111122223333:cluster:payments-ledger-use1';
+const LEDGER_RECOVERY = 'arn:aws:rds:eu-west-1:111122223333:cluster:payments-ledger-euw1';
+
+function input(mode: Mode = 'failover') {
+  return { plan: examplePlan(), start: startFixture(mode === 'failover' ? {} : { mode, trigger: 'manual' }) };
+}
+
+/** The recovery region after a failover: EU is the Aurora writer and the RDS replica is standalone. */
+function databasesPromoted() {
+  rds.on(DescribeGlobalClustersCommand).resolves({
+    GlobalClusters: [
+      {
+        GlobalClusterIdentifier: 'payments-ledger-global',
+        Status: 'available',
+        GlobalClusterMembers: [
+          { DBClusterArn: LEDGER_RECOVERY, IsWriter: true },
+          { DBClusterArn: LEDGER_PRIMARY, IsWriter: false },
+        ],
+      },
+    ],
+  });
+  rds.on(DescribeDBInstancesCommand).resolves({ DBInstances: [{ DBInstanceIdentifier: 'payments-accounts-euw1', DBInstanceStatus: 'available' }] });
+}
+
+/** Healthy recovery endpoints: GET /healthz 200, POST synthetic payment 201. */
+function endpoints(overrides: Partial<Record<string, () => Response | Promise<Response>>> = {}) {
+  const routes: Record<string, () => Response | Promise<Response>> = {
+    [HEALTH_URL]: () => new Response('{"status":"ok"}', { status: 200 }),
+    [WRITE_URL]: () => new Response('{"id":"txn_synthetic"}', { status: 201 }),
+    ...overrides,
+  };
+  return mockFetch((url) => {
+    const route = routes[url];
+    if (!route) throw new Error(`unexpected fetch ${url}`);
+    return route();
+  });
+}
+
+const ctx = stageContext();
+
+beforeEach(() => {
+  rds.reset();
+  cloudwatch.reset();
+  cloudwatch.on(GetMetricDataCommand).resolves({ MetricDataResults: [{ Id: 'm', Values: [0] }] });
+  databasesPromoted();
+});
+
+afterEach(() => {
+  jest.restoreAllMocks();
+});
+
+describe('smoke-test', () => {
+  it('passes when every HTTP check answers as expected and every database is writable', async () => {
+    endpoints();
+
+    const result = await smokeTest(input(), ctx);
+
+    expect(result).toEqual({
+      passed: true,
+      checks: [
+        expect.objectContaining({ name: 'api-health', ok: true, status: 200 }),
+        expect.objectContaining({ name: 'synthetic-payment', ok: true, status: 201 }),
+        expect.objectContaining({ name: 'ledger-writable', ok: true }),
+        expect.objectContaining({ name: 'accounts-writable', ok: true }),
+      ],
+      startedAt: NOW.toISOString(),
+      finishedAt: NOW.toISOString(),
+    });
+  });
+
+  it('sends the synthetic write as a JSON POST with the plan body', async () => {
+    const fetchSpy = endpoints();
+
+    await smokeTest(input(), ctx);
+
+    const [, init] = fetchSpy.mock.calls.find(([, i]) => i?.method === 'POST')!;
+    expect((init!.headers as Record<string, string>)['content-type']).toBe('application/json');
+    expect(JSON.parse(String(init!.body))).toEqual({ amount: 1, currency: 'EUR', account: 'synthetic-failover-check', synthetic: true });
+  });
+
+  it('fails with SmokeTestFailed naming the check that answered 503', async () => {
+    endpoints({ [HEALTH_URL]: () => new Response('upstream unavailable', { status: 503 }) });
+
+    await expect(smokeTest(input(), ctx)).rejects.toMatchObject({
+      name: 'SmokeTestFailed',
+      message: `1 of 4 smoke checks failed: api-health: GET ${HEALTH_URL}: HTTP 503, expected 200`,
+    });
+  });
+
+  it('fails with SmokeTestFailed naming each failing check', async () => {
+    endpoints({
+      [HEALTH_URL]: () => new Response('', { status: 503 }),
+      [WRITE_URL]: () => Promise.reject(networkError()),
+    });
+
+    await expect(smokeTest(input(), ctx)).rejects.toMatchObject({
+      name: 'SmokeTestFailed',
+      message: expect.stringMatching(/^2 of 4 smoke checks failed: api-health: .*; synthetic-payment: POST .*ECONNREFUSED/),
+    });
+  });
+
+  it('fails with SmokeTestFailed when a database is still a replica', async () => {
+    endpoints();
+    rds.on(DescribeDBInstancesCommand).resolves({
+      DBInstances: [
+        {
+          DBInstanceIdentifier: 'payments-accounts-euw1',
+          DBInstanceStatus: 'available',
+          ReadReplicaSourceDBInstanceIdentifier: 'arn:aws:rds:us-east-1:111122223333:db:payments-accounts-use1',
+          StatusInfos: [{ StatusType: 'read replication', Status: 'replicating', Normal: true }],
+        },
+      ],
+    });
+
+    await expect(smokeTest(input(), ctx)).rejects.toMatchObject({
+      name: 'SmokeTestFailed',
+      message: expect.stringContaining('1 of 4 smoke checks failed: accounts-writable: read replication replicating'),
+    });
+  });
+
+  it('fails with SmokeTestFailed when the Aurora recovery cluster is not the writer', async () => {
+    endpoints();
+    rds.on(DescribeGlobalClustersCommand).resolves({
+      GlobalClusters: [
+        {
+          GlobalClusterIdentifier: 'payments-ledger-global',
+          Status: 'available',
+          GlobalClusterMembers: [
+            { DBClusterArn: LEDGER_PRIMARY, IsWriter: true },
+            { DBClusterArn: LEDGER_RECOVERY, IsWriter: false, SynchronizationStatus: 'connected' },
+          ],
+        },
+      ],
+    });
+
+    await expect(smokeTest(input(), ctx)).rejects.toMatchObject({ name: 'SmokeTestFailed', message: expect.stringContaining('ledger-writable') });
+  });
+
+  it('fails with SmokeTestFailed when a body check does not find its text', async () => {
+    const plan = examplePlan((raw) => {
+      raw.smokeTests[0].expectBodyContains = '"status":"ok"';
+    });
+    endpoints({ [HEALTH_URL]: () => new Response('{"status":"degraded"}', { status: 200 }) });
+
+    await expect(smokeTest({ plan, start: startFixture() }, ctx)).rejects.toMatchObject({
+      name: 'SmokeTestFailed',
+      message: expect.stringContaining('api-health: https://api-euw1.payments.example.com/healthz: body does not contain "\\"status\\":\\"ok\\""'),
+    });
+  });
+
+  it('in a drill, runs the reads but does not send the writes', async () => {
+    const fetchSpy = endpoints();
+
+    const result = await smokeTest(input('drill'), ctx);
+
+    expect(fetchSpy).toHaveBeenCalledWith(HEALTH_URL, expect.objectContaining({ method: 'GET' }));
+    expect(fetchSpy).not.toHaveBeenCalledWith(expect.anything(), expect.objectContaining({ method: 'POST' }));
+    expect(result.checks).toContainEqual(expect.objectContaining({ name: 'synthetic-payment', ok: true, detail: `drill: would send POST ${WRITE_URL} expecting 201` }));
+  });
+
+  it('in a drill, does not require the databases to be promoted', async () => {
+    endpoints();
+
+    const result = await smokeTest(input('drill'), ctx);
+
+    expect(result.passed).toBe(true);
+    expect(rds).not.toHaveReceivedCommand(DescribeDBInstancesCommand);
+    expect(rds).not.toHaveReceivedCommand(DescribeGlobalClustersCommand);
+  });
+});
