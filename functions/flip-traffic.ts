@@ -3,15 +3,15 @@
  * change is INSYNC). A record that already points at the recovery region is success, so a second
  * run (or a duplicate execution) changes nothing.
  */
-import { z } from 'zod';
+import type { z } from 'zod';
 import { trafficKind } from './adapters';
 import type { ResourceStep } from './core/contract';
 import { TrafficFlipDeadlineExceededError } from './core/errors';
 import { trafficSchema } from './core/plan';
 import { reconcile } from './core/reconcile';
-import { stageHandler, stateParts, type StageContext } from './core/stage';
+import { reconcileInputSchema, stageHandler, type StageContext } from './core/stage';
 
-const inputSchema = z.object({ resource: trafficSchema, plan: stateParts.plan, start: stateParts.start, previous: stateParts.step.optional() });
+const inputSchema = reconcileInputSchema(trafficSchema);
 export type FlipInput = z.infer<typeof inputSchema>;
 
 export async function flipTraffic(input: FlipInput, ctx: StageContext): Promise<ResourceStep> {

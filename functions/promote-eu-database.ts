@@ -7,16 +7,16 @@
  * The replication gap at the moment of promotion is recorded as the data-loss estimate.
  */
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { databaseKind } from './adapters';
 import type { ResourceStep } from './core/contract';
 import { PromotionDeadlineExceededError, ReplicaCatchUpDeadlineExceededError } from './core/errors';
 import { databaseSchema } from './core/plan';
 import { metrics } from './core/powertools';
 import { reconcile } from './core/reconcile';
-import { stageHandler, stateParts, type StageContext } from './core/stage';
+import { reconcileInputSchema, stageHandler, type StageContext } from './core/stage';
 
-const inputSchema = z.object({ resource: databaseSchema, plan: stateParts.plan, start: stateParts.start, previous: stateParts.step.optional() });
+const inputSchema = reconcileInputSchema(databaseSchema);
 export type PromoteInput = z.infer<typeof inputSchema>;
 
 export async function promoteEuDatabase(input: PromoteInput, ctx: StageContext): Promise<ResourceStep> {

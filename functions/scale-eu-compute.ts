@@ -3,15 +3,15 @@
  * service, polled until steady). Runs in parallel with promotion: capacity takes as long as the
  * database, so doing them one after the other would double that part of the RTO.
  */
-import { z } from 'zod';
+import type { z } from 'zod';
 import { computeKind } from './adapters';
 import type { ResourceStep } from './core/contract';
 import { ScaleDeadlineExceededError } from './core/errors';
 import { computeSchema } from './core/plan';
 import { reconcile } from './core/reconcile';
-import { stageHandler, stateParts, type StageContext } from './core/stage';
+import { reconcileInputSchema, stageHandler, type StageContext } from './core/stage';
 
-const inputSchema = z.object({ resource: computeSchema, plan: stateParts.plan, start: stateParts.start, previous: stateParts.step.optional() });
+const inputSchema = reconcileInputSchema(computeSchema);
 export type ScaleInput = z.infer<typeof inputSchema>;
 
 export async function scaleEuCompute(input: ScaleInput, ctx: StageContext): Promise<ResourceStep> {

@@ -94,6 +94,11 @@ export const stateParts = {
   step: z.custom<import('./contract').ResourceStep>((v) => !!v && typeof v === 'object' && 'deadline' in v, 'previous step missing'),
 };
 
+/** Input of one iteration of a reconcile loop (promote / scale / flip): the resource, the plan, the start, the previous step. */
+export function reconcileInputSchema<S extends z.ZodType>(resource: S) {
+  return z.object({ resource, plan: stateParts.plan, start: stateParts.start, previous: stateParts.step.optional() });
+}
+
 /** ISO time, or the time `seconds` after `from`. */
 export function isoAfter(from: Date, seconds: number): string {
   return new Date(from.getTime() + seconds * 1000).toISOString();

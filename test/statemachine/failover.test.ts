@@ -10,10 +10,10 @@ import { SendTaskFailureCommand, SendTaskSuccessCommand } from '@aws-sdk/client-
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Plan } from '../../functions/core/plan';
-import { logger } from '../../functions/core/powertools';
 import { BOT_TOKEN, SIGNING_SECRET, installFakePlatform, type FakePlatform, type World } from '../helpers/fake-platform';
 import { clickSlackButton, runFailover, type RunResult } from '../helpers/local-sfn';
 import { examplePlan, ROOT } from '../helpers/plan';
+import { captureLogs } from '../helpers/logs';
 
 process.env.APPROVALS_TABLE = 'failover-orchestrator-test-approvals';
 process.env.SLACK_SIGNING_SECRET_PARAMETER = '/failover/example/slack-signing-secret';
@@ -275,21 +275,13 @@ describe('failover state machine', () => {
   it('never logs the Slack bot token', async () => {
     const plan = testPlan();
     const p = platformFor(plan, { probesUp: false });
-    const writes: string[] = [];
-    const spy = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-      writes.push(String(chunk));
-      return true;
-    });
-    logger.setLogLevel('DEBUG');
-    let run;
-    try {
+    let run: RunResult | undefined;
+
+    const logged = await captureLogs(async () => {
       run = await runFailover(plan, p, sample('health-alarm.json'));
-    } finally {
-      logger.setLogLevel('SILENT');
-      spy.mockRestore();
-    }
-    const logged = writes.join('');
-    expect(outcome(run)).toEqual({ status: 'SUCCEEDED' });
+    });
+
+    expect(run && outcome(run)).toEqual({ status: 'SUCCEEDED' });
     expect(logged).toContain('"executionId":"arn:aws:states:eu-west-1:111122223333:execution:');
     expect(logged).toContain('stage finished');
     expect(logged).not.toContain(BOT_TOKEN);

@@ -7,6 +7,7 @@ import type { ProbeResult, ReplicationObservation, StartResult } from '../../fun
 import { startFixture } from '../helpers/fixtures';
 import { examplePlan } from '../helpers/plan';
 import { mockFetch, networkError, NOW, stageContext } from '../helpers/stage';
+import { ledgerGlobalCluster } from '../helpers/rds-responses';
 
 const cloudwatch = mockClient(CloudWatchClient);
 const rds = mockClient(RDSClient);
@@ -174,8 +175,6 @@ describe('classify', () => {
 
 // ---- end to end, with the recovery region's APIs mocked ----
 
-const LEDGER_PRIMARY = 'arn:aws:rds:us-east-1:111122223333:cluster:payments-ledger-use1';
-const LEDGER_RECOVERY = 'arn:aws:rds:eu-west-1:111122223333:cluster:payments-ledger-euw1';
 
 function metricName(input: GetMetricDataCommandInput): string | undefined {
   return input.MetricDataQueries?.[0]?.MetricStat?.Metric?.MetricName;
@@ -188,18 +187,7 @@ function platformInEu(options: { health?: string } = {}) {
   cloudwatch.on(GetMetricDataCommand).callsFake((input: GetMetricDataCommandInput) => ({
     MetricDataResults: [{ Id: 'm', Values: metricName(input) === 'AuroraGlobalDBReplicationLag' ? [2500, 1800] : [1] }],
   }));
-  rds.on(DescribeGlobalClustersCommand).resolves({
-    GlobalClusters: [
-      {
-        GlobalClusterIdentifier: 'payments-ledger-global',
-        Status: 'available',
-        GlobalClusterMembers: [
-          { DBClusterArn: LEDGER_PRIMARY, IsWriter: true },
-          { DBClusterArn: LEDGER_RECOVERY, IsWriter: false, SynchronizationStatus: 'connected' },
-        ],
-      },
-    ],
-  });
+  rds.on(DescribeGlobalClustersCommand).resolves(ledgerGlobalCluster('primary'));
   rds.on(DescribeDBInstancesCommand).resolves({
     DBInstances: [
       {

@@ -2,10 +2,10 @@ import { DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { defaultContext, stageHandler, type StageContext } from '../../functions/core/stage';
-import { logger } from '../../functions/core/powertools';
 import { approvalIdFor, requestApproval, requestApprovalInputSchema, type RequestApprovalInput } from '../../functions/request-approval';
 import { approvalAttributes, approvalFixture, detectionFixture, startFixture } from '../helpers/fixtures';
 import { examplePlan } from '../helpers/plan';
+import { captureLogs } from '../helpers/logs';
 
 const ddb = mockClient(DynamoDBClient);
 const ssm = mockClient(SSMClient);
@@ -143,21 +143,8 @@ describe('request-approval', () => {
   });
 
   it('never logs the task token or the bot token', async () => {
-    const written: string[] = [];
-    const capture = (chunk: unknown) => {
-      written.push(String(chunk));
-      return true;
-    };
-    jest.spyOn(process.stdout, 'write').mockImplementation(capture);
-    jest.spyOn(process.stderr, 'write').mockImplementation(capture);
-    logger.setLogLevel('DEBUG');
-    try {
-      await handler(input());
-    } finally {
-      logger.setLogLevel('SILENT');
-    }
+    const logs = await captureLogs(() => handler(input()));
 
-    const logs = written.join('');
     expect(logs).toContain(approvalId);
     expect(logs).not.toContain(TASK_TOKEN.slice(0, 40));
     expect(logs).not.toContain(BOT_TOKEN);

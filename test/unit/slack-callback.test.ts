@@ -5,9 +5,9 @@ import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { ApprovalItem } from '../../functions/core/approvals-store';
-import { logger } from '../../functions/core/powertools';
 import { createSlackCallbackHandler } from '../../functions/slack-callback';
 import { approvalAttributes, approvalFixture } from '../helpers/fixtures';
+import { captureLogs } from '../helpers/logs';
 
 const ddb = mockClient(DynamoDBClient);
 const sfn = mockClient(SFNClient);
@@ -271,23 +271,13 @@ describe('slack-callback: clicks that must not decide', () => {
 
 describe('slack-callback: logs', () => {
   it('log lines carry the approval and execution ids but never the body, task token, signature, secret or response_url', async () => {
-    const written: string[] = [];
-    const capture = (chunk: unknown) => {
-      written.push(String(chunk));
-      return true;
-    };
-    jest.spyOn(process.stdout, 'write').mockImplementation(capture);
-    jest.spyOn(process.stderr, 'write').mockImplementation(capture);
     const event = slackEvent(clickPayload());
-    logger.setLogLevel('DEBUG');
-    try {
+
+    const logs = await captureLogs(async () => {
       await handler(event);
       await handler(slackEvent(clickPayload(), { secret: 'forged-secret' }));
-    } finally {
-      logger.setLogLevel('SILENT');
-    }
+    });
 
-    const logs = written.join('');
     expect(logs).toContain(item.approvalId);
     expect(logs).toContain(item.executionId);
     expect(logs).not.toContain(item.taskToken.slice(0, 40));

@@ -6,14 +6,13 @@ import { smokeTest } from '../../functions/smoke-test';
 import { startFixture } from '../helpers/fixtures';
 import { examplePlan } from '../helpers/plan';
 import { mockFetch, networkError, NOW, stageContext } from '../helpers/stage';
+import { ledgerGlobalCluster } from '../helpers/rds-responses';
 
 const rds = mockClient(RDSClient);
 const cloudwatch = mockClient(CloudWatchClient);
 
 const HEALTH_URL = 'https://api-euw1.payments.example.com/healthz';
 const WRITE_URL = 'https://api-euw1.payments.example.com/v1/synthetic/transactions';
-const LEDGER_PRIMARY = 'arn:aws:rds:us-east-1:111122223333:cluster:payments-ledger-use1';
-const LEDGER_RECOVERY = 'arn:aws:rds:eu-west-1:111122223333:cluster:payments-ledger-euw1';
 
 function input(mode: Mode = 'failover') {
   return { plan: examplePlan(), start: startFixture(mode === 'failover' ? {} : { mode, trigger: 'manual' }) };
@@ -21,18 +20,7 @@ function input(mode: Mode = 'failover') {
 
 /** The recovery region after a failover: EU is the Aurora writer and the RDS replica is standalone. */
 function databasesPromoted() {
-  rds.on(DescribeGlobalClustersCommand).resolves({
-    GlobalClusters: [
-      {
-        GlobalClusterIdentifier: 'payments-ledger-global',
-        Status: 'available',
-        GlobalClusterMembers: [
-          { DBClusterArn: LEDGER_RECOVERY, IsWriter: true },
-          { DBClusterArn: LEDGER_PRIMARY, IsWriter: false },
-        ],
-      },
-    ],
-  });
+  rds.on(DescribeGlobalClustersCommand).resolves(ledgerGlobalCluster('recovery'));
   rds.on(DescribeDBInstancesCommand).resolves({ DBInstances: [{ DBInstanceIdentifier: 'payments-accounts-euw1', DBInstanceStatus: 'available' }] });
 }
 
@@ -134,18 +122,7 @@ describe('smoke-test', () => {
 
   it('fails with SmokeTestFailed when the Aurora recovery cluster is not the writer', async () => {
     endpoints();
-    rds.on(DescribeGlobalClustersCommand).resolves({
-      GlobalClusters: [
-        {
-          GlobalClusterIdentifier: 'payments-ledger-global',
-          Status: 'available',
-          GlobalClusterMembers: [
-            { DBClusterArn: LEDGER_PRIMARY, IsWriter: true },
-            { DBClusterArn: LEDGER_RECOVERY, IsWriter: false, SynchronizationStatus: 'connected' },
-          ],
-        },
-      ],
-    });
+    rds.on(DescribeGlobalClustersCommand).resolves(ledgerGlobalCluster('primary'));
 
     await expect(smokeTest(input(), ctx)).rejects.toMatchObject({ name: 'SmokeTestFailed', message: expect.stringContaining('ledger-writable') });
   });
