@@ -8,10 +8,18 @@
 // Used by serverless.yml (through scripts/serverless-config.js) when packaging, and by the tests
 // and the lab, so what runs locally is byte for byte the definition that deploys.
 'use strict';
-const { readFileSync } = require('node:fs');
-const { join } = require('node:path');
+const { existsSync, readFileSync } = require('node:fs');
+const { dirname, join } = require('node:path');
 
-const ROOT = join(__dirname, '..', '..');
+/** The repository root: found upward from here, so it stays right when this file is bundled elsewhere. */
+function findRoot(from) {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'statemachines', 'failover.asl.json'))) return dir;
+    if (dirname(dir) === dir) throw new Error(`cannot find the repository root (statemachines/failover.asl.json) above ${from}`);
+  }
+}
+
+const ROOT = findRoot(__dirname);
 const WHOLE = /^\$\{([A-Za-z0-9]+)\}$/;
 const INNER = /\$\{([A-Za-z0-9]+)\}/g;
 

@@ -25,6 +25,7 @@ import { DescribeExecutionCommand, ListExecutionsCommand, SendTaskFailureCommand
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { Plan } from '../../functions/core/plan';
+import { applyUpdate, conditionHolds } from '../../lab/control-plane/dynamodb-expressions';
 
 export const SIGNING_SECRET = 'test-signing-secret-0123456789abcdef';
 export const BOT_TOKEN = 'xoxb-test-bot-token-do-not-log';
@@ -83,35 +84,6 @@ export class TaskTokens {
   expire(token: string): void {
     this.waiting.delete(token);
   }
-}
-
-function unmarshalName(expr: string, names: Record<string, string> | undefined): string {
-  return names?.[expr] ?? expr;
-}
-
-/** A small evaluator for the DynamoDB expressions the approvals store uses. */
-function conditionHolds(item: Record<string, AttributeValue> | undefined, condition: string | undefined, names?: Record<string, string>, values?: Record<string, AttributeValue>): boolean {
-  if (!condition) return true;
-  return condition.split(/\s+OR\s+/i).some((clause) => {
-    const c = clause.trim();
-    let m = /^attribute_not_exists\((#?\w+)\)$/.exec(c);
-    if (m) return !item || item[unmarshalName(m[1]!, names)] === undefined;
-    m = /^attribute_exists\((#?\w+)\)$/.exec(c);
-    if (m) return !!item && item[unmarshalName(m[1]!, names)] !== undefined;
-    m = /^(#?\w+)\s*=\s*(:\w+)$/.exec(c);
-    if (m) return !!item && JSON.stringify(item[unmarshalName(m[1]!, names)]) === JSON.stringify(values?.[m[2]!]);
-    throw new Error(`fake DynamoDB cannot evaluate condition: ${c}`);
-  });
-}
-
-function applyUpdate(item: Record<string, AttributeValue>, update: string, names?: Record<string, string>, values?: Record<string, AttributeValue>): void {
-  const setPart = /SET\s+(.+?)(?=\s+REMOVE\s+|$)/i.exec(update)?.[1];
-  const removePart = /REMOVE\s+(.+?)(?=\s+SET\s+|$)/i.exec(update)?.[1];
-  for (const assignment of setPart ? setPart.split(',') : []) {
-    const [lhs, rhs] = assignment.split('=').map((s) => s.trim());
-    item[unmarshalName(lhs!, names)] = values![rhs!]!;
-  }
-  for (const attr of removePart ? removePart.split(',') : []) delete item[unmarshalName(attr.trim(), names)];
 }
 
 export function installFakePlatform(plan: Plan, overrides: Partial<World> = {}) {
@@ -289,7 +261,7 @@ export function installFakePlatform(plan: Plan, overrides: Partial<World> = {}) 
       throw new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} });
     }
     const item = { ...(current ?? { approvalId: input.Key!.approvalId! }) };
-    applyUpdate(item, input.UpdateExpression ?? '', input.ExpressionAttributeNames, input.ExpressionAttributeValues);
+    if (input.UpdateExpression !== undefined) applyUpdate(item, input.UpdateExpression, input.ExpressionAttributeNames, input.ExpressionAttributeValues);
     table.set(k, item);
     return { Attributes: item };
   });

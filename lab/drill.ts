@@ -1,0 +1,271 @@
+/**
+ * `npm run drill`: a live two-region platform on this machine takes the seed's peak traffic, loses
+ * its US region (or whatever the scenario says), and is failed over by the same state machine and
+ * handlers that deploy to AWS. Prints each stage as it runs, then a summary, and writes
+ * report.json, report.html, the lab log and the client log to the output folder.
+ *
+ *   npm run drill -- [--scenario NAME] [--rate 167] [--latency-ms 80] [--out DIR] [--json] [--keep-data]
+ */
+import './quiet-warnings';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { closeSharedServices, Lab } from './lab';
+import { longestAckGapSeconds, orchestrationOverheadMs, rpo, rtoSeconds, stages, STAGE_OF_STATE, throughput, timeline } from './measure';
+import type { ExecutionEvent, ExecutionRecord } from './orchestrator';
+import { renderReportHtml } from './report/html';
+import type { DrillReport, DrillSummary, Outcome, TimelineEvent } from './report/types';
+import { SCENARIOS, type Scenario } from './scenarios';
+import { TrafficGenerator } from './traffic';
+import { ROOT } from '../scripts/lib/definitions';
+
+export interface DrillOptions {
+  scenario: string;
+  rate: number;
+  latencyMs: number;
+  outDir: string;
+  /** Traffic before the fault (ms). */
+  warmupMs: number;
+  /** Traffic after the execution ended (ms), to see the recovery. */
+  settleMs: number;
+  keepData: boolean;
+  progress: (line: string) => void;
+}
+
+export const DEFAULT_DRILL: Omit<DrillOptions, 'outDir' | 'progress'> = {
+  scenario: 'region-outage',
+  rate: 167,
+  latencyMs: 80,
+  warmupMs: 3000,
+  settleMs: 2500,
+  keepData: false,
+};
+
+const ABORTED = new Set(['ApprovalRejected', 'ApprovalTimedOut', 'FenceUnconfirmed', 'SwitchoverUnsafe']);
+
+function outcomeOf(execution: ExecutionRecord | undefined): Outcome {
+  if (!execution) return 'no-failover';
+  if (execution.status === 'SUCCEEDED') {
+    const detailType = execution.output?.notification?.detailType;
+    return detailType === 'Failover Succeeded' ? 'succeeded' : 'no-failover';
+  }
+  return execution.error && ABORTED.has(execution.error) ? 'aborted' : 'failed';
+}
+
+const secs = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
+
+/** Runs one scenario end to end and returns its report (also written to options.outDir). */
+export async function runDrill(options: DrillOptions): Promise<DrillReport> {
+  const scenario: Scenario | undefined = SCENARIOS[options.scenario];
+  if (!scenario) throw new Error(`unknown scenario "${options.scenario}"; one of: ${Object.keys(SCENARIOS).join(', ')}`);
+  mkdirSync(options.outDir, { recursive: true });
+  const say = options.progress;
+  let t0 = Date.now();
+  const rel = (at: number) => (at - t0) / 1000;
+  const events: TimelineEvent[] = [];
+
+  const entered = new Map<string, number>();
+  const onExecutionEvent = (event: ExecutionEvent, execution: ExecutionRecord) => {
+    if (event.nested || !event.state || !(event.state in STAGE_OF_STATE)) return;
+    const key = `${execution.name}:${event.state}`;
+    const ordinal = lab.startedExecutions.findIndex((e) => e.execution === execution) + 1;
+    const tag = ordinal > 1 ? `   [execution #${ordinal}]` : '';
+    if (event.type === 'StateEntered') {
+      entered.set(key, event.at);
+      say(`  … ${STAGE_OF_STATE[event.state]!}${tag}`);
+    }
+    const since = entered.get(key);
+    if ((event.type === 'StateExited' || event.type === 'StateFailed') && since !== undefined) {
+      entered.delete(key); // a failed-then-caught state reports once
+      say(`  ${event.type === 'StateExited' ? '✓' : '✗'} ${STAGE_OF_STATE[event.state]!.padEnd(28)} ${secs(event.at - since)}${tag}`);
+    }
+  };
+  const lab = new Lab({
+    latencyMs: options.latencyMs,
+    workDir: options.outDir,
+    keepData: options.keepData,
+    editPlan: scenario.editPlan,
+    approver: () => scenario.approver,
+    onExecutionEvent,
+  });
+  let traffic: TrafficGenerator | undefined;
+  try {
+    say(`▶ scenario ${scenario.name}: ${scenario.description}`);
+    await lab.start();
+    say(`▶ lab up in ${secs(lab.timings.upMs!)}: us-east-1 primary :${lab.state.primary.db.port} → eu-west-1 standby :${lab.state.recovery.db.port} streaming over a ${options.latencyMs} ms link; apps, front door, control plane, Slack ready`);
+    await scenario.prepare?.(lab);
+
+    traffic = new TrafficGenerator({ port: lab.frontDoor.port, ratePerSecond: options.rate, maxDurationMs: 120_000 });
+    t0 = traffic.start();
+    say(`▶ traffic: ${options.rate} tx/s through the front door (5 KB payments)`);
+    await new Promise((r) => setTimeout(r, options.warmupMs));
+
+    const faultAt = Date.now();
+    const label = await scenario.inject(lab);
+    events.push({ t: rel(faultAt), label, kind: 'fault' });
+    say(`✖ t=${rel(faultAt).toFixed(1)} s ${label}`);
+
+    // Wait for the orchestrator: the first execution that starts, to its end.
+    const startDeadline = Date.now() + scenario.quietPeriodMs;
+    await lab.waitFor(() => lab.startedExecutions.length > 0 || Date.now() > startDeadline, scenario.quietPeriodMs + 1000, 'an execution starts');
+    const first = lab.startedExecutions[0];
+    let execution: ExecutionRecord | undefined;
+    if (first) {
+      const startedAt = first.execution.startDate.getTime();
+      const alarm = lab.alarmEvents.find((a) => a.matched);
+      if (alarm) {
+        events.push({ t: rel(alarm.at), label: `${alarm.event.detail.alarmName} → ALARM`, kind: 'alarm' });
+        say(`⚑ t=${rel(alarm.at).toFixed(1)} s alarm ${alarm.event.detail.alarmName} → ALARM; EventBridge rule matched`);
+      }
+      events.push({ t: rel(startedAt), label: 'execution started', kind: 'execution' });
+      say(`▶ t=${rel(startedAt).toFixed(1)} s execution ${first.execution.name} started`);
+      execution = await Promise.race([first.done, new Promise<undefined>((r) => setTimeout(() => r(undefined), 120_000))]);
+      if (!execution) throw new Error('the execution did not end within 120 s');
+      events.push({ t: rel(execution.stopDate!.getTime()), label: `execution ${execution.status.toLowerCase()}`, kind: 'execution' });
+      say(`${execution.status === 'SUCCEEDED' ? '✓' : '✗'} t=${rel(execution.stopDate!.getTime()).toFixed(1)} s execution ${execution.status}${execution.error ? `: ${execution.error}` : ''}`);
+    } else {
+      say(`· no execution started within ${secs(scenario.quietPeriodMs)}`);
+    }
+    await new Promise((r) => setTimeout(r, options.settleMs));
+    await traffic.stop();
+    const endAt = Date.now();
+    await scenario.after?.(lab);
+
+    // Measure: client log against the surviving database.
+    const promoted = !(await lab.state.recovery.db.isInRecovery().catch(() => true));
+    if (lab.state.marks.promotedAt) events.push({ t: rel(lab.state.marks.promotedAt), label: 'eu-west-1 promoted', kind: 'recovered' });
+    if (lab.state.marks.flippedAt) events.push({ t: rel(lab.state.marks.flippedAt), label: 'DNS INSYNC', kind: 'recovered' });
+    const survivor = promoted || !lab.state.primary.dbAlive ? lab.state.recovery.db : lab.state.primary.db;
+    await lab.waitFor(async () => (await survivor.query('SELECT 1')).length === 1, 5000, 'the surviving database answers');
+    if (!promoted && survivor === lab.state.recovery.db) {
+      // Let a standby that is still connected replay what it has received, so only the truly missing count.
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const ids = new Set((await survivor.query<{ id: string }>('SELECT id FROM transactions WHERE NOT synthetic')).map((r) => r.id));
+    const log = traffic.log;
+    const loss = rpo(log, ids, scenario.name === 'planned-switchover' ? null : faultAt);
+    const promotedAt = lab.state.marks.promotedAt;
+    let splitBrainWrites = 0;
+    if (promotedAt) {
+      splitBrainWrites += log.filter((r) => r.ok && r.region === lab.plan.primaryRegion && r.sentAt > promotedAt).length;
+      if (lab.state.primary.dbAlive) {
+        const rows = await lab.state.primary.db
+          .query<{ n: number }>('SELECT count(*)::int AS n FROM transactions WHERE created_at > to_timestamp($1::float8 / 1000)', [promotedAt])
+          .catch(() => [{ n: 0 }]);
+        splitBrainWrites = Math.max(splitBrainWrites, rows[0]!.n);
+      }
+    }
+    const execEvents = execution?.events ?? [];
+    const stageList = stages(execEvents);
+    const estimated = (execution?.output?.recovery?.promotion ?? []).map((s: { lagSecondsAtPromotion?: number | null }) => s.lagSecondsAtPromotion).find((v: unknown) => typeof v === 'number');
+    const reportPath = join(options.outDir, 'report.html');
+    const summary: DrillSummary = {
+      scenario: scenario.name,
+      mode: execution?.output?.start?.mode ?? (scenario.name === 'planned-switchover' ? 'switchover' : 'failover'),
+      outcome: outcomeOf(execution),
+      // A planned switchover has no fault: its outage starts when the fence stops writes.
+      rtoSeconds: rtoSeconds(log, scenario.name === 'planned-switchover' ? (lab.state.marks.fencedAt ?? faultAt) : faultAt),
+      rpo: { lostAcknowledged: loss.lostAcknowledged, seconds: loss.seconds, estimatedSeconds: typeof estimated === 'number' ? estimated : null },
+      acknowledged: log.filter((r) => r.ok).length,
+      errors: log.filter((r) => !r.ok).length,
+      splitBrain: splitBrainWrites > 0,
+      orchestrationOverheadMs: execution ? orchestrationOverheadMs(execEvents, execution.startDate.getTime(), execution.stopDate!.getTime()) : 0,
+      throughput: throughput(log),
+      stages: stageList.map(({ name, status, startedAt, durationMs }) => ({ name, status, startedAt, durationMs })),
+      report: reportPath,
+    };
+    const notes = [
+      `Lab-sized settings: probes every ${lab.options.probeIntervalMs} ms with ${lab.options.failuresToAlarm} failures to alarm, DNS TTL ${lab.plan.traffic[0]!.ttl} s, state machine polls every ${lab.options.pollMs} ms (the ASL says 1 s), retry pauses ${lab.options.retryMs} ms, DNS INSYNC after ${lab.options.dnsSyncMs} ms. On AWS these are 10–60 s each: see README, "Where the minutes go".`,
+      `Writes unavailable (longest gap between acknowledged writes after the ${scenario.name === 'planned-switchover' ? 'start' : 'fault'}): ${longestAckGapSeconds(log, faultAt, endAt)} s.`,
+      ...(scenario.name === 'planned-switchover' ? ['For the planned switchover, RTO is measured from the moment the fence stopped writes in us-east-1.'] : []),
+      `Replication: asynchronous streaming over a ${options.latencyMs} ms link; acknowledged-but-unreplicated transactions are the expected loss of an unplanned failover.`,
+    ];
+    if (lab.plan.approval.fenceUnconfirmed === 'proceed') notes.push('The lab plan lets an unconfirmed fence proceed (a dead region cannot confirm it); the notification says so.');
+    if (execution?.error) notes.push(`Execution ended with ${execution.error}: ${execution.cause ?? ''}`);
+    if (promoted !== scenario.expectPromotion) notes.push(`UNEXPECTED: promotion ${promoted ? 'happened' : 'did not happen'} in scenario ${scenario.name}.`);
+
+    const report: DrillReport = {
+      ...summary,
+      generatedAt: new Date().toISOString(),
+      startedAt: new Date(t0).toISOString(),
+      faultAt: rel(faultAt),
+      budgets: { rtoSeconds: lab.plan.rtoBudgetSeconds, rpoSeconds: lab.plan.rpoBudgetSeconds },
+      settings: { rate: options.rate, latencyMs: options.latencyMs, probeIntervalMs: lab.options.probeIntervalMs, failuresToAlarm: lab.options.failuresToAlarm, dnsTtlSeconds: lab.plan.traffic[0]!.ttl, pollSeconds: lab.options.pollMs / 1000 },
+      splitBrainWrites,
+      execution: { status: execution?.status ?? 'NOT_STARTED', error: execution?.error, cause: execution?.cause, executionArn: execution?.executionArn },
+      timeline: { points: timeline(log, lab.state.lag, t0, endAt), events: events.sort((a, b) => a.t - b.t) },
+      stageBars: stageList.map((s) => ({ name: s.name, status: s.status, start: rel(s.start), end: rel(s.end) })),
+      notes,
+    };
+    writeFileSync(join(options.outDir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
+    writeFileSync(reportPath, renderReportHtml(report));
+    writeFileSync(join(options.outDir, 'transactions.jsonl'), log.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    return report;
+  } finally {
+    await traffic?.stop().catch(() => undefined);
+    await lab.stop();
+  }
+}
+
+/** The terminal summary. */
+export function summaryLines(r: DrillReport): string[] {
+  const rto = r.rtoSeconds === null ? 'no write acknowledged after the fault' : `${r.rtoSeconds.toFixed(2)} s`;
+  return [
+    '',
+    `Scenario ${r.scenario} (${r.mode}): ${r.outcome.toUpperCase()}`,
+    `  RTO (fault → first acknowledged write)   ${rto}   [budget ${r.budgets.rtoSeconds} s]`,
+    `  Lost acknowledged transactions           ${r.rpo.lostAcknowledged}   (${r.rpo.seconds} s of writes; orchestrator estimated ${r.rpo.estimatedSeconds ?? 'n/a'} s)   [RPO budget ${r.budgets.rpoSeconds} s]`,
+    `  Split-brain (writes on the fenced side)  ${r.splitBrain ? `YES (${r.splitBrainWrites})` : 'none'}`,
+    `  Traffic                                  ${r.acknowledged} acknowledged, ${r.errors} errors, ${r.throughput.txPerSecond} tx/s, p50 ${r.throughput.p50Ms} ms, p99 ${r.throughput.p99Ms} ms`,
+    `  Orchestration overhead                   ${r.orchestrationOverheadMs} ms`,
+    '  Stages:',
+    ...r.stages.map((s) => `    ${s.name.padEnd(28)} ${s.status.padEnd(10)} ${(s.durationMs / 1000).toFixed(2)} s`),
+    ...r.notes.map((n) => `  · ${n}`),
+    `  Report: ${relative(process.cwd(), r.report) || r.report}`,
+  ];
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        scenario: { type: 'string', default: DEFAULT_DRILL.scenario },
+        rate: { type: 'string', default: String(DEFAULT_DRILL.rate) },
+        'latency-ms': { type: 'string', default: String(DEFAULT_DRILL.latencyMs) },
+        out: { type: 'string' },
+        json: { type: 'boolean', default: false },
+        'keep-data': { type: 'boolean', default: false },
+      },
+      strict: true,
+    }));
+  } catch (error) {
+    console.error(`${(error as Error).message}\nusage: npm run drill -- [--scenario ${Object.keys(SCENARIOS).join('|')}] [--rate N] [--latency-ms N] [--out DIR] [--json] [--keep-data]`);
+    return 2;
+  }
+  const rate = Number(values.rate);
+  const latencyMs = Number(values['latency-ms']);
+  if (!Number.isFinite(rate) || rate <= 0 || rate > 2000) return usageError(`--rate must be a number of transactions per second in (0, 2000], got ${values.rate}`);
+  if (!Number.isFinite(latencyMs) || latencyMs < 0 || latencyMs > 5000) return usageError(`--latency-ms must be in [0, 5000], got ${values['latency-ms']}`);
+  if (!SCENARIOS[values.scenario!]) return usageError(`--scenario must be one of ${Object.keys(SCENARIOS).join(', ')}, got ${values.scenario}`);
+  const outDir = resolve(values.out ?? join(ROOT, '.lab', `${values.scenario}-${new Date().toISOString().replace(/[:.]/g, '-')}`));
+  const write = values.json ? (line: string) => process.stderr.write(`${line}\n`) : (line: string) => process.stdout.write(`${line}\n`);
+  let report: DrillReport;
+  try {
+    report = await runDrill({ ...DEFAULT_DRILL, scenario: values.scenario!, rate, latencyMs, outDir, keepData: values['keep-data']!, progress: write });
+  } finally {
+    await closeSharedServices();
+  }
+  for (const line of summaryLines(report)) write(line);
+  if (values.json) {
+    const { scenario, mode, outcome, rtoSeconds: rto, rpo: loss, acknowledged, errors, splitBrain, orchestrationOverheadMs: overhead, throughput: tp, stages: st, report: path } = report;
+    process.stdout.write(`${JSON.stringify({ scenario, mode, outcome, rtoSeconds: rto, rpo: loss, acknowledged, errors, splitBrain, orchestrationOverheadMs: overhead, throughput: tp, stages: st, report: path })}\n`);
+  }
+  return 0;
+}
+
+function usageError(message: string): number {
+  console.error(message);
+  return 2;
+}

@@ -1,0 +1,81 @@
+/**
+ * The lab's front door: what clients reach. It routes each request by the current DNS record (the
+ * simulated Route 53 weighted pair), caching the answer for the record's TTL as resolvers do, so a
+ * flip takes effect only when the cached answer expires. Binds 127.0.0.1 only.
+ */
+import { Agent, createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+
+export interface DnsAnswer {
+  /** Region → weight, as the weighted records say. */
+  weights: Record<string, number>;
+  ttlSeconds: number;
+}
+
+export class FrontDoor {
+  private server?: Server;
+  private cached?: { answer: DnsAnswer; expires: number };
+  private readonly agent = new Agent({ keepAlive: true, maxSockets: 256 });
+  port = 0;
+
+  constructor(
+    /** Authoritative answer (the simulated Route 53 zone). */
+    private readonly resolve: () => DnsAnswer,
+    /** Region → app port. */
+    private readonly upstreams: () => Record<string, number>,
+  ) {}
+
+  async start(): Promise<number> {
+    this.server = createServer((req, res) => this.route(req, res));
+    this.server.keepAliveTimeout = 5000;
+    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
+    const address = this.server.address();
+    this.port = typeof address === 'object' && address ? address.port : 0;
+    return this.port;
+  }
+
+  /** The region a request goes to now (honouring the cached answer's TTL). */
+  pick(now = Date.now()): string | undefined {
+    if (!this.cached || this.cached.expires <= now) {
+      const answer = this.resolve();
+      this.cached = { answer, expires: now + answer.ttlSeconds * 1000 };
+    }
+    const entries = Object.entries(this.cached.answer.weights).filter(([, w]) => w > 0);
+    const total = entries.reduce((sum, [, w]) => sum + w, 0);
+    let r = Math.random() * total;
+    for (const [region, w] of entries) {
+      if ((r -= w) < 0) return region;
+    }
+    return entries[0]?.[0];
+  }
+
+  private route(req: IncomingMessage, res: ServerResponse): void {
+    const region = this.pick();
+    const port = region ? this.upstreams()[region] : undefined;
+    if (!region || !port) {
+      req.resume();
+      res.writeHead(502, { 'content-type': 'application/json' }).end(JSON.stringify({ error: 'no upstream' }));
+      return;
+    }
+    const upstream = request(
+      { host: '127.0.0.1', port, method: req.method, path: req.url, headers: req.headers, agent: this.agent, timeout: 2000 },
+      (up) => {
+        res.writeHead(up.statusCode ?? 502, { ...up.headers, 'x-routed-to': region });
+        up.pipe(res);
+      },
+    );
+    upstream.on('timeout', () => upstream.destroy(new Error('upstream timeout')));
+    upstream.on('error', (error) => {
+      if (!res.headersSent) res.writeHead(502, { 'content-type': 'application/json', 'x-routed-to': region });
+      res.end(JSON.stringify({ error: `upstream ${region}: ${error.message}` }));
+    });
+    req.pipe(upstream);
+  }
+
+  async close(): Promise<void> {
+    this.agent.destroy();
+    if (this.server) {
+      this.server.closeAllConnections();
+      await new Promise<void>((resolve) => this.server!.close(() => resolve()));
+    }
+  }
+}

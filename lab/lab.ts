@@ -1,0 +1,327 @@
+/**
+ * The two-region lab on one machine: real PostgreSQL primary ("us-east-1") and streaming standby
+ * ("eu-west-1") joined by a latency proxy, an app per region, a front door that follows DNS, the
+ * simulated control plane, Slack, probes, and the real failover state machine with the real
+ * handlers. Everything binds 127.0.0.1 and is torn down by `stop()`, data directories included.
+ */
+import { Console } from 'node:console';
+import { chmodSync, createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, type WriteStream } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parse } from 'yaml';
+import { parsePlan, type Plan, type EcsServiceResource } from '../functions/core/plan';
+import { handler as slackCallback } from '../functions/slack-callback';
+import { logger, metrics } from '../functions/core/powertools';
+import { ROOT, renderAlarmPattern, renderFailoverDefinition } from '../scripts/lib/definitions';
+import type { ControlPlaneBackend } from './control-plane/backend';
+import { startControlPlane } from './control-plane/server';
+import { matchesEventPattern } from './event-pattern';
+import { FrontDoor } from './front-door';
+import { LocalOrchestrator, TaskTokens, type ExecutionEvent, type ExecutionRecord, type GateRequest } from './orchestrator';
+import { PgServer, freePort, killStray, prepareDir } from './postgres';
+import { Probes, type AlarmEvent } from './probes';
+import { RegionApp, TRANSACTIONS_DDL } from './region-app';
+import { SlackInteractivityEndpoint, SlackReceiver } from './slack';
+import { LatencyLink } from './tcp-proxy';
+import { LabWorld, type LabState } from './world';
+
+const NOMINAL_PORTS = { primary: 47001, recovery: 47002 };
+export const LAB_ACCOUNT = '000000000000';
+const SIGNING_SECRET = 'lab-signing-secret-not-a-real-secret-0000';
+
+export interface LabOptions {
+  latencyMs: number;
+  probeIntervalMs: number;
+  failuresToAlarm: number;
+  /** Wait-state duration in the lab (the ASL's 1 s polls, lab-sized). */
+  pollMs: number;
+  /** Retry pauses in the lab (lab-sized backoff). */
+  retryMs: number;
+  dnsSyncMs: number;
+  taskStartMs: number;
+  /** Where data directories and logs go (removed by stop() unless keepData). */
+  workDir?: string;
+  keepData?: boolean;
+  /** Edits to the lab plan (config/lab.yml) for a scenario. */
+  editPlan?: (raw: Record<string, any>) => void;
+  /** Approval policy of the lab's approver: answer gates automatically, or not at all. */
+  approver?: (gate: GateRequest) => Promise<'approve' | 'reject' | 'none'> | 'approve' | 'reject' | 'none';
+  onExecutionEvent?: (event: ExecutionEvent, execution: ExecutionRecord) => void;
+  onLog?: (line: string) => void;
+}
+
+export const DEFAULT_LAB_OPTIONS: LabOptions = {
+  latencyMs: 80,
+  probeIntervalMs: 1000,
+  failuresToAlarm: 3,
+  pollMs: 250,
+  retryMs: 250,
+  dnsSyncMs: 250,
+  taskStartMs: 150,
+};
+
+/** config/lab.yml with the nominal ports replaced by the real ones, validated. */
+export function labPlan(ports: { primary: number; recovery: number }, edit?: (raw: Record<string, any>) => void): Plan {
+  const text = readFileSync(join(ROOT, 'config', 'lab.yml'), 'utf8')
+    .replaceAll(`:${NOMINAL_PORTS.primary}/`, `:${ports.primary}/`)
+    .replaceAll(`:${NOMINAL_PORTS.recovery}/`, `:${ports.recovery}/`);
+  const raw = parse(text) as Record<string, any>;
+  edit?.(raw);
+  return parsePlan(raw, 'config/lab.yml');
+}
+
+/**
+ * One simulated control plane and one Slack receiver per process, whatever the number of labs:
+ * the handlers' SDK clients and Slack base URL are created once per process (as in a Lambda
+ * container), so each new lab swaps the backend behind the same endpoints instead.
+ */
+let shared: { controlPlane: { url: string; close(): Promise<void> }; slack: SlackReceiver; holder: { backend?: ControlPlaneBackend; log?: (line: string) => void } } | undefined;
+
+async function sharedServices() {
+  if (!shared) {
+    const holder: { backend?: ControlPlaneBackend; log?: (line: string) => void } = {};
+    const delegate = new Proxy({} as ControlPlaneBackend, {
+      get: (_target, key) => {
+        const backend = holder.backend as unknown as Record<PropertyKey, unknown> | undefined;
+        if (!backend) throw new Error('no lab is running');
+        const member = backend[key];
+        return typeof member === 'function' ? member.bind(backend) : member;
+      },
+    });
+    const controlPlane = await startControlPlane(delegate, { log: (line) => holder.log?.(`control-plane: ${line}`) });
+    const slack = new SlackReceiver();
+    await slack.start();
+    shared = { controlPlane, slack, holder };
+  }
+  return shared;
+}
+
+/** Closes the per-process control plane and Slack receiver (end of the drill, or of a test file). */
+export async function closeSharedServices(): Promise<void> {
+  const s = shared;
+  shared = undefined;
+  if (s) await Promise.all([s.controlPlane.close(), s.slack.close()]);
+}
+
+export class Lab {
+  readonly options: LabOptions;
+  plan!: Plan;
+  state!: LabState;
+  frontDoor!: FrontDoor;
+  link!: LatencyLink;
+  slack!: SlackReceiver;
+  orchestrator!: LocalOrchestrator;
+  startedExecutions: Array<{ execution: ExecutionRecord; done: Promise<ExecutionRecord> }> = [];
+  readonly alarmEvents: Array<{ at: number; event: AlarmEvent; matched: boolean }> = [];
+  workDir = '';
+  private interactivity?: SlackInteractivityEndpoint;
+  private probes?: Probes;
+  private services?: Awaited<ReturnType<typeof sharedServices>>;
+  private logStream?: WriteStream;
+  private patterns: Array<Record<string, unknown>> = [];
+  private stopped = false;
+  readonly timings: Record<string, number> = {};
+
+  constructor(options: Partial<LabOptions> = {}) {
+    this.options = { ...DEFAULT_LAB_OPTIONS, ...options };
+  }
+
+  private log(line: string): void {
+    this.logStream?.write(`${new Date().toISOString()} ${line}\n`);
+    this.options.onLog?.(line);
+  }
+
+  /** Brings the whole lab up: databases replicating, apps serving, orchestrator armed. */
+  async start(): Promise<void> {
+    const t0 = Date.now();
+    this.workDir = this.options.workDir ?? mkdtempSync(join(tmpdir(), 'failover-lab-'));
+    mkdirSync(this.workDir, { recursive: true });
+    chmodSync(this.workDir, 0o755); // the postgres user must reach its data directories
+    prepareDir(join(this.workDir, 'data'));
+    chmodSync(join(this.workDir, 'data'), 0o755);
+    this.logStream = createWriteStream(join(this.workDir, 'lab.log'));
+    this.redirectPowertools();
+
+    // Data plane: primary, replication link, standby.
+    const primaryDb = new PgServer({ name: 'us-east-1', dataDir: join(this.workDir, 'data', 'us-east-1'), port: await freePort() });
+    await primaryDb.init();
+    await primaryDb.start();
+    await primaryDb.query(TRANSACTIONS_DDL);
+    this.link = new LatencyLink({ targetPort: primaryDb.port, latencyMs: this.options.latencyMs });
+    await this.link.start();
+    const standbyDb = await primaryDb.makeStandby({ name: 'eu-west-1', dataDir: join(this.workDir, 'data', 'eu-west-1'), port: await freePort() }, this.link.port);
+    this.timings.databasesMs = Date.now() - t0;
+
+    // Apps. The plan is rendered with their ports.
+    const draft = labPlan({ primary: NOMINAL_PORTS.primary, recovery: NOMINAL_PORTS.recovery }, this.options.editPlan);
+    const svc = draft.compute[0] as EcsServiceResource;
+    const dbConfig = (db: PgServer) => ({ host: '127.0.0.1', port: db.port, user: 'postgres', database: 'postgres' });
+    const primaryApp = new RegionApp({ region: draft.primaryRegion, db: dbConfig(primaryDb), desiredCount: svc.failoverDesiredCount, taskStartMs: this.options.taskStartMs });
+    const recoveryApp = new RegionApp({ region: draft.recoveryRegion, db: dbConfig(standbyDb), desiredCount: svc.standbyDesiredCount, taskStartMs: this.options.taskStartMs });
+    await primaryApp.start();
+    await recoveryApp.start();
+    this.plan = labPlan({ primary: primaryApp.port, recovery: recoveryApp.port }, this.options.editPlan);
+
+    const tokens = new TaskTokens();
+    this.state = {
+      plan: this.plan,
+      primary: { name: this.plan.primaryRegion, db: primaryDb, app: primaryApp, dbAlive: true },
+      recovery: { name: this.plan.recoveryRegion, db: standbyDb, app: recoveryApp, dbAlive: true },
+      alarms: new Map(),
+      lag: [],
+      regionsDown: new Set(),
+      dnsWeights: { [this.plan.primaryRegion]: 100, [this.plan.recoveryRegion]: 0 },
+      orchestrator: () => this.orchestrator,
+      tokens,
+      secrets: { [this.plan.slack.botTokenParameter]: 'xoxb-lab-bot-token-not-a-real-token', [this.plan.slack.signingSecretParameter]: SIGNING_SECRET },
+      events: [],
+      marks: {},
+      dnsSyncMs: this.options.dnsSyncMs,
+      log: (line) => this.log(line),
+    };
+
+    // Front door following DNS.
+    const record = this.plan.traffic[0]!;
+    this.frontDoor = new FrontDoor(
+      () => ({ weights: { ...this.state.dnsWeights }, ttlSeconds: record.ttl }),
+      () => ({ [this.plan.primaryRegion]: this.state.primary.app.port, [this.plan.recoveryRegion]: this.state.recovery.app.port }),
+    );
+    await this.frontDoor.start();
+
+    // Control plane, Slack, environment of the handlers (the SDK's standard settings; no lab branch in handler code).
+    this.services = await sharedServices();
+    this.services.holder.backend = new LabWorld(this.state);
+    this.services.holder.log = (line) => this.log(line);
+    this.slack = this.services.slack;
+    this.slack.messages.length = 0;
+    const cp = this.services.controlPlane;
+    Object.assign(process.env, {
+      AWS_ENDPOINT_URL: cp.url,
+      AWS_REGION: this.plan.recoveryRegion,
+      AWS_ACCESS_KEY_ID: 'lab',
+      AWS_SECRET_ACCESS_KEY: 'lab',
+      AWS_SESSION_TOKEN: '',
+      SLACK_API_URL: `${this.slack.url}/api`,
+      APPROVALS_TABLE: 'lab-approvals',
+      SLACK_SIGNING_SECRET_PARAMETER: this.plan.slack.signingSecretParameter,
+    });
+    delete process.env.AWS_PROFILE;
+    this.interactivity = new SlackInteractivityEndpoint(slackCallback);
+    await this.interactivity.start();
+
+    // Orchestrator: the real definition, rendered with the lab plan.
+    const stateMachineArn = `arn:aws:states:${this.plan.recoveryRegion}:${LAB_ACCOUNT}:stateMachine:failover-orchestrator-lab-failover`;
+    const definition = renderFailoverDefinition(this.plan, (key) => `arn:aws:lambda:${this.plan.recoveryRegion}:${LAB_ACCOUNT}:function:failover-orchestrator-lab-${key}`);
+    this.orchestrator = new LocalOrchestrator({
+      definition,
+      stateMachineArn,
+      tokens,
+      waitMs: this.options.pollMs,
+      retryMs: this.options.retryMs,
+      onGate: (gate) => this.answerGate(gate),
+      onEvent: (event, execution) => this.options.onExecutionEvent?.(event, execution),
+    });
+    this.patterns = [
+      renderAlarmPattern([...this.plan.detection.healthAlarms, ...this.plan.detection.databaseAlarms]),
+      renderAlarmPattern(this.plan.detection.replicationLagAlarms),
+    ];
+
+    // Wait until the standby has replayed the schema, then arm the probes.
+    await this.waitFor(async () => (await standbyDb.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 'transactions'`))[0]!.n === 1, 10_000, 'standby replays the schema');
+    this.probes = new Probes({ intervalMs: this.options.probeIntervalMs, failuresToAlarm: this.options.failuresToAlarm, state: this.state, onEvent: (e) => this.routeEvent(e) });
+    this.probes.start();
+    this.timings.upMs = Date.now() - t0;
+    this.log(`lab up in ${this.timings.upMs} ms (databases ${this.timings.databasesMs} ms)`);
+  }
+
+  /** Powertools writes to the lab log, not the terminal (the terminal shows progress). */
+  private redirectPowertools(): void {
+    const sink = new Console({ stdout: this.logStream!, stderr: this.logStream! });
+    (logger as unknown as { console: Console }).console = sink;
+    (metrics as unknown as { console: Console }).console = sink;
+    logger.setLogLevel('INFO');
+  }
+
+  /** An alarm event goes where EventBridge would send it: to the state machine, if a rule matches. */
+  routeEvent(event: AlarmEvent): void {
+    const matched = this.patterns.some((p) => matchesEventPattern(p, event));
+    this.alarmEvents.push({ at: Date.now(), event, matched });
+    if (matched && !this.stopped) this.startExecution(event);
+  }
+
+  startExecution(input: unknown): { execution: ExecutionRecord; done: Promise<ExecutionRecord> } {
+    const started = this.orchestrator.start(input);
+    this.startedExecutions.push(started);
+    this.log(`states: execution ${started.execution.name} started`);
+    return started;
+  }
+
+  private async answerGate(gate: GateRequest): Promise<void> {
+    const decision = (await this.options.approver?.(gate)) ?? 'none';
+    this.log(`slack: approval ${gate.approvalId} (${gate.state}) → ${decision}`);
+    if (decision === 'none') return;
+    const status = await this.interactivity!.click({
+      approvalId: gate.approvalId,
+      action: decision,
+      userId: this.plan.approval.approvers[0]!,
+      signingSecret: SIGNING_SECRET,
+      responseUrl: `${this.slack.url}/response/${gate.approvalId}`,
+    });
+    this.log(`slack: callback answered HTTP ${status}`);
+  }
+
+  async waitFor(check: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        if (await check()) return;
+      } catch {
+        /* not yet */
+      }
+      if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  // --- faults ---------------------------------------------------------------------------------
+
+  /** The primary region is gone: its database crashes, its app stops, its control plane stops answering. */
+  async killPrimaryRegion(): Promise<void> {
+    this.state.regionsDown.add(this.plan.primaryRegion);
+    this.state.primary.dbAlive = false;
+    await Promise.all([this.state.primary.app.kill(), this.state.primary.db.stop('immediate')]);
+    this.log('fault: us-east-1 region down (database crashed, app gone, control plane unreachable)');
+  }
+
+  /** Only the primary database crashes. */
+  async killPrimaryDatabase(): Promise<void> {
+    this.state.primary.dbAlive = false;
+    await this.state.primary.db.stop('immediate');
+    this.log('fault: us-east-1 database crashed');
+  }
+
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.probes?.stop();
+    const quietly = async (f?: () => Promise<unknown> | undefined) => {
+      try {
+        await f?.();
+      } catch {
+        /* best effort */
+      }
+    };
+    await quietly(() => this.frontDoor?.close());
+    await quietly(() => this.state?.primary.app.kill());
+    await quietly(() => this.state?.recovery.app.kill());
+    await quietly(() => this.interactivity?.close());
+    if (this.services) Object.assign(this.services.holder, { backend: undefined, log: undefined });
+    await quietly(() => this.link?.close());
+    await quietly(() => this.state?.primary.db.stop('immediate'));
+    await quietly(() => this.state?.recovery.db.stop('immediate'));
+    if (this.workDir) killStray(this.workDir);
+    await quietly(() => new Promise<void>((resolve) => (this.logStream ? this.logStream.end(resolve) : resolve())));
+    if (this.workDir && !this.options.keepData) rmSync(join(this.workDir, 'data'), { recursive: true, force: true });
+    if (this.workDir && !this.options.keepData && !this.options.workDir) rmSync(this.workDir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,70 @@
+/**
+ * report.json: the evidence of one lab drill. The first fields are the `--json` contract printed as
+ * the last stdout line; the rest is what report.html draws.
+ */
+export type Outcome = 'succeeded' | 'failed' | 'aborted' | 'no-failover';
+
+export interface StageTiming {
+  name: string;
+  status: string;
+  /** ISO-8601 */
+  startedAt: string;
+  durationMs: number;
+}
+
+export interface DrillSummary {
+  scenario: string;
+  mode: string;
+  outcome: Outcome;
+  /** Fault → first acknowledged write after it, as the client saw it; null when no write was acknowledged after the fault. */
+  rtoSeconds: number | null;
+  rpo: {
+    /** Acknowledged transactions missing from the surviving primary (client log vs. database). */
+    lostAcknowledged: number;
+    /** Fault time minus the acknowledgement time of the oldest lost transaction (0 when none was lost). */
+    seconds: number;
+    /** The orchestrator's own estimate (replication gap at promotion), for comparison. */
+    estimatedSeconds: number | null;
+  };
+  acknowledged: number;
+  errors: number;
+  splitBrain: boolean;
+  orchestrationOverheadMs: number;
+  throughput: { txPerSecond: number; p50Ms: number; p99Ms: number };
+  stages: StageTiming[];
+  /** Path of report.html */
+  report: string;
+}
+
+export interface TimelinePoint {
+  /** Seconds since the lab's traffic started. */
+  t: number;
+  acknowledged: number;
+  errors: number;
+  /** Replication lag of the standby (seconds), null when unknown (primary gone, or promoted). */
+  lagSeconds: number | null;
+}
+
+export interface TimelineEvent {
+  /** Seconds since the lab's traffic started. */
+  t: number;
+  label: string;
+  kind: 'fault' | 'alarm' | 'execution' | 'recovered' | 'note';
+}
+
+export interface DrillReport extends DrillSummary {
+  generatedAt: string;
+  /** ISO time the traffic started: t = 0 of the timeline. */
+  startedAt: string;
+  /** Seconds since start; null when the scenario injects no fault. */
+  faultAt: number | null;
+  budgets: { rtoSeconds: number; rpoSeconds: number };
+  /** Lab-sized settings, reported next to the figures (they are not AWS's). */
+  settings: { rate: number; latencyMs: number; probeIntervalMs: number; failuresToAlarm: number; dnsTtlSeconds: number; pollSeconds: number };
+  splitBrainWrites: number;
+  execution: { status: string; error?: string; cause?: string; executionArn?: string };
+  timeline: { points: TimelinePoint[]; events: TimelineEvent[] };
+  /** Stage bars on the timeline: seconds since start. */
+  stageBars: Array<{ name: string; status: string; start: number; end: number }>;
+  notes: string[];
+}
