@@ -1,8 +1,10 @@
 /**
- * Three jest projects so a developer can run the fast ones alone:
+ * Jest projects, so a developer can run the fast ones alone (`npx jest --selectProjects unit`):
  *   unit          handlers and adapters against aws-sdk-client-mock
  *   statemachine  the real ASL executed by aws-local-stepfunctions with the real handlers bound to Tasks
  *   template      `serverless package` of the example plan, and plan validation at packaging time
+ *   lab-unit      the lab's simulated control plane (real SDK clients against it) and its measurements
+ *   lab           the lab for real: PostgreSQL, traffic, failover; and the HTML report in headless Chromium
  * TypeScript is compiled by esbuild (the same compiler that bundles the Lambdas), see test/esbuild-transform.js.
  */
 const common = {

@@ -119,7 +119,9 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
       }
       events.push({ t: rel(startedAt), label: 'execution started', kind: 'execution' });
       say(`▶ t=${rel(startedAt).toFixed(1)} s execution ${first.execution.name} started`);
-      execution = await Promise.race([first.done, new Promise<undefined>((r) => setTimeout(() => r(undefined), 120_000))]);
+      let limit: NodeJS.Timeout | undefined;
+      execution = await Promise.race([first.done, new Promise<undefined>((r) => (limit = setTimeout(() => r(undefined), 120_000)))]);
+      clearTimeout(limit);
       if (!execution) throw new Error('the execution did not end within 120 s');
       events.push({ t: rel(execution.stopDate!.getTime()), label: `execution ${execution.status.toLowerCase()}`, kind: 'execution' });
       say(`${execution.status === 'SUCCEEDED' ? '✓' : '✗'} t=${rel(execution.stopDate!.getTime()).toFixed(1)} s execution ${execution.status}${execution.error ? `: ${execution.error}` : ''}`);
@@ -157,7 +159,10 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     }
     const execEvents = execution?.events ?? [];
     const stageList = stages(execEvents);
-    const estimated = (execution?.output?.recovery?.promotion ?? []).map((s: { lagSecondsAtPromotion?: number | null }) => s.lagSecondsAtPromotion).find((v: unknown) => typeof v === 'number');
+    // The orchestrator's estimate: from the execution's output, or (when it failed) from its notification event.
+    const fromOutput = (execution?.output?.recovery?.promotion ?? []).map((s: { lagSecondsAtPromotion?: number | null }) => s.lagSecondsAtPromotion).find((v: unknown) => typeof v === 'number');
+    const fromEvent = lab.state.events.map((e) => (e.detail as { estimatedDataLossSeconds?: unknown } | undefined)?.estimatedDataLossSeconds).find((v) => typeof v === 'number');
+    const estimated = fromOutput ?? fromEvent;
     const reportPath = join(options.outDir, 'report.html');
     const summary: DrillSummary = {
       scenario: scenario.name,
@@ -178,6 +183,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
       `Lab-sized settings: probes every ${lab.options.probeIntervalMs} ms with ${lab.options.failuresToAlarm} failures to alarm, DNS TTL ${lab.plan.traffic[0]!.ttl} s, state machine polls every ${lab.options.pollMs} ms (the ASL says 1 s), retry pauses ${lab.options.retryMs} ms, DNS INSYNC after ${lab.options.dnsSyncMs} ms. On AWS these are 10–60 s each: see README, "Where the minutes go".`,
       `Writes unavailable (longest gap between acknowledged writes after the ${scenario.name === 'planned-switchover' ? 'start' : 'fault'}): ${longestAckGapSeconds(log, faultAt, endAt)} s.`,
       ...(scenario.name === 'planned-switchover' ? ['For the planned switchover, RTO is measured from the moment the fence stopped writes in us-east-1.'] : []),
+      'Orchestration overhead is execution time outside Tasks and Wait states; it includes Retry backoff pauses.',
       `Replication: asynchronous streaming over a ${options.latencyMs} ms link; acknowledged-but-unreplicated transactions are the expected loss of an unplanned failover.`,
     ];
     if (lab.plan.approval.fenceUnconfirmed === 'proceed') notes.push('The lab plan lets an unconfirmed fence proceed (a dead region cannot confirm it); the notification says so.');

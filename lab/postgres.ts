@@ -12,6 +12,7 @@
  */
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { chownSync, cpSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { Client } from 'pg';
 
@@ -200,7 +201,6 @@ function chownTree(dir: string): void {
 
 /** A free TCP port on 127.0.0.1. */
 export async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();

@@ -1,15 +1,3 @@
-// aws-local-stepfunctions needs Promise.withResolvers, which Node 20 lacks (Node 22, the Lambda runtime, has it).
-if (typeof Promise.withResolvers !== 'function') {
-  Promise.withResolvers = function withResolvers() {
-    let resolve;
-    let reject;
-    const promise = new Promise((res, rej) => {
-      resolve = res;
-      reject = rej;
-    });
-    return { promise, resolve, reject };
-  };
-}
 // Powertools: quiet, deterministic logs and metrics in tests.
 process.env.POWERTOOLS_LOG_LEVEL = process.env.POWERTOOLS_LOG_LEVEL || 'SILENT';
 process.env.POWERTOOLS_DEV = 'false';

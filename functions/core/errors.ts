@@ -139,14 +139,18 @@ const TRANSIENT_SDK_ERRORS = new Set([
   'AbortError',
 ]);
 
-/** True when an SDK (or network) error is worth retrying. */
+/**
+ * True when an SDK (or network) error is worth retrying. Duck-typed rather than `instanceof Error`:
+ * errors raised by Node's network stack may come from another realm (a test sandbox, a worker).
+ */
 export function isTransient(error: unknown): boolean {
-  if (!(error instanceof Error)) return false;
-  const e = error as Error & { code?: string; $metadata?: { httpStatusCode?: number }; $retryable?: unknown };
-  if (TRANSIENT_SDK_ERRORS.has(e.name) || (e.code !== undefined && TRANSIENT_SDK_ERRORS.has(e.code))) return true;
+  if (!error || typeof error !== 'object') return false;
+  const e = error as { name?: string; code?: string; $metadata?: { httpStatusCode?: number }; $retryable?: unknown; cause?: unknown };
+  if ((e.name && TRANSIENT_SDK_ERRORS.has(e.name)) || (e.code !== undefined && TRANSIENT_SDK_ERRORS.has(e.code))) return true;
   if (e.$retryable) return true;
   const status = e.$metadata?.httpStatusCode;
-  return status !== undefined && status >= 500;
+  if (status !== undefined && status >= 500) return true;
+  return e.cause !== undefined && e.cause !== error && isTransient(e.cause);
 }
 
 /**
@@ -155,8 +159,9 @@ export function isTransient(error: unknown): boolean {
  */
 export function toNamedAwsError(error: unknown, what: string): FailoverError {
   if (error instanceof FailoverError) return error;
-  const name = error instanceof Error ? error.name : 'UnknownError';
-  const message = error instanceof Error ? error.message : String(error);
+  const e = error && typeof error === 'object' ? (error as { name?: string; message?: string }) : undefined;
+  const name = e?.name ?? 'UnknownError';
+  const message = e?.message ?? String(error);
   const text = `${what}: ${name}: ${message}`;
   return isTransient(error) ? new TransientAwsError(text, { cause: error }) : new ResourceStateError(text, { cause: error });
 }

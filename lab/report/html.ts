@@ -222,7 +222,7 @@ ${rows.map(([k, v]) => `    <dt>${esc(k)}</dt><dd>${esc(v)}</dd>`).join('\n')}
 // Timeline SVG
 
 const SVG_W = 1200;
-const PLOT_LEFT = 150;
+const PLOT_LEFT = 200; // room for the longest stage name ("approve-unfenced-promotion")
 const PLOT_RIGHT = 24;
 const PLOT_W = SVG_W - PLOT_LEFT - PLOT_RIGHT;
 const LANE_H = 15;

@@ -21,9 +21,10 @@ import {
   SwitchoverGlobalClusterCommand,
 } from '@aws-sdk/client-rds';
 import { ChangeResourceRecordSetsCommand, GetChangeCommand, ListResourceRecordSetsCommand, Route53Client } from '@aws-sdk/client-route-53';
-import { DescribeExecutionCommand, ListExecutionsCommand, SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient, TaskTimedOut } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, ListExecutionsCommand, SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
+import { TaskTokens } from '../../lab/orchestrator';
 import type { Plan } from '../../functions/core/plan';
 import { applyUpdate, conditionHolds } from '../../lab/control-plane/dynamodb-expressions';
 
@@ -53,38 +54,6 @@ export const MUTATING_COMMANDS = [
   UpdateServiceCommand,
   ChangeResourceRecordSetsCommand,
 ] as const;
-
-type TaskOutcome = { ok: true; output: unknown } | { ok: false; error: string; cause: string };
-
-/** Task tokens the state machine is waiting on, resolved by SendTaskSuccess / SendTaskFailure. */
-export class TaskTokens {
-  private waiting = new Map<string, (outcome: TaskOutcome) => void>();
-  private finished = new Set<string>();
-
-  wait(token: string): Promise<unknown> {
-    this.finished.delete(token);
-    return new Promise((resolve, reject) => {
-      this.waiting.set(token, (outcome) => {
-        if (outcome.ok) resolve(outcome.output);
-        else reject(Object.assign(new Error(outcome.cause), { name: outcome.error }));
-      });
-    });
-  }
-
-  /** Like Step Functions: a token that is not waiting (timed out, already used) answers TaskTimedOut. */
-  settle(token: string, outcome: TaskOutcome): void {
-    const resolve = this.waiting.get(token);
-    if (!resolve) throw new TaskTimedOut({ message: 'Task Timed Out', $metadata: { httpStatusCode: 400 } });
-    this.waiting.delete(token);
-    this.finished.add(token);
-    resolve(outcome);
-  }
-
-  /** The gate timed out: a later SendTask* must fail. */
-  expire(token: string): void {
-    this.waiting.delete(token);
-  }
-}
 
 export function installFakePlatform(plan: Plan, overrides: Partial<World> = {}) {
   const world: World = {
