@@ -180,7 +180,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
       report: reportPath,
     };
     const notes = [
-      `Lab-sized settings: probes every ${lab.options.probeIntervalMs} ms with ${lab.options.failuresToAlarm} failures to alarm, DNS TTL ${lab.plan.traffic[0]!.ttl} s, state machine polls every ${lab.options.pollMs} ms (the ASL says 1 s), retry pauses ${lab.options.retryMs} ms, DNS INSYNC after ${lab.options.dnsSyncMs} ms. On AWS these are 10–60 s each: see README, "Where the minutes go".`,
+      `Lab-sized settings: probes every ${lab.options.probeIntervalMs} ms with ${lab.options.failuresToAlarm} failures to alarm, DNS TTL ${lab.plan.traffic[0]!.ttl} s, state machine polls every ${lab.options.pollMs} ms (the ASL says 1 s), retry pauses ${lab.options.retryMs} ms, DNS INSYNC after ${lab.options.dnsSyncMs} ms. On AWS these are 10–60 s each: see README, "Where the minutes go on AWS".`,
       `Writes unavailable (longest gap between acknowledged writes after the ${scenario.name === 'planned-switchover' ? 'start' : 'fault'}): ${longestAckGapSeconds(log, faultAt, endAt)} s.`,
       ...(scenario.name === 'planned-switchover' ? ['For the planned switchover, RTO is measured from the moment the fence stopped writes in us-east-1.'] : []),
       'Orchestration overhead is execution time outside Tasks and Wait states; it includes Retry backoff pauses.',
@@ -198,6 +198,9 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
       budgets: { rtoSeconds: lab.plan.rtoBudgetSeconds, rpoSeconds: lab.plan.rpoBudgetSeconds },
       settings: { rate: options.rate, latencyMs: options.latencyMs, probeIntervalMs: lab.options.probeIntervalMs, failuresToAlarm: lab.options.failuresToAlarm, dnsTtlSeconds: lab.plan.traffic[0]!.ttl, pollSeconds: lab.options.pollMs / 1000 },
       splitBrainWrites,
+      lost: log
+        .filter((r) => loss.lostIds.includes(r.id))
+        .map((r) => ({ id: r.id, account: r.account, amount: r.amount, acknowledgedAt: new Date(r.doneAt).toISOString(), region: r.region })),
       execution: { status: execution?.status ?? 'NOT_STARTED', error: execution?.error, cause: execution?.cause, executionArn: execution?.executionArn },
       timeline: { points: timeline(log, lab.state.lag, t0, endAt), events: events.sort((a, b) => a.t - b.t) },
       stageBars: stageList.map((s) => ({ name: s.name, status: s.status, start: rel(s.start), end: rel(s.end) })),

@@ -24,6 +24,12 @@ export interface Scenario {
   quietPeriodMs: number;
 }
 
+/** The fault of every region-outage variant: the primary region is gone. */
+const regionDown = async (lab: Lab): Promise<string> => {
+  await lab.killPrimaryRegion();
+  return 'us-east-1 region down';
+};
+
 const manual = (mode: 'failover' | 'switchover' | 'drill', reason: string) => ({ mode, reason, requestedBy: 'lab-operator@example.com', origin: 'cli' as const });
 
 export const SCENARIOS: Record<string, Scenario> = {
@@ -31,10 +37,7 @@ export const SCENARIOS: Record<string, Scenario> = {
     name: 'region-outage',
     description: 'us-east-1 is lost: its database crashes, its app stops, its control plane stops answering',
     approver: 'approve',
-    inject: async (lab) => {
-      await lab.killPrimaryRegion();
-      return 'us-east-1 region down';
-    },
+    inject: regionDown,
     expectPromotion: true,
     quietPeriodMs: 20_000,
   },
@@ -91,10 +94,7 @@ export const SCENARIOS: Record<string, Scenario> = {
     description: 'region outage with a plan that requires approval; the approver rejects in Slack: nothing is promoted',
     editPlan: (raw) => (raw.approval.automatic = []),
     approver: 'reject',
-    inject: async (lab) => {
-      await lab.killPrimaryRegion();
-      return 'us-east-1 region down';
-    },
+    inject: regionDown,
     expectPromotion: false,
     quietPeriodMs: 20_000,
   },
@@ -103,10 +103,7 @@ export const SCENARIOS: Record<string, Scenario> = {
     description: 'region outage with a plan that requires approval; nobody answers before the timeout: the declared policy (abort) applies',
     editPlan: (raw) => (raw.approval.automatic = []),
     approver: 'none',
-    inject: async (lab) => {
-      await lab.killPrimaryRegion();
-      return 'us-east-1 region down';
-    },
+    inject: regionDown,
     expectPromotion: false,
     quietPeriodMs: 20_000,
   },
@@ -117,10 +114,7 @@ export const SCENARIOS: Record<string, Scenario> = {
     prepare: async (lab) => {
       lab.state.recovery.app.syntheticBroken = true;
     },
-    inject: async (lab) => {
-      await lab.killPrimaryRegion();
-      return 'us-east-1 region down';
-    },
+    inject: regionDown,
     expectPromotion: true,
     quietPeriodMs: 20_000,
   },

@@ -62,6 +62,8 @@ export interface DrillReport extends DrillSummary {
   /** Lab-sized settings, reported next to the figures (they are not AWS's). */
   settings: { rate: number; latencyMs: number; probeIntervalMs: number; failuresToAlarm: number; dnsTtlSeconds: number; pollSeconds: number };
   splitBrainWrites: number;
+  /** The lost acknowledged transactions themselves: who can be told, and what to replay. */
+  lost?: Array<{ id: string; account: string; amount: number; acknowledgedAt: string; region?: string }>;
   execution: { status: string; error?: string; cause?: string; executionArn?: string };
   timeline: { points: TimelinePoint[]; events: TimelineEvent[] };
   /** Stage bars on the timeline: seconds since start. */

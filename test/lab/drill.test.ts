@@ -62,6 +62,11 @@ describe('npm run drill', () => {
     expect(lost).toBeLessThan(report.settings.rate); // under one second of traffic at an 80 ms link
     expect(report.rpo.seconds).toBeLessThan(report.budgets.rpoSeconds);
     expect(report.rpo.estimatedSeconds).not.toBeNull();
+    expect(report.lost).toHaveLength(lost);
+    for (const l of report.lost!) {
+      expect(l.region).toBe('us-east-1');
+      expect(Date.parse(l.acknowledgedAt)).toBeLessThanOrEqual(faultAt);
+    }
     expect(report.splitBrain).toBe(false);
     expect(report.splitBrainWrites).toBe(0);
     // The runbook's order, measured from the execution.
