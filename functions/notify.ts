@@ -54,18 +54,20 @@ export function summarize(input: NotifyInput, now: Date) {
   const state = input.state as unknown as FailoverState;
   const drill = state.start?.mode === 'drill';
   const outcome = drill && input.outcome === 'succeeded' ? 'drill' : input.outcome;
+  const scale = Array.isArray(state.recovery?.scale) ? state.recovery.scale : undefined;
+  const scaleIncomplete = state.recovery?.scale && !Array.isArray(state.recovery.scale) ? state.recovery.scale : undefined;
   const stages = [
     timed('confirm-region-failure', state.detection, drill),
     timed('fence-us-writers', state.fence, drill),
     span('promote-eu-database', state.recovery?.promotion, drill),
-    span('scale-eu-compute', state.recovery?.scale, drill),
-    span('flip-traffic', state.traffic, drill),
+    span('scale-eu-compute', scale, drill),
+    span('flip-traffic', state.recovery?.traffic, drill),
     timed('smoke-test', state.smoke, drill),
   ].filter((s): s is StageTiming => s !== undefined);
   const promoted = (state.recovery?.promotion ?? []).filter((s) => s.mutated);
   const lags = promoted.map((s) => s.lagSecondsAtPromotion).filter((l): l is number => typeof l === 'number');
-  const estimatedDataLossSeconds =
-    state.start?.mode === 'switchover' ? 0 : lags.length > 0 ? Math.max(...lags) : promoted.length > 0 ? (state.detection?.replicationGapSeconds ?? null) : null;
+  // The replication gap measured when each database was promoted (0 for a caught-up switchover).
+  const estimatedDataLossSeconds = lags.length > 0 ? Math.max(...lags) : promoted.length > 0 ? (state.detection?.replicationGapSeconds ?? null) : null;
   const startedAt = state.start?.startedAt ?? input.execution.startTime;
   return {
     outcome,
@@ -83,12 +85,13 @@ export function summarize(input: NotifyInput, now: Date) {
     rtoBudgetSeconds: state.plan.rtoBudgetSeconds,
     estimatedDataLossSeconds,
     rpoBudgetSeconds: state.plan.rpoBudgetSeconds,
+    capacity: scaleIncomplete ? { complete: false, error: scaleIncomplete.error } : { complete: true },
     fence: state.fence ? { confirmed: state.fence.confirmed, unconfirmed: state.fence.steps.filter((s) => !s.confirmed).map((s) => `${s.resource}: ${s.detail}`) } : undefined,
     approval: state.approval,
     wouldDo: drill
       ? [
           ...(state.fence?.steps ?? []).map((s) => s.wouldDo),
-          ...[...(state.recovery?.promotion ?? []), ...(state.recovery?.scale ?? []), ...(state.traffic ?? [])].map((s) => s.wouldDo),
+          ...[...(state.recovery?.promotion ?? []), ...(scale ?? []), ...(state.recovery?.traffic ?? [])].map((s) => s.wouldDo),
         ].filter((w): w is string => !!w)
       : undefined,
     error: state.error,
@@ -106,6 +109,7 @@ function slackText(s: Summary): string {
     `Elapsed ${s.totalSeconds} s of the ${s.rtoBudgetSeconds} s RTO budget`,
     s.estimatedDataLossSeconds !== null ? `Estimated data loss: ${s.estimatedDataLossSeconds} s (RPO budget ${s.rpoBudgetSeconds} s)` : undefined,
     s.fence && !s.fence.confirmed ? `:warning: Fence unconfirmed: ${s.fence.unconfirmed.join('; ')}` : undefined,
+    !s.capacity.complete ? `:warning: Reduced capacity: scale-up did not finish (${s.capacity.error?.Error}); the warm standby is serving` : undefined,
     s.error ? `Error: \`${s.error.Error}\` ${s.error.Cause.slice(0, 500)}` : undefined,
     s.stages.length ? `Stages: ${s.stages.map((t) => `${t.name} ${(t.durationMs / 1000).toFixed(1)} s`).join(' · ')}` : undefined,
     s.wouldDo?.length ? `Would do:\n${s.wouldDo.map((w) => `• ${w}`).join('\n')}` : undefined,

@@ -53,7 +53,10 @@ function iamStatements(plan, stage) {
     allow(['cloudwatch:GetMetricData'], '*'),
   ];
   const nonEmpty = (statements) => statements.filter((s) => !Array.isArray(s.Resource) || s.Resource.length > 0);
-  return {
+  // Active tracing (provider.tracing.lambda) needs these on every function's own role; X-Ray has no resource-level permissions.
+  const xray = allow(['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], '*');
+  const withTracing = (byFunction) => Object.fromEntries(Object.entries(byFunction).map(([fn, statements]) => [fn, [...statements, xray]]));
+  return withTracing({
     acceptStartRequest: [allow(['states:ListExecutions'], [stateMachine]), allow(['states:DescribeExecution'], [executions])],
     confirmRegionFailure: nonEmpty([...describeDatabases, allow(['cloudwatch:DescribeAlarms'], alarms), allow(['route53:ListResourceRecordSets'], zones)]),
     requestApproval: [allow(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], [table]), allow(['ssm:GetParameter'], [ssm(plan.slack.botTokenParameter)])],
@@ -78,7 +81,7 @@ function iamStatements(plan, stage) {
       allow(['states:SendTaskSuccess', 'states:SendTaskFailure'], [stateMachine]),
       allow(['ssm:GetParameter'], [ssm(plan.slack.signingSecretParameter)]),
     ],
-  };
+  });
 }
 
 module.exports = {

@@ -152,10 +152,16 @@ export interface FailoverState {
   detection?: DetectionResult;
   approval?: ApprovalDecision;
   fence?: FenceResult;
-  recovery?: { promotion: ResourceStep[]; scale: ResourceStep[] };
-  traffic?: ResourceStep[];
+  /** Promotion then traffic (branch 1) and scale-up (branch 2); a scale-up that missed its deadline is `ScaleIncomplete`. */
+  recovery?: { promotion: ResourceStep[]; traffic: ResourceStep[]; scale: ResourceStep[] | ScaleIncomplete };
   smoke?: SmokeResult;
   error?: { Error: string; Cause: string };
+}
+
+/** Scale-up did not reach failover capacity in time: the run went on with what was running. */
+export interface ScaleIncomplete {
+  incomplete: true;
+  error: { Error: string; Cause: string };
 }
 
 /** The input of one Map iteration of a reconcile loop (promote / scale / flip). */
@@ -164,5 +170,7 @@ export interface ReconcileInput<R> {
   plan: Plan;
   start: StartResult;
   detection?: DetectionResult;
+  /** When the fence stage finished (promotion only): a planned switchover trusts only lag data from after it. */
+  fencedAt?: string;
   previous?: ResourceStep;
 }

@@ -42,6 +42,10 @@ export interface World {
   ecs: Record<string, { desired: number; running: number }>;
   alarms: Record<string, string>;
   smokeStatus: number;
+  /** Recovery-region ECS tasks start (false: capacity never arrives). */
+  ecsConverges: boolean;
+  /** Slack's Web API accepts messages (false: ok:false channel_not_found). */
+  slackOk: boolean;
   /** Other RUNNING executions of the state machine (for duplicate-start detection). */
   running: Array<{ executionArn: string; startDate: Date; input: unknown }>;
 }
@@ -65,6 +69,8 @@ export function installFakePlatform(plan: Plan, overrides: Partial<World> = {}) 
     ecs: {},
     alarms: {},
     smokeStatus: 200,
+    ecsConverges: true,
+    slackOk: true,
     running: [],
     ...overrides,
   };
@@ -160,7 +166,7 @@ export function installFakePlatform(plan: Plan, overrides: Partial<World> = {}) 
     const svc = world.ecs[key];
     if (!svc) return { services: [], failures: [{ arn: key, reason: 'MISSING' }] };
     const result = { serviceName: input.services?.[0], status: 'ACTIVE', desiredCount: svc.desired, runningCount: svc.running, pendingCount: svc.desired - svc.running, deployments: [{ rolloutState: svc.running === svc.desired ? 'COMPLETED' : 'IN_PROGRESS' }] };
-    svc.running = svc.desired; // converges by the next poll
+    if (world.ecsConverges || region === plan.primaryRegion) svc.running = svc.desired; // converges by the next poll
     return { services: [result] };
   });
   ecs.on(UpdateServiceCommand).callsFake(async (input, getClient) => {
@@ -249,6 +255,7 @@ export function installFakePlatform(plan: Plan, overrides: Partial<World> = {}) 
     const u = String(url instanceof Request ? url.url : url);
     if (u.startsWith('https://slack.com/api/') || u.startsWith('https://hooks.slack.com/')) {
       slackMessages.push({ url: u, body: init?.body ? JSON.parse(String(init.body)) : undefined });
+      if (!world.slackOk) return new Response(JSON.stringify({ ok: false, error: 'channel_not_found' }), { status: 200, headers: { 'content-type': 'application/json' } });
       return new Response(JSON.stringify({ ok: true, channel: plan.slack.channel, ts: `1700000000.${String(slackMessages.length).padStart(6, '0')}` }), {
         status: 200,
         headers: { 'content-type': 'application/json' },

@@ -51,7 +51,8 @@ describe('failover.asl.json', () => {
     const catchAll = state.Catch.find((c: State) => c.ErrorEquals.includes('States.ALL'));
     expect(catchAll).toBeDefined();
     if (scope.topLevel) {
-      const expected = name === 'NotifyFailure' ? 'FailoverFailed' : 'NotifyFailure';
+      // The failure notification ends the run; a failed success notification must not turn a completed failover into a failed one.
+      const expected = name === 'NotifyFailure' ? 'FailoverFailed' : name === 'NotifySuccess' ? 'SuccessNotificationFailed' : 'NotifyFailure';
       expect(catchAll.Next).toBe(expected);
       expect(catchAll.ResultPath).toMatch(/^\$\.\w+$/); // keeps the input
     } else {
@@ -62,8 +63,16 @@ describe('failover.asl.json', () => {
 
   it('catches every top-level Map and Parallel into the failure notification', () => {
     const containers = Object.entries(definition.States as Record<string, State>).filter(([, s]) => s.Type === 'Map' || s.Type === 'Parallel');
-    expect(containers.map(([n]) => n)).toEqual(['RecoverInParallel', 'FlipTraffic']);
+    expect(containers.map(([n]) => n)).toEqual(['RecoverInParallel']);
     for (const [, s] of containers) expect(s.Catch).toEqual([expect.objectContaining({ ErrorEquals: ['States.ALL'], Next: 'NotifyFailure', ResultPath: '$.error' })]);
+  });
+
+  it('flips traffic once the databases are promoted, without waiting for scale-up, and lets a late scale-up go on as reduced capacity', () => {
+    const [promoteThenFlip, scale] = definition.States.RecoverInParallel.Branches as Array<{ StartAt: string; States: Record<string, State> }>;
+    expect(promoteThenFlip!.StartAt).toBe('PromoteEuDatabases');
+    expect(promoteThenFlip!.States.PromoteEuDatabases!.Next).toBe('FlipTraffic');
+    expect(scale!.States.ScaleEuCompute!.Catch).toEqual([expect.objectContaining({ ErrorEquals: ['States.ALL'], Next: 'ScaleIncomplete' })]);
+    expect(definition.States.SuccessNotificationFailed.Next).toBe('FailoverSucceeded');
   });
 
   it('matches only error names that exist (States.*, Lambda.*, or functions/core/errors.ts)', () => {

@@ -7,6 +7,7 @@ import { FailoverGlobalClusterCommand, PromoteReadReplicaCommand, SwitchoverGlob
 import { ChangeResourceRecordSetsCommand } from '@aws-sdk/client-route-53';
 import { UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import { SendTaskFailureCommand, SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
+import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Plan } from '../../functions/core/plan';
@@ -217,6 +218,33 @@ describe('failover state machine', () => {
     expect(p.eventDetailTypes()).toEqual(['Failover Failed']);
   });
 
+  it('flips traffic to the recovery region even when scale-up misses its deadline, and reports reduced capacity', async () => {
+    const plan = testPlan((raw) => {
+      for (const svc of raw.compute) svc.steadyTimeoutSeconds = 1;
+    });
+    const p = platformFor(plan, { probesUp: false, ecsConverges: false });
+
+    const run = await runFailover(plan, p, sample('health-alarm.json'));
+
+    expect(outcome(run)).toEqual({ status: 'SUCCEEDED' });
+    expect(run.output.recovery.scale).toMatchObject({ incomplete: true, error: { Error: 'ScaleDeadlineExceeded' } });
+    expect(p.world.dns).toMatchObject({ primaryWeight: 0, recoveryWeight: 100 });
+    expect(run.output.notification.detailType).toBe('Failover Succeeded');
+    expect(JSON.parse(p.clients.events.commandCalls(PutEventsCommand)[0]!.args[0].input.Entries![0]!.Detail!).capacity).toMatchObject({ complete: false });
+  });
+
+  it('still ends as succeeded when the success notification fails after a completed failover', async () => {
+    const plan = testPlan();
+    const p = platformFor(plan, { probesUp: false, slackOk: false });
+
+    const run = await runFailover(plan, p, sample('health-alarm.json'));
+
+    expect(outcome(run)).toEqual({ status: 'SUCCEEDED' });
+    expect(run.states).toEqual(expect.arrayContaining(['NotifySuccess', 'SuccessNotificationFailed', 'FailoverSucceeded']));
+    expect(run.states).not.toContain('NotifyFailure');
+    expect(p.world.dns).toMatchObject({ primaryWeight: 0, recoveryWeight: 100 });
+  });
+
   it('fails with SmokeTestFailed after retries when the recovery region does not answer correctly', async () => {
     const plan = testPlan();
     const p = platformFor(plan, { probesUp: false, smokeStatus: 503 });
@@ -252,7 +280,7 @@ describe('failover state machine', () => {
     expect(outcome(run)).toEqual({ status: 'SUCCEEDED' });
     expect(p.mutatingCalls()).toEqual([]);
     expect(run.output.recovery.promotion.every((s: { wouldDo?: string }) => !!s.wouldDo)).toBe(true);
-    expect(run.output.traffic[0].wouldDo).toContain('weights us-east-1=0, eu-west-1=100');
+    expect(run.output.recovery.traffic[0].wouldDo).toContain('weights us-east-1=0, eu-west-1=100');
     expect(p.fetchSpy.mock.calls.some(([, init]) => init?.method === 'POST' && !String(init?.body ?? '').includes('"channel"'))).toBe(false);
     expect(p.eventDetailTypes()).toEqual(['Failover Drill Completed']);
   });

@@ -42,8 +42,8 @@ function finishedState(overrides: Partial<FailoverState> = {}): NotifyInput['sta
     recovery: {
       promotion: [step('ledger', { lagSecondsAtPromotion: 2.5 }), step('accounts', { kind: 'rds-replica', lagSecondsAtPromotion: 4, finishedAt: '2025-03-04T10:04:00.000Z' })],
       scale: [step('payments-api', { kind: 'ecs-service', phase: 'steady' })],
+      traffic: [step('api', { kind: 'route53-record', phase: 'insync', startedAt: '2025-03-04T10:04:00.000Z', finishedAt: '2025-03-04T10:04:30.000Z' })],
     },
-    traffic: [step('api', { kind: 'route53-record', phase: 'insync', startedAt: '2025-03-04T10:04:00.000Z', finishedAt: '2025-03-04T10:04:30.000Z' })],
     smoke: { passed: true, checks: [], startedAt: '2025-03-04T10:04:31.000Z', finishedAt: '2025-03-04T10:04:40.000Z' },
     ...overrides,
   };
@@ -115,10 +115,36 @@ describe('notify', () => {
     });
   });
 
-  it('estimates no data loss for a planned switchover', async () => {
-    await notify(input('succeeded', finishedState({ start: startFixture({ mode: 'switchover', trigger: 'manual' }) })), ctx);
-
+  it('reports the gap measured at promotion for a planned switchover (0 once caught up), not an assumed zero', async () => {
+    const caughtUp = finishedState({
+      start: startFixture({ mode: 'switchover', trigger: 'manual' }),
+      recovery: { promotion: [step('accounts', { kind: 'rds-replica', lagSecondsAtPromotion: 0 })], scale: [], traffic: [] },
+    });
+    await notify(input('succeeded', caughtUp), ctx);
     expect(sentDetail().estimatedDataLossSeconds).toBe(0);
+
+    eventbridge.resetHistory();
+    const notCaughtUp = finishedState({
+      start: startFixture({ mode: 'switchover', trigger: 'manual' }),
+      recovery: { promotion: [step('accounts', { kind: 'rds-replica', lagSecondsAtPromotion: 1.5 })], scale: [], traffic: [] },
+    });
+    await notify(input('succeeded', notCaughtUp), ctx);
+    expect(sentDetail().estimatedDataLossSeconds).toBe(1.5);
+  });
+
+  it('says when scale-up did not reach failover capacity, and the run still succeeded', async () => {
+    const state = finishedState({
+      recovery: {
+        promotion: [step('ledger', { lagSecondsAtPromotion: 1 })],
+        traffic: [],
+        scale: { incomplete: true, error: { Error: 'ScaleDeadlineExceeded', Cause: 'ecs-service payments-api not done' } },
+      },
+    });
+
+    await notify(input('succeeded', state), ctx);
+
+    expect(sentDetail()).toMatchObject({ outcome: 'succeeded', capacity: { complete: false, error: { Error: 'ScaleDeadlineExceeded' } } });
+    expect(slackText()).toContain('Reduced capacity');
   });
 
   it('posts the summary to the plan Slack channel with the bot token from SSM', async () => {
@@ -156,7 +182,7 @@ describe('notify', () => {
   it('reports a successful drill as Failover Drill Completed, listing what it would have done', async () => {
     const state = finishedState({
       start: startFixture({ mode: 'drill', trigger: 'schedule' }),
-      traffic: [step('api', { kind: 'route53-record', phase: 'drill', mutated: false, wouldDo: 'api.payments.example.com CNAME weights us-east-1=0, eu-west-1=100' })],
+      recovery: { promotion: [], scale: [], traffic: [step('api', { kind: 'route53-record', phase: 'drill', mutated: false, wouldDo: 'api.payments.example.com CNAME weights us-east-1=0, eu-west-1=100' })] },
     });
 
     await notify(input('succeeded', state), ctx);
@@ -166,7 +192,7 @@ describe('notify', () => {
   });
 
   it('reports a run that decided not to fail over as Failover Not Needed, with the reasons in Slack', async () => {
-    const state = finishedState({ detection: detectionFixture({ classification: 'healthy', action: 'notify-only', reasons: ['alarm not confirmed from eu-west-1: no failover'] }), recovery: undefined, traffic: undefined, smoke: undefined, fence: undefined });
+    const state = finishedState({ detection: detectionFixture({ classification: 'healthy', action: 'notify-only', reasons: ['alarm not confirmed from eu-west-1: no failover'] }), recovery: undefined, smoke: undefined, fence: undefined });
 
     await notify(input('no-failover', state), ctx);
 
