@@ -48,14 +48,30 @@ export function interpretRequest(request: unknown, plan: Plan): Omit<StartResult
   return { trigger: origin === 'schedule' ? 'schedule' : 'manual', mode, reason, requestedBy };
 }
 
+/**
+ * Which incident a start request belongs to: alarms of the same family (a failing primary: health or
+ * database alarms; replication: lag alarms) are one incident; a manual start is its own request.
+ */
+export function incidentKey(request: Omit<StartResult, 'executionId' | 'startedAt'>): string {
+  if (request.trigger === 'alarm') return request.alarmKind === 'replication-lag' ? 'alarm:replication' : 'alarm:primary-unhealthy';
+  return `${request.trigger}:${request.mode}:${request.requestedBy}:${request.reason}`;
+}
+
 export async function acceptStartRequest(input: AcceptStartInput, ctx: StageContext): Promise<StartResult> {
   const interpreted = interpretRequest(input.request, input.plan);
-  const duplicateOf = await findOwner(ownRegion(), {
-    executionArn: input.execution.id,
-    stateMachineArn: input.execution.stateMachineId,
-    startTime: input.execution.startTime,
-    isDrill: interpreted.mode === 'drill',
-  });
+  const key = incidentKey(interpreted);
+  const sameIncident = (other: unknown): boolean => {
+    try {
+      return incidentKey(interpretRequest(other, input.plan)) === key;
+    } catch {
+      return false; // an input that was never valid owns nothing
+    }
+  };
+  const duplicateOf = await findOwner(
+    ownRegion(),
+    { executionArn: input.execution.id, stateMachineArn: input.execution.stateMachineId, startTime: input.execution.startTime, isDrill: interpreted.mode === 'drill' },
+    sameIncident,
+  );
   return {
     ...interpreted,
     executionId: input.execution.id,

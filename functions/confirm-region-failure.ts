@@ -77,8 +77,10 @@ export function classify(plan: Plan, start: StartResult, ev: Evidence, reasons: 
   let classification: Classification;
   if (allPromoted && ev.trafficOnRecovery) classification = 'already-failed-over';
   else if (start.mode === 'switchover') classification = 'planned';
-  else if (probesDown || (ev.probes.length === 0 && healthAlarms.length > 0)) classification = 'region-outage';
+  // A database alarm outranks failing probes: health endpoints that check the database fail with it, and a
+  // database failure is handled in its region first (Multi-AZ / Aurora replica) before anything crosses regions.
   else if (dbAlarms.length > 0 || start.alarmKind === 'database') classification = 'database-failure';
+  else if (probesDown || (ev.probes.length === 0 && healthAlarms.length > 0)) classification = 'region-outage';
   else if (broken.length > 0) classification = 'partition';
   else if (lagAlarms.length > 0 || start.alarmKind === 'replication-lag' || (gap !== null && gap > plan.rpoBudgetSeconds)) classification = 'lag-only';
   else classification = 'healthy';

@@ -144,13 +144,14 @@ export class LabWorld implements ControlPlaneBackend {
     return names.filter((n) => this.s.alarms.has(n)).map((n) => ({ AlarmName: n, StateValue: this.s.alarms.get(n)! }));
   }
 
-  async getMetricValues(_call: CallContext, q: { namespace: string; name: string; dimensions: Record<string, string>; start: Date; end: Date }): Promise<number[]> {
+  /** ReplicaLag as CloudWatch has it: the samples that were measured, when they were measured (none while unknown). */
+  async getMetricValues(_call: CallContext, q: { namespace: string; name: string; dimensions: Record<string, string>; start: Date; end: Date }) {
     if (q.name !== 'ReplicaLag' || q.dimensions.DBInstanceIdentifier !== this.replica.replicaInstanceIdentifier) return [];
     const samples = this.s.lag.filter((l) => l.at >= q.start.getTime() && l.at <= q.end.getTime() + 1000 && l.lagSeconds !== null);
     return samples
       .slice(-60)
       .reverse()
-      .map((l) => l.lagSeconds!);
+      .map((l) => ({ value: l.lagSeconds!, at: new Date(l.at) }));
   }
 
   // --- Route 53 ------------------------------------------------------------------------------

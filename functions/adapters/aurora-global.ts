@@ -10,9 +10,9 @@
 import { DescribeGlobalClustersCommand, FailoverGlobalClusterCommand, SwitchoverGlobalClusterCommand, type GlobalCluster } from '@aws-sdk/client-rds';
 import type { ReplicationObservation } from '../core/contract';
 import { rds } from '../core/clients';
-import { awsCall, ResourceStateError } from '../core/errors';
+import { awsCall, ResourceStateError, toNamedAwsError } from '../core/errors';
 import type { AuroraGlobalResource, Plan } from '../core/plan';
-import { latestMetric } from './cloudwatch';
+import { freshValue, latestMetric } from './cloudwatch';
 import type { AdapterContext, Observation, ReconcileAdapter } from './types';
 
 const clusterIdOf = (arn: string): string => arn.split(':cluster:')[1] ?? arn;
@@ -26,13 +26,14 @@ async function describe(db: AuroraGlobalResource, region: string): Promise<Globa
   return cluster;
 }
 
-/** Replication lag of the recovery cluster in seconds (the metric is in milliseconds). */
+/** Replication lag of the recovery cluster in seconds (the metric is in milliseconds); null when no recent datapoint. */
 async function lagSeconds(db: AuroraGlobalResource, plan: Plan, now: Date): Promise<number | null> {
-  const ms = await latestMetric(
+  const point = await latestMetric(
     plan.recoveryRegion,
     { namespace: 'AWS/RDS', name: 'AuroraGlobalDBReplicationLag', dimensions: { DBClusterIdentifier: clusterIdOf(db.recoveryClusterArn) } },
     now,
   );
+  const ms = freshValue(point, now);
   return ms === null ? null : ms / 1000;
 }
 
@@ -58,7 +59,7 @@ export async function replication(db: AuroraGlobalResource, plan: Plan, now: Dat
     kind: db.kind,
     status: broken ? 'broken' : 'replicating',
     lagSeconds: lag ?? undefined,
-    detail: lag === null ? 'no replication-lag datapoint in the last 5 minutes' : `lag ${lag.toFixed(1)} s, synchronization ${sync ?? 'unknown'}`,
+    detail: lag === null ? 'no recent replication-lag datapoint (3 minutes)' : `lag ${lag.toFixed(1)} s, synchronization ${sync ?? 'unknown'}`,
   };
 }
 
@@ -74,23 +75,28 @@ export const promote: ReconcileAdapter<AuroraGlobalResource> = {
     if (IN_PROGRESS.has(status) || !!failoverStatus) {
       return { done: false, inProgress: true, phase: 'promoting', detail: `global cluster ${status}, failover ${failoverStatus ?? 'n/a'}` };
     }
-    const lag = ctx.mode === 'failover' ? await lagSeconds(db, ctx.plan, new Date()) : 0;
+    // SwitchoverGlobalCluster itself waits until the secondary is synchronized (RPO 0).
+    const lag = ctx.mode === 'failover' ? await lagSeconds(db, ctx.plan, ctx.now) : 0;
     return { done: false, inProgress: false, phase: 'ready', detail: `global cluster ${status}; ${clusterIdOf(db.recoveryClusterArn)} is a secondary`, lagSeconds: lag };
   },
   async act(db, ctx) {
     const region = ctx.plan.recoveryRegion;
-    if (ctx.mode === 'switchover') {
-      await awsCall(`rds:SwitchoverGlobalCluster ${db.globalClusterIdentifier}`, () =>
-        rds(region).send(new SwitchoverGlobalClusterCommand({ GlobalClusterIdentifier: db.globalClusterIdentifier, TargetDbClusterIdentifier: db.recoveryClusterArn })),
+    const planned = ctx.mode === 'switchover';
+    const what = planned ? 'SwitchoverGlobalCluster' : 'FailoverGlobalCluster';
+    try {
+      await rds(region).send(
+        planned
+          ? new SwitchoverGlobalClusterCommand({ GlobalClusterIdentifier: db.globalClusterIdentifier, TargetDbClusterIdentifier: db.recoveryClusterArn })
+          : new FailoverGlobalClusterCommand({ GlobalClusterIdentifier: db.globalClusterIdentifier, TargetDbClusterIdentifier: db.recoveryClusterArn, AllowDataLoss: true }),
       );
-      return { detail: `SwitchoverGlobalCluster to ${clusterIdOf(db.recoveryClusterArn)} (RPO 0)` };
+    } catch (error) {
+      // A call accepted but answered slowly is retried by the SDK; the retry finds the change under way. The next observe decides.
+      if ((error as { name?: string })?.name === 'InvalidGlobalClusterStateFault') {
+        return { detail: `${what} ${db.globalClusterIdentifier}: a change is already under way (${(error as Error).message})` };
+      }
+      throw toNamedAwsError(error, `rds:${what} ${db.globalClusterIdentifier}`);
     }
-    await awsCall(`rds:FailoverGlobalCluster ${db.globalClusterIdentifier}`, () =>
-      rds(region).send(
-        new FailoverGlobalClusterCommand({ GlobalClusterIdentifier: db.globalClusterIdentifier, TargetDbClusterIdentifier: db.recoveryClusterArn, AllowDataLoss: true }),
-      ),
-    );
-    return { detail: `FailoverGlobalCluster to ${clusterIdOf(db.recoveryClusterArn)} with AllowDataLoss` };
+    return { detail: planned ? `${what} to ${clusterIdOf(db.recoveryClusterArn)} (RPO 0)` : `${what} to ${clusterIdOf(db.recoveryClusterArn)} with AllowDataLoss` };
   },
   describeAction(db, ctx: AdapterContext) {
     const target = clusterIdOf(db.recoveryClusterArn);

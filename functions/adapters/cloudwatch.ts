@@ -23,13 +23,23 @@ export async function alarmStates(region: string, names: string[]): Promise<Arra
   return names.map((name) => ({ name, state: found.get(name) ?? 'MISSING' }));
 }
 
-/** The most recent datapoint of one metric in the last `lookbackSeconds`, or null when there is none. */
+export interface Datapoint {
+  value: number;
+  /** When CloudWatch says it was measured. */
+  at: Date;
+}
+
+/**
+ * The most recent datapoint of one metric in the last `lookbackSeconds`, or null when there is none.
+ * Callers decide how old is too old (see `freshLag`): a value from before a crash or a fence is not
+ * the current replication gap.
+ */
 export async function latestMetric(
   region: string,
   metric: { namespace: string; name: string; dimensions: Record<string, string>; stat?: string },
   now: Date,
   lookbackSeconds = 300,
-): Promise<number | null> {
+): Promise<Datapoint | null> {
   const out = await awsCall(`cloudwatch:GetMetricData ${metric.namespace}/${metric.name} ${region}`, () =>
     cloudwatch(region).send(
       new GetMetricDataCommand({
@@ -53,6 +63,19 @@ export async function latestMetric(
       }),
     ),
   );
-  const values = out.MetricDataResults?.[0]?.Values ?? [];
-  return values.length > 0 ? values[0]! : null;
+  const result = out.MetricDataResults?.[0];
+  const values = result?.Values ?? [];
+  const at = result?.Timestamps?.[0];
+  return values.length > 0 && at ? { value: values[0]!, at } : null;
+}
+
+/** How old a replication-lag datapoint may be and still count as the current gap. */
+export const MAX_LAG_AGE_SECONDS = 180;
+
+/** The datapoint's value when it is recent enough (and, if given, measured after `notBefore`); otherwise null (unknown). */
+export function freshValue(point: Datapoint | null, now: Date, notBefore?: Date): number | null {
+  if (!point) return null;
+  if (now.getTime() - point.at.getTime() > MAX_LAG_AGE_SECONDS * 1000) return null;
+  if (notBefore && point.at.getTime() < notBefore.getTime()) return null;
+  return point.value;
 }

@@ -12,7 +12,7 @@ import type { ReplicationObservation } from '../core/contract';
 import { rds } from '../core/clients';
 import { awsCall, ResourceStateError, toNamedAwsError } from '../core/errors';
 import type { Plan, RdsReplicaResource } from '../core/plan';
-import { latestMetric } from './cloudwatch';
+import { freshValue, latestMetric } from './cloudwatch';
 import type { Fencer, Observation, ReconcileAdapter } from './types';
 
 async function describe(db: RdsReplicaResource, region: string): Promise<DBInstance> {
@@ -27,9 +27,14 @@ async function describe(db: RdsReplicaResource, region: string): Promise<DBInsta
 const isReplica = (i: DBInstance): boolean => !!i.ReadReplicaSourceDBInstanceIdentifier;
 const replicationStatus = (i: DBInstance): string | undefined => i.StatusInfos?.find((s) => s.StatusType === 'read replication')?.Status;
 
-async function lagSeconds(db: RdsReplicaResource, plan: Plan, now: Date): Promise<number | null> {
-  return latestMetric(plan.recoveryRegion, { namespace: 'AWS/RDS', name: 'ReplicaLag', dimensions: { DBInstanceIdentifier: db.replicaInstanceIdentifier } }, now);
+/** ReplicaLag (seconds) when a recent datapoint exists (and, for a switchover, one measured after the fence); else null. */
+async function lagSeconds(db: RdsReplicaResource, plan: Plan, now: Date, notBefore?: Date): Promise<number | null> {
+  const point = await latestMetric(plan.recoveryRegion, { namespace: 'AWS/RDS', name: 'ReplicaLag', dimensions: { DBInstanceIdentifier: db.replicaInstanceIdentifier } }, now);
+  return freshValue(point, now, notBefore);
 }
+
+/** Statuses from which a replica will not become promotable by waiting: fail fast instead of polling to the deadline. */
+const TERMINAL = new Set(['failed', 'storage-full', 'incompatible-parameters', 'incompatible-restore', 'incompatible-network', 'incompatible-option-group', 'inaccessible-encryption-credentials', 'restore-error', 'deleting', 'stopped']);
 
 export async function replication(db: RdsReplicaResource, plan: Plan, now: Date): Promise<ReplicationObservation> {
   const instance = await describe(db, plan.recoveryRegion);
@@ -43,7 +48,7 @@ export async function replication(db: RdsReplicaResource, plan: Plan, now: Date)
     kind: db.kind,
     status: status === 'replicating' && lag !== null ? 'replicating' : status === undefined ? 'unknown' : 'broken',
     lagSeconds: lag ?? undefined,
-    detail: `read replication ${status ?? 'unknown'}, lag ${lag === null ? 'unknown (no datapoint in 5 min)' : `${lag} s`}`,
+    detail: `read replication ${status ?? 'unknown'}, lag ${lag === null ? 'unknown (no recent datapoint)' : `${lag} s`}`,
   };
 }
 
@@ -56,17 +61,21 @@ export const promote: ReconcileAdapter<RdsReplicaResource> = {
         ? { done: true, inProgress: false, phase: 'promoted', detail: `${db.replicaInstanceIdentifier} is a standalone writer` }
         : { done: false, inProgress: true, phase: 'promoting', detail: `${db.replicaInstanceIdentifier} is ${status} after promotion` };
     }
+    if (TERMINAL.has(status)) {
+      throw new ResourceStateError(`${db.replicaInstanceIdentifier} is ${status}: it cannot be promoted by waiting`);
+    }
     if (status !== 'available') {
       return { done: false, inProgress: true, phase: 'promoting', detail: `${db.replicaInstanceIdentifier} is ${status}` };
     }
-    const lag = await lagSeconds(db, ctx.plan, new Date());
+    // A planned switchover promotes only on a ReplicaLag of 0 measured after the fence: an older zero says nothing about the last writes.
+    const lag = await lagSeconds(db, ctx.plan, ctx.now, ctx.mode === 'switchover' ? ctx.fencedAt : undefined);
     if (ctx.mode === 'switchover' && lag !== 0) {
       return {
         done: false,
         inProgress: false,
         waiting: true,
         phase: 'catching-up',
-        detail: `planned switchover waits for ReplicaLag 0 (now ${lag === null ? 'unknown' : `${lag} s`})`,
+        detail: `planned switchover waits for a ReplicaLag of 0 measured after the fence (now ${lag === null ? 'no such datapoint yet' : `${lag} s`})`,
         lagSeconds: lag,
       };
     }

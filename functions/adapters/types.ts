@@ -12,6 +12,10 @@ export interface AdapterContext {
   mode: Mode;
   /** The previous step of this resource's reconcile loop, if any (carries the change id, the start time). */
   previous?: ResourceStep;
+  /** The stage's clock. */
+  now: Date;
+  /** When the primary was fenced (promotion): a planned switchover trusts only lag data measured after it. */
+  fencedAt?: Date;
 }
 
 export interface Observation {

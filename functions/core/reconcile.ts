@@ -25,7 +25,7 @@ export async function reconcile<R extends { name: string; kind: string }>(
 ): Promise<ResourceStep> {
   const now = stageCtx.now();
   const { resource, plan, start, previous } = input;
-  const ctx: AdapterContext = { plan, mode: start.mode, previous };
+  const ctx: AdapterContext = { plan, mode: start.mode, previous, now, ...(input.fencedAt ? { fencedAt: new Date(input.fencedAt) } : {}) };
   const base = {
     resource: resource.name,
     kind: resource.kind,

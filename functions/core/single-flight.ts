@@ -1,10 +1,12 @@
 /**
  * Single flight (Step Functions API). EventBridge delivers at least once, so the same alarm can
- * start two executions; operators may also press "start" while an alarm-driven run is going. The
- * oldest running non-drill execution of the state machine owns the failover: every other one sees it
- * and ends as a duplicate. A drill yields to any real run and to an older drill; nothing real yields
- * to a drill. Deterministic on both sides of a race (ordered by start time, then ARN), so exactly
- * one of two simultaneous executions of the same kind goes on.
+ * start two executions, and one incident raises several alarms of the same kind. The oldest running
+ * execution for the same incident owns it: a later one for the same incident ends as a duplicate.
+ * "Same incident" is decided by the caller (`sameIncident`): the same kind of alarm, or the same
+ * manual request. A different incident is never swallowed: a run parked at a partition's approval
+ * gate does not stop a later region-outage alarm. A drill yields to any real run and to an older
+ * drill; nothing real yields to a drill. Deterministic on both sides of a race (ordered by start
+ * time, then ARN).
  */
 import { DescribeExecutionCommand, ListExecutionsCommand, type ExecutionListItem } from '@aws-sdk/client-sfn';
 import { sfn } from './clients';
@@ -25,7 +27,7 @@ const before = (a: ExecutionListItem, self: SelfRef): boolean => {
 };
 
 /** The ARN of the execution that owns the failover, when it is not this one. */
-export async function findOwner(region: string, self: SelfRef): Promise<string | undefined> {
+export async function findOwner(region: string, self: SelfRef, sameIncident: (otherInput: unknown) => boolean): Promise<string | undefined> {
   const client = sfn(region);
   const running: ExecutionListItem[] = [];
   let nextToken: string | undefined;
@@ -43,16 +45,17 @@ export async function findOwner(region: string, self: SelfRef): Promise<string |
     // A real run yields only to an older real run; a drill yields to any real run and to an older drill.
     if (!self.isDrill && !older) continue;
     const described = await awsCall('states:DescribeExecution', () => client.send(new DescribeExecutionCommand({ executionArn: other.executionArn })));
-    const otherIsDrill = isDrillInput(described.input);
-    if (self.isDrill ? !otherIsDrill || older : !otherIsDrill) return other.executionArn;
+    const input = parse(described.input);
+    const otherIsDrill = (input as { mode?: unknown } | undefined)?.mode === 'drill';
+    if (self.isDrill ? !otherIsDrill || older : !otherIsDrill && sameIncident(input)) return other.executionArn;
   }
   return undefined;
 }
 
-function isDrillInput(input: string | undefined): boolean {
+function parse(input: string | undefined): unknown {
   try {
-    return (JSON.parse(input ?? '{}') as { mode?: unknown }).mode === 'drill';
+    return JSON.parse(input ?? 'null');
   } catch {
-    return false;
+    return undefined;
   }
 }

@@ -96,7 +96,7 @@ export const stateParts = {
 
 /** Input of one iteration of a reconcile loop (promote / scale / flip): the resource, the plan, the start, the previous step. */
 export function reconcileInputSchema<S extends z.ZodType>(resource: S) {
-  return z.object({ resource, plan: stateParts.plan, start: stateParts.start, previous: stateParts.step.optional() });
+  return z.object({ resource, plan: stateParts.plan, start: stateParts.start, fencedAt: z.string().optional(), previous: stateParts.step.optional() });
 }
 
 /** ISO time, or the time `seconds` after `from`. */

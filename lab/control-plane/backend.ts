@@ -82,7 +82,8 @@ export interface ControlPlaneBackend {
   /** `names` is empty when the request names no alarms (DescribeAlarms without AlarmNames: all of them). `AlarmType` defaults to MetricAlarm. */
   describeAlarms(call: CallContext, names: string[]): Promise<Array<{ AlarmName: string; StateValue: 'OK' | 'ALARM' | 'INSUFFICIENT_DATA'; AlarmType?: 'MetricAlarm' | 'CompositeAlarm' }>>;
   /** Latest-first values of one metric in [start, end], at most one per `period` seconds (the server makes up the timestamps: newest in the last whole period before `end`). */
-  getMetricValues(call: CallContext, q: { namespace: string; name: string; dimensions: Record<string, string>; start: Date; end: Date; stat?: string; period?: number }): Promise<number[]>;
+  /** Values latest first; give `{ value, at }` to say when each was measured (plain numbers are placed in the latest periods). */
+  getMetricValues(call: CallContext, q: { namespace: string; name: string; dimensions: Record<string, string>; start: Date; end: Date; stat?: string; period?: number }): Promise<Array<number | { value: number; at: Date }>>;
 
   // Route 53 (restXml)
   listResourceRecordSets(call: CallContext, zoneId: string, startName?: string, startType?: string): Promise<RecordSetView[]>;

@@ -489,7 +489,7 @@ function jsonHandlers(backend: ControlPlaneBackend): Record<string, Record<strin
           }
           const metric = (stat.Metric ?? {}) as Json;
           const period = typeof stat.Period === 'number' && stat.Period > 0 ? stat.Period : 60;
-          const values = await backend.getMetricValues(ctx, {
+          const points = await backend.getMetricValues(ctx, {
             namespace: requireString('json1.0', metric.Namespace, 'Namespace'),
             name: requireString('json1.0', metric.MetricName, 'MetricName'),
             dimensions: Object.fromEntries(arr<Json>(metric.Dimensions).map((d) => [String(d.Name), String(d.Value)])),
@@ -503,7 +503,8 @@ function jsonHandlers(backend: ControlPlaneBackend): Record<string, Record<strin
           const endSec = end.getTime() / 1000;
           let newest = Math.floor(endSec / period) * period;
           if (newest >= endSec) newest -= period;
-          const timestamps = values.map((_v, i) => new Date((newest - i * period) * 1000));
+          const values = points.map((p) => (typeof p === 'number' ? p : p.value));
+          const timestamps = points.map((p, i) => (typeof p === 'number' ? new Date((newest - i * period) * 1000) : p.at));
           results.push({
             Id: q.Id,
             Label: q.Label ?? metric.MetricName,

@@ -155,7 +155,7 @@ export function installFakePlatform(plan: Plan, overrides: Partial<World> = {}) 
   cloudwatch.on(GetMetricDataCommand).callsFake((input) => {
     const name = input.MetricDataQueries?.[0]?.MetricStat?.Metric?.MetricName;
     const value = name === 'AuroraGlobalDBReplicationLag' ? world.aurora.lagMs : world.rds.lagSeconds;
-    return { MetricDataResults: [{ Id: 'm', Values: value === null ? [] : [value] }] };
+    return { MetricDataResults: [{ Id: 'm', Values: value === null ? [] : [value], Timestamps: value === null ? [] : [new Date()] }] };
   });
 
   const ecs = mockClient(ECSClient);

@@ -547,7 +547,7 @@ describe('Step Functions (awsJson1_0)', () => {
 
   it('finds the owner of a failover through the real single-flight code', async () => {
     const self = backend.executions[2]!;
-    const owner = await findOwner('eu-west-1', { executionArn: self.executionArn, stateMachineArn: sm, startTime: self.startDate.toISOString(), isDrill: false });
+    const owner = await findOwner('eu-west-1', { executionArn: self.executionArn, stateMachineArn: sm, startTime: self.startDate.toISOString(), isDrill: false }, () => true);
     expect(owner).toBe(backend.executions[0]!.executionArn);
   });
 });
@@ -713,7 +713,7 @@ describe('real adapters end to end', () => {
         { Name: 'api.payments.example.com.', Type: 'CNAME', SetIdentifier: 'us-east-1', Weight: 100, TTL: 60, ResourceRecords: [{ Value: 'api-use1.payments.example.com' }] },
         { Name: 'api.payments.example.com.', Type: 'CNAME', SetIdentifier: 'eu-west-1', Weight: 0, TTL: 60, ResourceRecords: [{ Value: 'api-euw1.payments.example.com' }] },
       ];
-      const ctx = { plan, mode: 'failover' as const };
+      const ctx = { plan, mode: 'failover' as const, now: new Date() };
       const first = await route53.flip.observe(rec, ctx);
       expect(first).toMatchObject({ done: false, inProgress: false, phase: 'primary' });
       const acted = await route53.flip.act(rec, ctx, first);
@@ -731,7 +731,7 @@ describe('real adapters end to end', () => {
     const { plan, rds } = planAndAdapters();
     const db = plan.databases.find((d) => d.kind === 'rds-replica')!;
     backend.dbs.set(db.replicaInstanceIdentifier, { DBInstanceIdentifier: db.replicaInstanceIdentifier, DBInstanceStatus: 'modifying' });
-    const out = await rds.promote.act(db, { plan, mode: 'failover' }, { done: false, inProgress: false, phase: 'ready', detail: '' });
+    const out = await rds.promote.act(db, { plan, mode: 'failover', now: new Date() }, { done: false, inProgress: false, phase: 'ready', detail: '' });
     expect(out.detail).toContain('already in progress');
   });
 

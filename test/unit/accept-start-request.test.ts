@@ -159,15 +159,33 @@ describe('accept-start-request: handler input validation', () => {
 });
 
 describe('accept-start-request: duplicate starts (single flight)', () => {
-  it('marks the execution a duplicate of an older running failover', async () => {
+  it('marks the execution a duplicate of an older running one for the same incident (another health alarm of the failing primary)', async () => {
     sfn.on(ListExecutionsCommand).resolves({ executions: [running('self', SELF.startTime), running('older', '2025-03-04T09:59:59.000Z')] });
     sfn.on(DescribeExecutionCommand).resolves({ input: JSON.stringify(alarmEvent('payments-us-east-1-api-health')) });
 
-    const result = await acceptStartRequest(input(manualStart()), ctx);
+    const result = await acceptStartRequest(input(alarmEvent('payments-us-east-1-ledger-health')), ctx);
 
     expect(result.duplicateOf).toBe(executionArn('older'));
     expect(sfn).toHaveReceivedCommandWith(ListExecutionsCommand, { stateMachineArn: STATE_MACHINE, statusFilter: 'RUNNING' });
     expect(sfn).toHaveReceivedCommandWith(DescribeExecutionCommand, { executionArn: executionArn('older') });
+  });
+
+  it('does not let an older run for another incident swallow this one (a partition parked at its approval gate vs. a region outage)', async () => {
+    sfn.on(ListExecutionsCommand).resolves({ executions: [running('self', SELF.startTime), running('partition', '2025-03-04T09:50:00.000Z')] });
+    sfn.on(DescribeExecutionCommand).resolves({ input: JSON.stringify(alarmEvent('payments-ledger-replication-lag')) });
+
+    const result = await acceptStartRequest(input(alarmEvent('payments-us-east-1-api-health')), ctx);
+
+    expect(result.duplicateOf).toBeUndefined();
+  });
+
+  it('treats an identical manual start submitted twice as one', async () => {
+    sfn.on(ListExecutionsCommand).resolves({ executions: [running('self', SELF.startTime), running('first-click', '2025-03-04T09:59:58.000Z')] });
+    sfn.on(DescribeExecutionCommand).resolves({ input: JSON.stringify(manualStart()) });
+
+    const result = await acceptStartRequest(input(manualStart()), ctx);
+
+    expect(result.duplicateOf).toBe(executionArn('first-click'));
   });
 
   it('does not let an older running drill block a real failover', async () => {

@@ -12,7 +12,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import type { Mode, ResourceStep } from '../../functions/core/contract';
 import type { AuroraGlobalResource } from '../../functions/core/plan';
 import { promoteEuDatabase } from '../../functions/promote-eu-database';
-import { previousStep, reconcileInput, regionOf, stageContext } from '../helpers/stage';
+import { NOW, previousStep, reconcileInput, regionOf, stageContext } from '../helpers/stage';
 
 const rds = mockClient(RDSClient);
 const cloudwatch = mockClient(CloudWatchClient);
@@ -44,7 +44,7 @@ beforeEach(() => {
   rds.on(DescribeGlobalClustersCommand).resolves({ GlobalClusters: [globalCluster({ writer: 'primary' })] });
   rds.on(FailoverGlobalClusterCommand).resolves({ GlobalCluster: globalCluster({ writer: 'primary', status: 'failing-over' }) });
   rds.on(SwitchoverGlobalClusterCommand).resolves({ GlobalCluster: globalCluster({ writer: 'primary', status: 'switching-over' }) });
-  cloudwatch.on(GetMetricDataCommand).resolves({ MetricDataResults: [{ Id: 'm', Values: [3200] }] });
+  cloudwatch.on(GetMetricDataCommand).resolves({ MetricDataResults: [{ Id: 'm', Values: [3200], Timestamps: [new Date(NOW.getTime() - 30_000)] }] });
 });
 
 describe('aurora-global promotion', () => {
@@ -154,8 +154,16 @@ describe('aurora-global promotion', () => {
     await expect(promoteEuDatabase(ledger('failover'), ctx)).rejects.toMatchObject({ name: 'ResourceStateError', message: expect.stringContaining('GlobalClusterNotFoundFault') });
   });
 
-  it('fails with ResourceStateError when Aurora refuses the failover', async () => {
+  it('treats InvalidGlobalClusterStateFault on the failover call as a change already under way (an SDK retry of an accepted call): no error, the next poll decides', async () => {
     rds.on(FailoverGlobalClusterCommand).rejects(new InvalidGlobalClusterStateFault({ message: 'The global cluster is not in a valid state', $metadata: { httpStatusCode: 400 } }));
+
+    const step = await promoteEuDatabase(ledger('failover'), ctx);
+
+    expect(step).toMatchObject({ done: false, mutated: true, detail: expect.stringContaining('already under way') });
+  });
+
+  it('fails with ResourceStateError when Aurora refuses the failover for another reason', async () => {
+    rds.on(FailoverGlobalClusterCommand).rejects(new GlobalClusterNotFoundFault({ message: 'GlobalCluster payments-ledger-global not found', $metadata: { httpStatusCode: 404 } }));
 
     await expect(promoteEuDatabase(ledger('failover'), ctx)).rejects.toMatchObject({ name: 'ResourceStateError' });
   });

@@ -4,7 +4,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import type { Mode, ResourceStep } from '../../functions/core/contract';
 import type { RdsReplicaResource } from '../../functions/core/plan';
 import { promoteEuDatabase } from '../../functions/promote-eu-database';
-import { previousStep, reconcileInput, regionOf, stageContext } from '../helpers/stage';
+import { NOW, previousStep, reconcileInput, regionOf, stageContext } from '../helpers/stage';
 
 const rds = mockClient(RDSClient);
 const cloudwatch = mockClient(CloudWatchClient);
@@ -28,7 +28,7 @@ function instance(state: { replica: boolean; status?: string }): DBInstance {
 }
 
 function replicaLag(seconds: number | null) {
-  cloudwatch.on(GetMetricDataCommand).resolves({ MetricDataResults: [{ Id: 'm', Values: seconds === null ? [] : [seconds] }] });
+  cloudwatch.on(GetMetricDataCommand).resolves({ MetricDataResults: [{ Id: 'm', Values: seconds === null ? [] : [seconds], Timestamps: seconds === null ? [] : [new Date(NOW.getTime() - 30_000)] }] });
 }
 
 const promotingStep = (overrides: Partial<ResourceStep> = {}) => previousStep({ resource: 'accounts', kind: 'rds-replica', ...overrides });
@@ -146,6 +146,31 @@ describe('rds-replica promotion', () => {
 
     expect(rds).toHaveReceivedCommandWith(PromoteReadReplicaCommand, { DBInstanceIdentifier: REPLICA });
     expect(step).toMatchObject({ mutated: true, lagSecondsAtPromotion: 0 });
+  });
+
+  it('in a planned switchover, does not trust a ReplicaLag of 0 measured before the fence', async () => {
+    replicaLag(0); // measured 30 s before NOW
+    const input = { ...accounts('switchover'), fencedAt: new Date(NOW.getTime() - 5_000).toISOString() };
+
+    const step = await promoteEuDatabase(input, ctx);
+
+    expect(step).toMatchObject({ done: false, phase: 'catching-up', mutated: false });
+    expect(rds).not.toHaveReceivedCommand(PromoteReadReplicaCommand);
+  });
+
+  it('treats a ReplicaLag datapoint older than three minutes as unknown, not as the current gap', async () => {
+    cloudwatch.on(GetMetricDataCommand).resolves({ MetricDataResults: [{ Id: 'm', Values: [0.2], Timestamps: [new Date(NOW.getTime() - 240_000)] }] });
+
+    const step = await promoteEuDatabase(accounts('failover'), ctx);
+
+    expect(step).toMatchObject({ mutated: true, lagSecondsAtPromotion: null });
+  });
+
+  it('fails fast on a replica status that waiting cannot fix (storage-full), without promoting', async () => {
+    rds.on(DescribeDBInstancesCommand).resolves({ DBInstances: [instance({ replica: true, status: 'storage-full' })] });
+
+    await expect(promoteEuDatabase(accounts('failover'), ctx)).rejects.toMatchObject({ name: 'ResourceStateError', message: expect.stringContaining('storage-full') });
+    expect(rds).not.toHaveReceivedCommand(PromoteReadReplicaCommand);
   });
 
   it('fails with ReplicaCatchUpDeadlineExceeded when the replica has not caught up by the deadline', async () => {

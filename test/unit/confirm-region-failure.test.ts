@@ -78,6 +78,12 @@ describe('classify', () => {
     expect(decision).toMatchObject({ classification: 'database-failure', action: 'failover', approvalRequired: true, onApprovalTimeout: 'abort' });
   });
 
+  it('lets a database alarm outrank failing probes: health endpoints that check the database go down with it, and that is no region outage', () => {
+    const decision = classify(plan, healthAlarmStart, evidence({ probes: probesDown, alarms: alarms([HEALTH_ALARM, DB_ALARM]) }), []);
+
+    expect(decision).toMatchObject({ classification: 'database-failure', approvalRequired: true });
+  });
+
   it('classifies healthy probes with broken replication as a partition: approval required, and an unanswered approval aborts even when the plan says proceed', () => {
     const proceedPlan = examplePlan((raw) => {
       raw.approval.onTimeout = 'proceed';
@@ -185,7 +191,7 @@ function platformInEu(options: { health?: string } = {}) {
     MetricAlarms: alarms(options.health ? [options.health] : []).map((a) => ({ AlarmName: a.name, StateValue: a.state as 'OK' | 'ALARM' })),
   });
   cloudwatch.on(GetMetricDataCommand).callsFake((input: GetMetricDataCommandInput) => ({
-    MetricDataResults: [{ Id: 'm', Values: metricName(input) === 'AuroraGlobalDBReplicationLag' ? [2500, 1800] : [1] }],
+    MetricDataResults: [{ Id: 'm', Values: metricName(input) === 'AuroraGlobalDBReplicationLag' ? [2500, 1800] : [1], Timestamps: [new Date(NOW.getTime() - 30_000), new Date(NOW.getTime() - 90_000)] }],
   }));
   rds.on(DescribeGlobalClustersCommand).resolves(ledgerGlobalCluster('primary'));
   rds.on(DescribeDBInstancesCommand).resolves({

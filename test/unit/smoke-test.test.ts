@@ -43,7 +43,7 @@ const ctx = stageContext();
 beforeEach(() => {
   rds.reset();
   cloudwatch.reset();
-  cloudwatch.on(GetMetricDataCommand).resolves({ MetricDataResults: [{ Id: 'm', Values: [0] }] });
+  cloudwatch.on(GetMetricDataCommand).resolves({ MetricDataResults: [{ Id: 'm', Values: [0], Timestamps: [new Date()] }] });
   databasesPromoted();
 });
 
