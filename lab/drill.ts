@@ -145,11 +145,15 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     }
     const ids = new Set((await survivor.query<{ id: string }>('SELECT id FROM transactions WHERE NOT synthetic')).map((r) => r.id));
     const log = traffic.log;
-    const loss = rpo(log, ids, scenario.name === 'planned-switchover' ? null : faultAt);
+    const measuredLoss = rpo(log, ids, scenario.name === 'planned-switchover' ? null : faultAt);
+    // With the primary dead and nothing promoted there is no surviving primary yet: those writes are at risk, not lost.
+    const noSurvivor = !promoted && !lab.state.primary.dbAlive;
+    const loss = noSurvivor ? { lostAcknowledged: 0, seconds: 0, lostIds: [] as string[] } : measuredLoss;
     const promotedAt = lab.state.marks.promotedAt;
     let splitBrainWrites = 0;
     if (promotedAt) {
-      splitBrainWrites += log.filter((r) => r.ok && r.region === lab.plan.primaryRegion && r.sentAt > promotedAt).length;
+      // Any write the old side acknowledged after the new side became writable, whenever it was sent.
+      splitBrainWrites += log.filter((r) => r.ok && r.region === lab.plan.primaryRegion && r.doneAt > promotedAt).length;
       if (lab.state.primary.dbAlive) {
         const rows = await lab.state.primary.db
           .query<{ n: number }>('SELECT count(*)::int AS n FROM transactions WHERE created_at > to_timestamp($1::float8 / 1000)', [promotedAt])
@@ -159,22 +163,28 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     }
     const execEvents = execution?.events ?? [];
     const stageList = stages(execEvents);
-    // The orchestrator's estimate: from the execution's output, or (when it failed) from its notification event.
-    const fromOutput = (execution?.output?.recovery?.promotion ?? []).map((s: { lagSecondsAtPromotion?: number | null }) => s.lagSecondsAtPromotion).find((v: unknown) => typeof v === 'number');
-    const fromEvent = lab.state.events.map((e) => (e.detail as { estimatedDataLossSeconds?: unknown } | undefined)?.estimatedDataLossSeconds).find((v) => typeof v === 'number');
-    const estimated = fromOutput ?? fromEvent;
+    // The orchestrator's estimate: the largest gap it measured at promotion, or (when the run failed) what its notification said.
+    const lagsAtPromotion = (execution?.output?.recovery?.promotion ?? []).map((s: { lagSecondsAtPromotion?: number | null }) => s.lagSecondsAtPromotion).filter((v: unknown): v is number => typeof v === 'number');
+    const fromEvent = lab.state.events.map((e) => (e.detail as { estimatedDataLossSeconds?: unknown } | undefined)?.estimatedDataLossSeconds).find((v): v is number => typeof v === 'number');
+    const estimatedWorst = lagsAtPromotion.length > 0 ? Math.max(...lagsAtPromotion) : fromEvent;
     const reportPath = join(options.outDir, 'report.html');
     const summary: DrillSummary = {
       scenario: scenario.name,
       mode: execution?.output?.start?.mode ?? (scenario.name === 'planned-switchover' ? 'switchover' : 'failover'),
       outcome: outcomeOf(execution),
-      // A planned switchover has no fault: its outage starts when the fence stops writes.
-      rtoSeconds: rtoSeconds(log, scenario.name === 'planned-switchover' ? (lab.state.marks.fencedAt ?? faultAt) : faultAt),
-      rpo: { lostAcknowledged: loss.lostAcknowledged, seconds: loss.seconds, estimatedSeconds: typeof estimated === 'number' ? estimated : null },
+      // No RTO where writes were never interrupted; a planned switchover's outage starts when the fence stops writes.
+      rtoSeconds: scenario.outage ? rtoSeconds(log, scenario.name === 'planned-switchover' ? (lab.state.marks.fencedAt ?? faultAt) : faultAt) : null,
+      rpo: { lostAcknowledged: loss.lostAcknowledged, seconds: loss.seconds, estimatedSeconds: typeof estimatedWorst === 'number' ? estimatedWorst : null },
       acknowledged: log.filter((r) => r.ok).length,
       errors: log.filter((r) => !r.ok).length,
       splitBrain: splitBrainWrites > 0,
-      orchestrationOverheadMs: execution ? orchestrationOverheadMs(execEvents, execution.startDate.getTime(), execution.stopDate!.getTime()) : 0,
+      orchestrationOverheadMs: execution
+        ? orchestrationOverheadMs(execEvents, execution.startDate.getTime(), execution.stopDate!.getTime(), {
+            WaitForPromotion: lab.state.marks.promotedAt,
+            WaitForDnsSync: lab.state.marks.flippedAt,
+            WaitForSteadyState: lab.state.recovery.app.steadyAt,
+          })
+        : 0,
       throughput: throughput(log),
       stages: stageList.map(({ name, status, startedAt, durationMs }) => ({ name, status, startedAt, durationMs })),
       report: reportPath,
@@ -183,9 +193,11 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
       `Lab-sized settings: probes every ${lab.options.probeIntervalMs} ms with ${lab.options.failuresToAlarm} failures to alarm, DNS TTL ${lab.plan.traffic[0]!.ttl} s, state machine polls every ${lab.options.pollMs} ms (the ASL says 1 s), retry pauses ${lab.options.retryMs} ms, DNS INSYNC after ${lab.options.dnsSyncMs} ms. On AWS these are 10–60 s each: see README, "Where the minutes go on AWS".`,
       `Writes unavailable (longest gap between acknowledged writes after the ${scenario.name === 'planned-switchover' ? 'start' : 'fault'}): ${longestAckGapSeconds(log, faultAt, endAt)} s.`,
       ...(scenario.name === 'planned-switchover' ? ['For the planned switchover, RTO is measured from the moment the fence stopped writes in us-east-1.'] : []),
-      'Orchestration overhead is execution time outside Tasks and Wait states; it includes Retry backoff pauses.',
+      'Orchestration overhead is execution time outside Tasks and outside the part of each poll Wait while the system was not yet done; it includes Retry backoff pauses.',
       `Replication: asynchronous streaming over a ${options.latencyMs} ms link; acknowledged-but-unreplicated transactions are the expected loss of an unplanned failover.`,
     ];
+    if (!scenario.outage) notes.push('No outage in this scenario: writes were never meant to stop, so no RTO is reported.');
+    if (noSurvivor && measuredLoss.lostAcknowledged > 0) notes.push(`${measuredLoss.lostAcknowledged} acknowledged transactions are at risk: they exist only on the failed primary (nothing was promoted).`);
     if (lab.plan.approval.fenceUnconfirmed === 'proceed') notes.push('The lab plan lets an unconfirmed fence proceed (a dead region cannot confirm it); the notification says so.');
     if (execution?.error) notes.push(`Execution ended with ${execution.error}: ${execution.cause ?? ''}`);
     if (promoted !== scenario.expectPromotion) notes.push(`UNEXPECTED: promotion ${promoted ? 'happened' : 'did not happen'} in scenario ${scenario.name}.`);

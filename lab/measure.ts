@@ -108,11 +108,27 @@ export function stateIntervals(events: ExecutionEvent[], types: string[]): Inter
 }
 
 /**
- * Orchestration overhead: execution time not spent inside a Task (waiting on the systems it drives)
- * or in a Wait state (polling on purpose) — i.e. the state machine's own cost.
+ * Orchestration overhead: execution time not spent waiting on the systems it drives — i.e. outside
+ * Tasks, and outside the part of each poll Wait during which the system was still not done. A Wait
+ * that goes on after the system finished (`doneAt`, by Wait state name) is the poll's granularity:
+ * the orchestrator's cost, so it counts.
  */
-export function orchestrationOverheadMs(events: ExecutionEvent[], startedAt: number, endedAt: number): number {
-  const busy = unionLength(stateIntervals(events, ['Task', 'Wait']));
+export function orchestrationOverheadMs(events: ExecutionEvent[], startedAt: number, endedAt: number, doneAt: Record<string, number | undefined> = {}): number {
+  const tasks = stateIntervals(events, ['Task']);
+  const waits: Interval[] = [];
+  const open = new Map<string, number[]>();
+  for (const e of events) {
+    if (!e.state || e.stateType !== 'Wait') continue;
+    if (e.type === 'StateEntered') open.set(e.state, [...(open.get(e.state) ?? []), e.at]);
+    if (e.type === 'StateExited') {
+      const start = open.get(e.state)?.shift();
+      if (start === undefined) continue;
+      const done = doneAt[e.state];
+      const end = done === undefined ? e.at : Math.min(e.at, Math.max(start, done));
+      if (end > start) waits.push({ start, end });
+    }
+  }
+  const busy = unionLength([...tasks, ...waits]);
   return Math.max(0, Math.round(endedAt - startedAt - busy));
 }
 

@@ -38,6 +38,8 @@ export class RegionApp {
   runningCount: number;
   /** Smoke-test-failure scenario: the synthetic write endpoint answers 500. */
   syntheticBroken = false;
+  /** When the last scale-up reached its desired count (the ECS service's steady state). */
+  steadyAt?: number;
   private scaleTimer?: NodeJS.Timeout;
 
   constructor(readonly options: RegionAppOptions) {
@@ -64,9 +66,13 @@ export class RegionApp {
       this.runningCount = n; // stopping is immediate: the ALB deregisters the targets
       return;
     }
+    this.steadyAt = undefined;
     this.scaleTimer = setInterval(() => {
       this.runningCount = Math.min(this.desiredCount, this.runningCount + 1);
-      if (this.runningCount >= this.desiredCount) clearInterval(this.scaleTimer);
+      if (this.runningCount >= this.desiredCount) {
+        clearInterval(this.scaleTimer);
+        this.steadyAt = Date.now();
+      }
     }, this.options.taskStartMs);
     this.scaleTimer.unref();
   }

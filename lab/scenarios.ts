@@ -20,6 +20,8 @@ export interface Scenario {
   after?: (lab: Lab) => Promise<void>;
   /** Whether a promotion is expected: the report and tests check it. */
   expectPromotion: boolean;
+  /** Whether the fault interrupts writes at all (RTO is reported only then). */
+  outage: boolean;
   /** How long to keep going when no execution ever starts (ms). */
   quietPeriodMs: number;
 }
@@ -39,6 +41,7 @@ export const SCENARIOS: Record<string, Scenario> = {
     approver: 'approve',
     inject: regionDown,
     expectPromotion: true,
+    outage: true,
     quietPeriodMs: 20_000,
   },
   'database-failure': {
@@ -50,6 +53,7 @@ export const SCENARIOS: Record<string, Scenario> = {
       return 'us-east-1 database crashed';
     },
     expectPromotion: true,
+    outage: true,
     quietPeriodMs: 20_000,
   },
   'network-partition': {
@@ -62,6 +66,7 @@ export const SCENARIOS: Record<string, Scenario> = {
     },
     after: async (lab) => lab.link.heal(),
     expectPromotion: false,
+    outage: false,
     quietPeriodMs: 20_000,
   },
   'lag-spike': {
@@ -76,6 +81,7 @@ export const SCENARIOS: Record<string, Scenario> = {
       await lab.state.recovery.db.query('SELECT pg_wal_replay_resume()').catch(() => undefined);
     },
     expectPromotion: false,
+    outage: false,
     quietPeriodMs: 20_000,
   },
   'planned-switchover': {
@@ -87,6 +93,7 @@ export const SCENARIOS: Record<string, Scenario> = {
       return 'switchover started by the operator';
     },
     expectPromotion: true,
+    outage: true,
     quietPeriodMs: 20_000,
   },
   'approval-rejected': {
@@ -96,6 +103,7 @@ export const SCENARIOS: Record<string, Scenario> = {
     approver: 'reject',
     inject: regionDown,
     expectPromotion: false,
+    outage: true,
     quietPeriodMs: 20_000,
   },
   'approval-timeout': {
@@ -105,6 +113,7 @@ export const SCENARIOS: Record<string, Scenario> = {
     approver: 'none',
     inject: regionDown,
     expectPromotion: false,
+    outage: true,
     quietPeriodMs: 20_000,
   },
   'smoke-test-failure': {
@@ -116,6 +125,7 @@ export const SCENARIOS: Record<string, Scenario> = {
     },
     inject: regionDown,
     expectPromotion: true,
+    outage: true,
     quietPeriodMs: 20_000,
   },
 };

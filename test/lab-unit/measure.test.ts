@@ -56,6 +56,21 @@ describe('lab measurements', () => {
     expect(orchestrationOverheadMs(events, 1000, 2000)).toBe(110);
   });
 
+  it('counts the part of a poll Wait after the system was already done as overhead', () => {
+    const e = (type: string, state: string, stateType: string, at: number): ExecutionEvent => ({ type, state, stateType, at, nested: true });
+    const events = [
+      e('StateEntered', 'PromoteEuDatabase', 'Task', 0),
+      e('StateExited', 'PromoteEuDatabase', 'Task', 100),
+      e('StateEntered', 'WaitForPromotion', 'Wait', 100),
+      e('StateExited', 'WaitForPromotion', 'Wait', 1100),
+      e('StateEntered', 'PromoteEuDatabase', 'Task', 1100),
+      e('StateExited', 'PromoteEuDatabase', 'Task', 1200),
+    ];
+    // The database was writable at 400 ms: the remaining 700 ms of the Wait were the orchestrator's.
+    expect(orchestrationOverheadMs(events, 0, 1200, { WaitForPromotion: 400 })).toBe(700);
+    expect(orchestrationOverheadMs(events, 0, 1200)).toBe(0);
+  });
+
   it('names stages as the runbook does', () => {
     const events: ExecutionEvent[] = [
       { type: 'StateEntered', state: 'FenceUsWriters', stateType: 'Task', at: 1, nested: false },

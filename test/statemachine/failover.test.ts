@@ -300,19 +300,27 @@ describe('failover state machine', () => {
     expect(p.mutatingCalls()).toEqual([]);
   });
 
-  it('never logs the Slack bot token', async () => {
+  it('logs the execution id on every stage line and never the Slack bot token, the signing secret or a task token', async () => {
     const plan = testPlan();
-    const p = platformFor(plan, { probesUp: false });
+    // The primary cannot be fenced: the unfenced-promotion gate opens, the Slack callback loads the signing secret.
+    const p = platformFor(plan, { probesUp: false, primaryControlPlaneUp: false });
     let run: RunResult | undefined;
 
     const logged = await captureLogs(async () => {
-      run = await runFailover(plan, p, sample('health-alarm.json'));
+      run = await runFailover(plan, p, sample('health-alarm.json'), {
+        onGate: async (gate) => {
+          expect(await clickSlackButton(gate, 'approve', APPROVER)).toMatchObject({ statusCode: 200 });
+        },
+      });
     });
 
     expect(run && outcome(run)).toEqual({ status: 'SUCCEEDED' });
-    expect(logged).toContain('"executionId":"arn:aws:states:eu-west-1:111122223333:execution:');
-    expect(logged).toContain('stage finished');
+    expect(run!.gates).toHaveLength(1);
+    const stageLines = logged.split('\n').filter((l) => l.includes('"stage finished"'));
+    expect(stageLines.length).toBeGreaterThan(8);
+    for (const line of stageLines) expect(line).toContain('"executionId":"arn:aws:states:eu-west-1:111122223333:execution:');
     expect(logged).not.toContain(BOT_TOKEN);
     expect(logged).not.toContain(SIGNING_SECRET);
+    expect(logged).not.toContain(run!.gates[0]!.payload.taskToken);
   });
 });
