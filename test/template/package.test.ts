@@ -151,6 +151,15 @@ describe('serverless package --stage example', () => {
     expect(actions.filter((a) => a.includes('*'))).toEqual([]);
   });
 
+  it('lets every function role write X-Ray traces (active tracing fails the deploy otherwise)', () => {
+    const functionRoles = ofType('AWS::IAM::Role').filter(([id]) => id.endsWith('IamRoleLambdaExecution') && id !== 'IamRoleLambdaExecution');
+    expect(functionRoles).toHaveLength(10);
+    for (const [id, role] of functionRoles) {
+      const actions = (role.Properties.Policies ?? []).flatMap((p: any) => p.PolicyDocument.Statement.flatMap((st: any) => [].concat(st.Action)));
+      expect({ id, actions }).toEqual({ id, actions: expect.arrayContaining(['xray:PutTraceSegments', 'xray:PutTelemetryRecords']) });
+    }
+  });
+
   it('scopes the mutating permissions to the plan resources of their own stage', () => {
     const policyOf = (fn: string) => JSON.stringify(template.Resources[`${fn}IamRoleLambdaExecution`]!.Properties.Policies);
     expect(policyOf('PromoteEuDatabase')).toContain('rds:FailoverGlobalCluster');
