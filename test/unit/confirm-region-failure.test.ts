@@ -7,7 +7,7 @@ import type { ProbeResult, ReplicationObservation, StartResult } from '../../fun
 import { startFixture } from '../helpers/fixtures';
 import { examplePlan } from '../helpers/plan';
 import { mockFetch, networkError, NOW, stageContext } from '../helpers/stage';
-import { ledgerGlobalCluster } from '../helpers/rds-responses';
+import { accountsReplicaReplicating, ledgerGlobalCluster } from '../helpers/rds-responses';
 
 const cloudwatch = mockClient(CloudWatchClient);
 const rds = mockClient(RDSClient);
@@ -194,16 +194,7 @@ function platformInEu(options: { health?: string } = {}) {
     MetricDataResults: [{ Id: 'm', Values: metricName(input) === 'AuroraGlobalDBReplicationLag' ? [2500, 1800] : [1], Timestamps: [new Date(NOW.getTime() - 30_000), new Date(NOW.getTime() - 90_000)] }],
   }));
   rds.on(DescribeGlobalClustersCommand).resolves(ledgerGlobalCluster('primary'));
-  rds.on(DescribeDBInstancesCommand).resolves({
-    DBInstances: [
-      {
-        DBInstanceIdentifier: 'payments-accounts-euw1',
-        DBInstanceStatus: 'available',
-        ReadReplicaSourceDBInstanceIdentifier: 'arn:aws:rds:us-east-1:111122223333:db:payments-accounts-use1',
-        StatusInfos: [{ StatusType: 'read replication', Status: 'replicating', Normal: true }],
-      },
-    ],
-  });
+  rds.on(DescribeDBInstancesCommand).resolves(accountsReplicaReplicating());
   route53.on(ListResourceRecordSetsCommand).resolves({
     IsTruncated: false,
     MaxItems: 10,

@@ -6,7 +6,7 @@ import { smokeTest } from '../../functions/smoke-test';
 import { startFixture } from '../helpers/fixtures';
 import { examplePlan } from '../helpers/plan';
 import { mockFetch, networkError, NOW, stageContext } from '../helpers/stage';
-import { ledgerGlobalCluster } from '../helpers/rds-responses';
+import { accountsReplicaReplicating, ledgerGlobalCluster } from '../helpers/rds-responses';
 
 const rds = mockClient(RDSClient);
 const cloudwatch = mockClient(CloudWatchClient);
@@ -103,16 +103,7 @@ describe('smoke-test', () => {
 
   it('fails with SmokeTestFailed when a database is still a replica', async () => {
     endpoints();
-    rds.on(DescribeDBInstancesCommand).resolves({
-      DBInstances: [
-        {
-          DBInstanceIdentifier: 'payments-accounts-euw1',
-          DBInstanceStatus: 'available',
-          ReadReplicaSourceDBInstanceIdentifier: 'arn:aws:rds:us-east-1:111122223333:db:payments-accounts-use1',
-          StatusInfos: [{ StatusType: 'read replication', Status: 'replicating', Normal: true }],
-        },
-      ],
-    });
+    rds.on(DescribeDBInstancesCommand).resolves(accountsReplicaReplicating());
 
     await expect(smokeTest(input(), ctx)).rejects.toMatchObject({
       name: 'SmokeTestFailed',
