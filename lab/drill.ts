@@ -190,7 +190,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
       report: reportPath,
     };
     const notes = [
-      `Lab-sized settings: probes every ${lab.options.probeIntervalMs} ms with ${lab.options.failuresToAlarm} failures to alarm, DNS TTL ${lab.plan.traffic[0]!.ttl} s, state machine polls every ${lab.options.pollMs} ms (the ASL says 1 s), retry pauses ${lab.options.retryMs} ms, DNS INSYNC after ${lab.options.dnsSyncMs} ms. On AWS these are 10–60 s each: see README, "Where the minutes go on AWS".`,
+      `Lab-sized settings: probes every ${lab.options.probeIntervalMs} ms with ${lab.options.failuresToAlarm} failures to alarm, DNS TTL ${lab.plan.traffic[0]!.ttl} s, state machine Wait states overridden to ${lab.options.pollMs} ms (the lab plan's polling says 1 s), retry pauses ${lab.options.retryMs} ms, DNS INSYNC after ${lab.options.dnsSyncMs} ms. On AWS these are 10–60 s each: see README, "Where the minutes go on AWS".`,
       `Writes unavailable (longest gap between acknowledged writes after the ${scenario.name === 'planned-switchover' ? 'start' : 'fault'}): ${longestAckGapSeconds(log, faultAt, endAt)} s.`,
       ...(scenario.name === 'planned-switchover' ? ['For the planned switchover, RTO is measured from the moment the fence stopped writes in us-east-1.'] : []),
       'Orchestration overhead is execution time outside Tasks and outside the part of each poll Wait while the system was not yet done; it includes Retry backoff pauses.',
