@@ -52,6 +52,8 @@ function iamStatements(plan, stage) {
     ...(replicas.length ? [allow(['rds:DescribeDBInstances'], replicaInstances)] : []),
     allow(['cloudwatch:GetMetricData'], '*'),
   ];
+  // Application Auto Scaling has no resource-level permission for RegisterScalableTarget on ECS services.
+  const autoScaling = plan.compute.some((c) => c.autoScaling) ? [allow(['application-autoscaling:RegisterScalableTarget'], '*')] : [];
   const nonEmpty = (statements) => statements.filter((s) => !Array.isArray(s.Resource) || s.Resource.length > 0);
   // Active tracing (provider.tracing.lambda) needs these on every function's own role; X-Ray has no resource-level permissions.
   const xray = allow(['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], '*');
@@ -62,6 +64,7 @@ function iamStatements(plan, stage) {
     requestApproval: [allow(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'], [table]), allow(['ssm:GetParameter'], [ssm(plan.slack.botTokenParameter)])],
     fenceUsWriters: nonEmpty([
       allow(['ecs:DescribeServices', 'ecs:UpdateService'], primaryServices),
+      ...autoScaling,
       allow(['rds:ModifyDBParameterGroup'], parameterGroups),
     ]),
     promoteEuDatabase: nonEmpty([
@@ -69,7 +72,7 @@ function iamStatements(plan, stage) {
       allow(['rds:FailoverGlobalCluster', 'rds:SwitchoverGlobalCluster'], [...globalClusters, ...recoveryClusters]),
       allow(['rds:PromoteReadReplica'], replicaInstances),
     ]),
-    scaleEuCompute: nonEmpty([allow(['ecs:DescribeServices', 'ecs:UpdateService'], recoveryServices)]),
+    scaleEuCompute: nonEmpty([allow(['ecs:DescribeServices', 'ecs:UpdateService'], recoveryServices), ...autoScaling]),
     flipTraffic: [
       allow(['route53:ListResourceRecordSets', 'route53:ChangeResourceRecordSets'], zones),
       allow(['route53:GetChange'], [sub('arn:\${AWS::Partition}:route53:::change/*')]),

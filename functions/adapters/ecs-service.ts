@@ -1,10 +1,13 @@
 /**
- * ECS services (ECS API). In the recovery region: scale from the warm standby count to the failover
- * count and wait for a steady state. In the primary region: fence writers by scaling them to zero,
- * best effort, because that region's control plane may be the thing that is down.
+ * ECS services (ECS API, and Application Auto Scaling when the plan says the services scale). In the
+ * recovery region: scale from the warm standby count to the failover count and wait for a steady
+ * state. In the primary region: fence writers by scaling them to zero, best effort, because that
+ * region's control plane may be the thing that is down. With auto scaling, the capacity bounds are
+ * set first, so a scaling policy cannot undo the fence or scale the recovery region back in.
  */
+import { RegisterScalableTargetCommand } from '@aws-sdk/client-application-auto-scaling';
 import { DescribeServicesCommand, UpdateServiceCommand, type Service } from '@aws-sdk/client-ecs';
-import { ecs } from '../core/clients';
+import { applicationAutoScaling, ecs } from '../core/clients';
 import { awsCall, ResourceStateError } from '../core/errors';
 import type { EcsServiceResource } from '../core/plan';
 import type { Fencer, Observation, ReconcileAdapter } from './types';
@@ -19,6 +22,19 @@ async function describe(region: string, ref: { cluster: string; service: string 
     throw new ResourceStateError(`ECS service ${ref.cluster}/${ref.service} in ${region}: ${reason}`);
   }
   return service;
+}
+
+/** Sets the service's auto scaling bounds (MaxCapacity left as it is when not given). */
+async function bound(region: string, ref: { cluster: string; service: string }, min: number, max?: number): Promise<void> {
+  await applicationAutoScaling(region).send(
+    new RegisterScalableTargetCommand({
+      ServiceNamespace: 'ecs',
+      ResourceId: `service/${ref.cluster}/${ref.service}`,
+      ScalableDimension: 'ecs:service:DesiredCount',
+      MinCapacity: min,
+      ...(max !== undefined ? { MaxCapacity: max } : {}),
+    }),
+  );
 }
 
 const steady = (s: Service, want: number): boolean =>
@@ -37,6 +53,11 @@ export const scale: ReconcileAdapter<EcsServiceResource> = {
     return { done: false, inProgress: false, phase: 'standby', detail: counts };
   },
   async act(svc, ctx) {
+    if (svc.autoScaling) {
+      await awsCall(`application-autoscaling:RegisterScalableTarget ${svc.recovery.cluster}/${svc.recovery.service}`, () =>
+        bound(ctx.plan.recoveryRegion, svc.recovery, svc.failoverDesiredCount),
+      );
+    }
     await awsCall(`ecs:UpdateService ${svc.recovery.cluster}/${svc.recovery.service}`, () =>
       ecs(ctx.plan.recoveryRegion).send(
         new UpdateServiceCommand({ cluster: svc.recovery.cluster, service: svc.recovery.service, desiredCount: svc.failoverDesiredCount }),
@@ -45,7 +66,8 @@ export const scale: ReconcileAdapter<EcsServiceResource> = {
     return { detail: `UpdateService ${svc.recovery.cluster}/${svc.recovery.service} desiredCount ${svc.standbyDesiredCount} → ${svc.failoverDesiredCount}` };
   },
   describeAction(svc, ctx) {
-    return `UpdateService ${svc.recovery.cluster}/${svc.recovery.service} desiredCount → ${svc.failoverDesiredCount} (${ctx.plan.recoveryRegion})`;
+    const min = svc.autoScaling ? `auto scaling MinCapacity → ${svc.failoverDesiredCount}, ` : '';
+    return `${min}UpdateService ${svc.recovery.cluster}/${svc.recovery.service} desiredCount → ${svc.failoverDesiredCount} (${ctx.plan.recoveryRegion})`;
   },
 };
 
@@ -54,17 +76,21 @@ export const fencer: Fencer<EcsServiceResource> = {
     if (!svc.writer) return { confirmed: true, action: 'none', detail: 'not a writer' };
     const where = `${svc.primary.cluster}/${svc.primary.service} (${plan.primaryRegion})`;
     try {
+      if (svc.autoScaling) await bound(plan.primaryRegion, svc.primary, 0, 0);
       const s = await describe(plan.primaryRegion, svc.primary);
       if ((s.desiredCount ?? 0) !== 0) {
         await ecs(plan.primaryRegion).send(new UpdateServiceCommand({ cluster: svc.primary.cluster, service: svc.primary.service, desiredCount: 0 }));
       }
-      return { confirmed: true, action: 'scale-to-zero', detail: `${where} desiredCount 0 (was ${s.desiredCount ?? 0}; ${s.runningCount ?? 0} tasks draining)` };
+      const pinned = svc.autoScaling ? '; auto scaling pinned to 0..0' : '';
+      return { confirmed: true, action: 'scale-to-zero', detail: `${where} desiredCount 0 (was ${s.desiredCount ?? 0}; ${s.runningCount ?? 0} tasks draining${pinned})` };
     } catch (error) {
       const e = error instanceof Error ? error : new Error(String(error));
       return { confirmed: false, action: 'scale-to-zero', detail: `${where} unreachable: ${e.name}: ${e.message}` };
     }
   },
   describeFence(svc, plan) {
-    return svc.writer ? `UpdateService ${svc.primary.cluster}/${svc.primary.service} desiredCount → 0 (${plan.primaryRegion})` : 'nothing (not a writer)';
+    if (!svc.writer) return 'nothing (not a writer)';
+    const pin = svc.autoScaling ? 'auto scaling Min/MaxCapacity → 0, ' : '';
+    return `${pin}UpdateService ${svc.primary.cluster}/${svc.primary.service} desiredCount → 0 (${plan.primaryRegion})`;
   },
 };

@@ -6,6 +6,7 @@
  * Endpoints follow the SDK's standard `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>` settings,
  * which is how the local lab points the unchanged handlers at its simulated control plane.
  */
+import { ApplicationAutoScalingClient } from '@aws-sdk/client-application-auto-scaling';
 import { CloudWatchClient } from '@aws-sdk/client-cloudwatch';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ECSClient } from '@aws-sdk/client-ecs';
@@ -37,6 +38,7 @@ function client<T>(ctor: Ctor<T>, key: string, region: string): T {
 
 export const rds = (region: string): RDSClient => client(RDSClient, 'rds', region);
 export const ecs = (region: string): ECSClient => client(ECSClient, 'ecs', region);
+export const applicationAutoScaling = (region: string): ApplicationAutoScalingClient => client(ApplicationAutoScalingClient, 'application-autoscaling', region);
 export const cloudwatch = (region: string): CloudWatchClient => client(CloudWatchClient, 'cloudwatch', region);
 export const sfn = (region: string): SFNClient => client(SFNClient, 'sfn', region);
 export const eventbridge = (region: string): EventBridgeClient => client(EventBridgeClient, 'eventbridge', region);

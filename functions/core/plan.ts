@@ -93,6 +93,12 @@ const ecsService = z.object({
   standbyDesiredCount: z.number().int().min(0).max(5000),
   failoverDesiredCount: z.number().int().min(1).max(5000),
   steadyTimeoutSeconds: seconds(3600).default(600),
+  /**
+   * The services have Application Auto Scaling targets. Scaling policies would undo a bare desired
+   * count (scale the fenced primary back up in a partition, or scale the recovery region back in),
+   * so the fence pins the primary to 0..0 and the scale-up raises the recovery minimum.
+   */
+  autoScaling: z.boolean().default(false),
 });
 
 export const computeSchema = z.discriminatedUnion('kind', [ecsService]);

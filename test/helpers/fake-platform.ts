@@ -7,6 +7,7 @@
  * ListResourceRecordSets answers, and so on. Every command is recorded so a test can assert on
  * what was (and what was not) sent.
  */
+import { ApplicationAutoScalingClient, RegisterScalableTargetCommand } from '@aws-sdk/client-application-auto-scaling';
 import { CloudWatchClient, DescribeAlarmsCommand, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { ConditionalCheckFailedException, DynamoDBClient, GetItemCommand, PutItemCommand, UpdateItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { DescribeServicesCommand, ECSClient, UpdateServiceCommand } from '@aws-sdk/client-ecs';
@@ -57,6 +58,7 @@ export const MUTATING_COMMANDS = [
   ModifyDBParameterGroupCommand,
   UpdateServiceCommand,
   ChangeResourceRecordSetsCommand,
+  RegisterScalableTargetCommand,
 ] as const;
 
 export function installFakePlatform(plan: Plan, overrides: Partial<World> = {}) {
@@ -177,6 +179,12 @@ export function installFakePlatform(plan: Plan, overrides: Partial<World> = {}) 
     return { service: { desiredCount: svc.desired } };
   });
 
+  const autoscaling = mockClient(ApplicationAutoScalingClient);
+  autoscaling.on(RegisterScalableTargetCommand).callsFake(async (_input, getClient) => {
+    if ((await regionOf(getClient as never)) === plan.primaryRegion && !world.primaryControlPlaneUp) throw unreachable();
+    return {};
+  });
+
   const route53 = mockClient(Route53Client);
   const rec = plan.traffic[0]!;
   route53.on(ListResourceRecordSetsCommand).callsFake(() => ({
@@ -272,7 +280,7 @@ export function installFakePlatform(plan: Plan, overrides: Partial<World> = {}) 
     throw new Error(`unexpected fetch in test: ${u}`);
   });
 
-  const clients = { rds, cloudwatch, ecs, route53, sfn, events, dynamodb, ssm };
+  const clients = { rds, cloudwatch, ecs, autoscaling, route53, sfn, events, dynamodb, ssm };
   return {
     world,
     tokens,
@@ -282,7 +290,7 @@ export function installFakePlatform(plan: Plan, overrides: Partial<World> = {}) 
     fetchSpy,
     /** Every mutating command sent, as `Name` strings (for "drill sends no mutating command"). */
     mutatingCalls(): string[] {
-      const all = [...rds.calls(), ...ecs.calls(), ...route53.calls()];
+      const all = [...rds.calls(), ...ecs.calls(), ...autoscaling.calls(), ...route53.calls()];
       const names = new Set(MUTATING_COMMANDS.map((c) => c.name));
       return all.map((c) => (c.args[0] as { constructor: { name: string } }).constructor.name).filter((n) => names.has(n));
     },

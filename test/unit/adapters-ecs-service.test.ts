@@ -1,4 +1,5 @@
 import { DescribeServicesCommand, ECSClient, ServerException, UpdateServiceCommand, type Service } from '@aws-sdk/client-ecs';
+import { ApplicationAutoScalingClient, RegisterScalableTargetCommand } from '@aws-sdk/client-application-auto-scaling';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { Mode, ResourceStep } from '../../functions/core/contract';
 import type { EcsServiceResource } from '../../functions/core/plan';
@@ -6,6 +7,7 @@ import { scaleEuCompute } from '../../functions/scale-eu-compute';
 import { previousStep, reconcileInput, regionOf, stageContext } from '../helpers/stage';
 
 const ecs = mockClient(ECSClient);
+const autoscaling = mockClient(ApplicationAutoScalingClient);
 
 const paymentsApi = (mode?: Mode, previous?: ResourceStep) => reconcileInput((plan) => plan.compute[0] as EcsServiceResource, { mode, previous });
 
@@ -28,11 +30,33 @@ const ctx = stageContext();
 
 beforeEach(() => {
   ecs.reset();
+  autoscaling.reset();
+  autoscaling.on(RegisterScalableTargetCommand).resolves({});
   ecs.on(DescribeServicesCommand).resolves({ services: [service({ desired: 10, running: 10 })], failures: [] });
   ecs.on(UpdateServiceCommand).resolves({ service: service({ desired: 50, running: 10, pending: 40, rollout: 'IN_PROGRESS' }) });
 });
 
 describe('ecs-service scale', () => {
+  it('raises the auto scaling minimum to the failover count before scaling, so scaling policies cannot scale the recovery region back in', async () => {
+    await scaleEuCompute(paymentsApi('failover'), ctx);
+
+    expect(autoscaling).toHaveReceivedCommandWith(RegisterScalableTargetCommand, {
+      ServiceNamespace: 'ecs',
+      ResourceId: 'service/payments-euw1/payments-api',
+      ScalableDimension: 'ecs:service:DesiredCount',
+      MinCapacity: 50,
+    });
+    expect(autoscaling.commandCalls(RegisterScalableTargetCommand)[0]!.args[0].input).not.toHaveProperty('MaxCapacity');
+    await expect(regionOf(autoscaling.commandCalls(RegisterScalableTargetCommand)[0]!)).resolves.toBe('eu-west-1');
+  });
+
+  it('leaves auto scaling alone for a service the plan does not mark as auto scaled', async () => {
+    await scaleEuCompute(reconcileInput((plan) => plan.compute[1] as EcsServiceResource, { mode: 'failover' }), ctx);
+
+    expect(autoscaling).not.toHaveReceivedCommand(RegisterScalableTargetCommand);
+    expect(ecs).toHaveReceivedCommand(UpdateServiceCommand);
+  });
+
   it('scales the recovery-region service from standby to the failover count with UpdateService', async () => {
     const step = await scaleEuCompute(paymentsApi('failover'), ctx);
 
@@ -106,7 +130,8 @@ describe('ecs-service scale', () => {
   it('in a drill, says what it would do and makes no mutating call', async () => {
     const step = await scaleEuCompute(paymentsApi('drill'), ctx);
 
-    expect(step).toMatchObject({ done: true, phase: 'drill', mutated: false, wouldDo: 'UpdateService payments-euw1/payments-api desiredCount → 50 (eu-west-1)' });
+    expect(step).toMatchObject({ done: true, phase: 'drill', mutated: false, wouldDo: 'auto scaling MinCapacity → 50, UpdateService payments-euw1/payments-api desiredCount → 50 (eu-west-1)' });
     expect(ecs).not.toHaveReceivedCommand(UpdateServiceCommand);
+    expect(autoscaling).not.toHaveReceivedCommand(RegisterScalableTargetCommand);
   });
 });

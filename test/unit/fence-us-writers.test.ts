@@ -1,5 +1,6 @@
 import { DescribeServicesCommand, ECSClient, UpdateServiceCommand, type Service } from '@aws-sdk/client-ecs';
 import { DBParameterGroupNotFoundFault, ModifyDBParameterGroupCommand, RDSClient } from '@aws-sdk/client-rds';
+import { ApplicationAutoScalingClient, RegisterScalableTargetCommand } from '@aws-sdk/client-application-auto-scaling';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { Mode } from '../../functions/core/contract';
 import type { Plan } from '../../functions/core/plan';
@@ -10,6 +11,7 @@ import { NOW, regionOf, stageContext } from '../helpers/stage';
 
 const ecs = mockClient(ECSClient);
 const rds = mockClient(RDSClient);
+const autoscaling = mockClient(ApplicationAutoScalingClient);
 
 function usService(name: string, desired: number): Service {
   return { serviceName: name, status: 'ACTIVE', desiredCount: desired, runningCount: desired, pendingCount: 0, deployments: [{ id: 'ecs-svc/1', status: 'PRIMARY', rolloutState: 'COMPLETED' }] };
@@ -30,6 +32,8 @@ const ctx = stageContext();
 beforeEach(() => {
   ecs.reset();
   rds.reset();
+  autoscaling.reset();
+  autoscaling.on(RegisterScalableTargetCommand).resolves({});
   ecs.on(DescribeServicesCommand).callsFake((cmd: { services: string[] }) => ({ services: [usService(cmd.services[0]!, 20)], failures: [] }));
   ecs.on(UpdateServiceCommand).resolves({});
   rds.on(ModifyDBParameterGroupCommand).resolves({ DBParameterGroupName: 'payments-accounts-pg15' });
@@ -43,6 +47,29 @@ describe('fence-us-writers', () => {
     expect(ecs).toHaveReceivedCommandWith(UpdateServiceCommand, { cluster: 'payments-use1', service: 'ledger-worker', desiredCount: 0 });
     expect(ecs).toHaveReceivedCommandTimes(UpdateServiceCommand, 2);
     await expect(regionOf(ecs.commandCalls(UpdateServiceCommand)[0]!)).resolves.toBe('us-east-1');
+  });
+
+  it('pins an auto scaled US writer to 0..0 before scaling it to zero, so a scaling policy cannot bring it back', async () => {
+    await fenceUsWriters(input(), ctx);
+
+    expect(autoscaling).toHaveReceivedCommandWith(RegisterScalableTargetCommand, {
+      ServiceNamespace: 'ecs',
+      ResourceId: 'service/payments-use1/payments-api',
+      ScalableDimension: 'ecs:service:DesiredCount',
+      MinCapacity: 0,
+      MaxCapacity: 0,
+    });
+    expect(autoscaling).toHaveReceivedCommandTimes(RegisterScalableTargetCommand, 1); // ledger-worker is not auto scaled
+    await expect(regionOf(autoscaling.commandCalls(RegisterScalableTargetCommand)[0]!)).resolves.toBe('us-east-1');
+  });
+
+  it('reports the fence of an auto scaled writer unconfirmed when its scaling bounds cannot be set', async () => {
+    autoscaling.on(RegisterScalableTargetCommand).rejects(unreachable());
+
+    const result = await fenceUsWriters(input(), ctx);
+
+    expect(result.confirmed).toBe(false);
+    expect(result.steps.find((st) => st.resource === 'payments-api')).toMatchObject({ confirmed: false, detail: expect.stringContaining('unreachable') });
   });
 
   it('sets default_transaction_read_only in the primary database parameter group, applied immediately', async () => {
@@ -154,7 +181,7 @@ describe('fence-us-writers', () => {
 
     expect(result).toMatchObject({ confirmed: true, approvalNeeded: false });
     expect(result.steps.map((s) => s.wouldDo)).toEqual([
-      'UpdateService payments-use1/payments-api desiredCount → 0 (us-east-1)',
+      'auto scaling Min/MaxCapacity → 0, UpdateService payments-use1/payments-api desiredCount → 0 (us-east-1)',
       'UpdateService payments-use1/ledger-worker desiredCount → 0 (us-east-1)',
       'ModifyDBParameterGroup payments-accounts-pg15 default_transaction_read_only=1 (us-east-1)',
     ]);
