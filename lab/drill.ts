@@ -10,7 +10,7 @@ import './quiet-warnings';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { closeSharedServices, Lab } from './lab';
+import { closeSharedServices, Lab, stopAllLabs } from './lab';
 import { longestAckGapSeconds, orchestrationOverheadMs, rpo, rtoSeconds, stages, STAGE_OF_STATE, throughput, timeline } from './measure';
 import type { ExecutionEvent, ExecutionRecord } from './orchestrator';
 import { renderReportHtml } from './report/html';
@@ -270,6 +270,15 @@ export async function main(argv: string[]): Promise<number> {
   if (!Number.isFinite(rate) || rate <= 0 || rate > 2000) return usageError(`--rate must be a number of transactions per second in (0, 2000], got ${values.rate}`);
   if (!Number.isFinite(latencyMs) || latencyMs < 0 || latencyMs > 5000) return usageError(`--latency-ms must be in [0, 5000], got ${values['latency-ms']}`);
   if (!SCENARIOS[values.scenario!]) return usageError(`--scenario must be one of ${Object.keys(SCENARIOS).join(', ')}, got ${values.scenario}`);
+  // Interrupted (Ctrl-C, a closed pipe): tear the lab down before leaving, as a finished drill does.
+  const interrupt = (code: number) => {
+    void stopAllLabs()
+      .then(closeSharedServices)
+      .finally(() => process.exit(code));
+  };
+  process.once('SIGINT', () => interrupt(130));
+  process.once('SIGTERM', () => interrupt(143));
+  process.stdout.on('error', () => interrupt(141)); // EPIPE: the reader went away
   const outDir = resolve(values.out ?? join(ROOT, '.lab', `${values.scenario}-${new Date().toISOString().replace(/[:.]/g, '-')}`));
   const write = values.json ? (line: string) => process.stderr.write(`${line}\n`) : (line: string) => process.stdout.write(`${line}\n`);
   let report: DrillReport;

@@ -96,6 +96,13 @@ async function sharedServices() {
   return shared;
 }
 
+const runningLabs = new Set<Lab>();
+
+/** Stops every lab of this process (Ctrl-C, SIGTERM): no PostgreSQL or data directory is left behind. */
+export async function stopAllLabs(): Promise<void> {
+  await Promise.all([...runningLabs].map((lab) => lab.stop()));
+}
+
 /** Closes the per-process control plane and Slack receiver (end of the drill, or of a test file). */
 export async function closeSharedServices(): Promise<void> {
   const s = shared;
@@ -134,6 +141,7 @@ export class Lab {
   /** Brings the whole lab up: databases replicating, apps serving, orchestrator armed. */
   async start(): Promise<void> {
     const t0 = Date.now();
+    runningLabs.add(this);
     this.workDir = this.options.workDir ?? mkdtempSync(join(tmpdir(), 'failover-lab-'));
     mkdirSync(this.workDir, { recursive: true });
     chmodSync(this.workDir, 0o755); // the postgres user must reach its data directories
@@ -303,6 +311,7 @@ export class Lab {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    runningLabs.delete(this);
     this.probes?.stop();
     const quietly = async (f?: () => Promise<unknown> | undefined) => {
       try {
