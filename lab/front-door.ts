@@ -4,6 +4,7 @@
  * flip takes effect only when the cached answer expires. Binds 127.0.0.1 only.
  */
 import { Agent, createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { closeHttpServer, listenLocal } from './net';
 
 export interface DnsAnswer {
   /** Region → weight, as the weighted records say. */
@@ -27,9 +28,7 @@ export class FrontDoor {
   async start(): Promise<number> {
     this.server = createServer((req, res) => this.route(req, res));
     this.server.keepAliveTimeout = 5000;
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    const address = this.server.address();
-    this.port = typeof address === 'object' && address ? address.port : 0;
+    this.port = await listenLocal(this.server);
     return this.port;
   }
 
@@ -73,9 +72,6 @@ export class FrontDoor {
 
   async close(): Promise<void> {
     this.agent.destroy();
-    if (this.server) {
-      this.server.closeAllConnections();
-      await new Promise<void>((resolve) => this.server!.close(() => resolve()));
-    }
+    await closeHttpServer(this.server);
   }
 }

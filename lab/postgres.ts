@@ -15,6 +15,7 @@ import { chownSync, cpSync, existsSync, mkdirSync, readdirSync, writeFileSync } 
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { Client } from 'pg';
+import { listenLocal } from './net';
 
 export interface PgIdentity {
   uid?: number;
@@ -201,15 +202,11 @@ function chownTree(dir: string): void {
 
 /** A free TCP port on 127.0.0.1. */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
+  const server = createServer();
+  server.unref();
+  const port = await listenLocal(server);
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
 }
 
 /** Kills every postgres process whose data directory is under `root` (cleanup after a crash of the lab itself). */

@@ -9,6 +9,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Pool } from 'pg';
+import { closeHttpServer, listenLocal } from './net';
 
 export const TRANSACTIONS_DDL = `
 CREATE TABLE IF NOT EXISTS transactions (
@@ -52,9 +53,7 @@ export class RegionApp {
   async start(port = 0): Promise<number> {
     this.server = createServer((req, res) => void this.handle(req, res));
     this.server.keepAliveTimeout = 5000;
-    await new Promise<void>((resolve) => this.server!.listen(port, '127.0.0.1', resolve));
-    const address = this.server.address();
-    this.port = typeof address === 'object' && address ? address.port : 0;
+    this.port = await listenLocal(this.server, port);
     return this.port;
   }
 
@@ -123,11 +122,8 @@ export class RegionApp {
   /** The region is gone: the server stops answering and drops its connections. */
   async kill(): Promise<void> {
     clearInterval(this.scaleTimer);
-    if (this.server) {
-      this.server.closeAllConnections();
-      await new Promise<void>((resolve) => this.server!.close(() => resolve()));
-      this.server = undefined;
-    }
+    await closeHttpServer(this.server);
+    this.server = undefined;
     await this.pool.end().catch(() => undefined);
   }
 }

@@ -7,6 +7,7 @@
 import { createHmac } from 'node:crypto';
 import { createServer, request, type IncomingMessage, type Server } from 'node:http';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { closeHttpServer, listenLocal } from './net';
 
 export interface SlackMessage {
   at: number;
@@ -18,12 +19,6 @@ async function readBody(req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString('utf8');
-}
-
-async function listen(server: Server): Promise<number> {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  return typeof address === 'object' && address ? address.port : 0;
 }
 
 /** The Slack Web API as the handlers see it (SLACK_API_URL = `${url}/api`). */
@@ -51,7 +46,7 @@ export class SlackReceiver {
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ ok: true, channel: body.channel ?? 'C0LAB', ts: body.ts ?? `${Math.floor(Date.now() / 1000)}.${String(this.ts).padStart(6, '0')}` }));
     });
-    this.url = `http://127.0.0.1:${await listen(this.server)}`;
+    this.url = `http://127.0.0.1:${await listenLocal(this.server)}`;
     return this.url;
   }
 
@@ -68,10 +63,7 @@ export class SlackReceiver {
   }
 
   async close(): Promise<void> {
-    if (this.server) {
-      this.server.closeAllConnections();
-      await new Promise<void>((resolve) => this.server!.close(() => resolve()));
-    }
+    await closeHttpServer(this.server);
   }
 }
 
@@ -102,7 +94,7 @@ export class SlackInteractivityEndpoint {
       res.writeHead(result.statusCode ?? 200, { 'content-type': 'text/plain' });
       res.end(result.body ?? '');
     });
-    this.url = `http://127.0.0.1:${await listen(this.server)}/slack/interactions`;
+    this.url = `http://127.0.0.1:${await listenLocal(this.server)}/slack/interactions`;
     return this.url;
   }
 
@@ -133,9 +125,6 @@ export class SlackInteractivityEndpoint {
   }
 
   async close(): Promise<void> {
-    if (this.server) {
-      this.server.closeAllConnections();
-      await new Promise<void>((resolve) => this.server!.close(() => resolve()));
-    }
+    await closeHttpServer(this.server);
   }
 }

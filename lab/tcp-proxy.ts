@@ -4,6 +4,7 @@
  * refuse new ones) and heal. Binds 127.0.0.1 only.
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
+import { listenLocal } from './net';
 
 export interface LinkOptions {
   targetPort: number;
@@ -24,9 +25,7 @@ export class LatencyLink {
 
   async start(): Promise<number> {
     this.server = createServer((client) => this.accept(client));
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    const address = this.server.address();
-    this.port = typeof address === 'object' && address ? address.port : 0;
+    this.port = await listenLocal(this.server);
     return this.port;
   }
 
