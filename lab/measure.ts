@@ -91,20 +91,40 @@ function unionLength(intervals: Interval[]): number {
   return total;
 }
 
-/** [entered, exited] of every state of the given types, from an execution's events. */
-export function stateIntervals(events: ExecutionEvent[], types: string[]): Interval[] {
-  const open = new Map<string, number[]>();
-  const out: Interval[] = [];
+interface Span {
+  state: string;
+  start: number;
+  /** Undefined while the state has not ended. */
+  end?: number;
+  failed: boolean;
+}
+
+/**
+ * Entered → exited (or failed) spans of the states `include` selects, in order of entry. A state
+ * that failed and was then caught reports once; spans of a state entered concurrently (Map
+ * iterations) are paired first in, first out.
+ */
+function spans(events: ExecutionEvent[], include: (e: ExecutionEvent) => boolean): Span[] {
+  const out: Span[] = [];
+  const open = new Map<string, Span[]>();
   for (const e of events) {
-    if (!e.state || !e.stateType || !types.includes(e.stateType)) continue;
-    if (e.type === 'StateEntered') open.set(e.state, [...(open.get(e.state) ?? []), e.at]);
+    if (!e.state || !include(e)) continue;
+    if (e.type === 'StateEntered') {
+      const span: Span = { state: e.state, start: e.at, failed: false };
+      out.push(span);
+      open.set(e.state, [...(open.get(e.state) ?? []), span]);
+    }
     if (e.type === 'StateExited' || e.type === 'StateFailed') {
-      const starts = open.get(e.state) ?? [];
-      const start = starts.shift();
-      if (start !== undefined) out.push({ start, end: e.at });
+      const span = open.get(e.state)?.shift();
+      if (span) Object.assign(span, { end: e.at, failed: e.type === 'StateFailed' });
     }
   }
   return out;
+}
+
+/** [entered, exited] of every state of the given types, from an execution's events. */
+export function stateIntervals(events: ExecutionEvent[], types: string[]): Interval[] {
+  return spans(events, (e) => !!e.stateType && types.includes(e.stateType)).flatMap((sp) => (sp.end === undefined ? [] : [{ start: sp.start, end: sp.end }]));
 }
 
 /**
@@ -115,19 +135,12 @@ export function stateIntervals(events: ExecutionEvent[], types: string[]): Inter
  */
 export function orchestrationOverheadMs(events: ExecutionEvent[], startedAt: number, endedAt: number, doneAt: Record<string, number | undefined> = {}): number {
   const tasks = stateIntervals(events, ['Task']);
-  const waits: Interval[] = [];
-  const open = new Map<string, number[]>();
-  for (const e of events) {
-    if (!e.state || e.stateType !== 'Wait') continue;
-    if (e.type === 'StateEntered') open.set(e.state, [...(open.get(e.state) ?? []), e.at]);
-    if (e.type === 'StateExited') {
-      const start = open.get(e.state)?.shift();
-      if (start === undefined) continue;
-      const done = doneAt[e.state];
-      const end = done === undefined ? e.at : Math.min(e.at, Math.max(start, done));
-      if (end > start) waits.push({ start, end });
-    }
-  }
+  const waits = spans(events, (e) => e.stateType === 'Wait').flatMap(({ state, start, end }) => {
+    if (end === undefined) return [];
+    const done = doneAt[state];
+    const until = done === undefined ? end : Math.min(end, Math.max(start, done));
+    return until > start ? [{ start, end: until }] : [];
+  });
   const busy = unionLength([...tasks, ...waits]);
   return Math.max(0, Math.round(endedAt - startedAt - busy));
 }
@@ -151,20 +164,14 @@ export const STAGE_OF_STATE: Record<string, string> = {
 
 /** Stage timings from the execution's events: one entry per runbook stage that ran. */
 export function stages(events: ExecutionEvent[]): Array<{ name: string; status: string; startedAt: string; durationMs: number; start: number; end: number }> {
-  const out: Array<{ name: string; status: string; startedAt: string; durationMs: number; start: number; end: number }> = [];
-  const open = new Map<string, number>();
-  for (const e of events) {
-    if (!e.state || !(e.state in STAGE_OF_STATE) || e.state === 'RecoverInParallel') continue;
-    if (e.type === 'StateEntered') open.set(e.state, e.at);
-    if (e.type === 'StateExited' || e.type === 'StateFailed') {
-      const start = open.get(e.state);
-      if (start === undefined) continue;
-      open.delete(e.state);
-      out.push({ name: STAGE_OF_STATE[e.state]!, status: e.type === 'StateExited' ? 'succeeded' : 'failed', startedAt: new Date(start).toISOString(), durationMs: e.at - start, start, end: e.at });
-    }
-  }
-  for (const [state, start] of open) out.push({ name: STAGE_OF_STATE[state]!, status: 'unfinished', startedAt: new Date(start).toISOString(), durationMs: 0, start, end: start });
-  return out.sort((a, b) => a.start - b.start);
+  return spans(events, (e) => e.state! in STAGE_OF_STATE && e.state !== 'RecoverInParallel').map(({ state, start, end, failed }) => ({
+    name: STAGE_OF_STATE[state]!,
+    status: end === undefined ? 'unfinished' : failed ? 'failed' : 'succeeded',
+    startedAt: new Date(start).toISOString(),
+    durationMs: end === undefined ? 0 : end - start,
+    start,
+    end: end ?? start,
+  }));
 }
 
 function round(n: number, digits: number): number {

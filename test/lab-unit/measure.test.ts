@@ -2,6 +2,7 @@ import { longestAckGapSeconds, orchestrationOverheadMs, percentile, rpo, rtoSeco
 import type { ExecutionEvent } from '../../lab/orchestrator';
 import type { TxRecord } from '../../lab/traffic';
 
+const e = (type: string, state: string, stateType: string, at: number): ExecutionEvent => ({ type, state, stateType, at, nested: false });
 const tx = (id: string, sentAt: number, doneAt: number, ok: boolean, region = 'us-east-1'): TxRecord => ({ id, account: 'a', amount: 1, sentAt, doneAt, status: ok ? 201 : 502, ok, ...(ok ? { region } : {}) });
 
 describe('lab measurements', () => {
@@ -44,7 +45,6 @@ describe('lab measurements', () => {
   });
 
   it('counts as orchestration overhead only the time outside Tasks and Waits, overlapping branches once', () => {
-    const e = (type: string, state: string, stateType: string, at: number): ExecutionEvent => ({ type, state, stateType, at, nested: false });
     const events = [
       e('StateEntered', 'A', 'Task', 1000),
       e('StateExited', 'A', 'Task', 1400),
@@ -57,7 +57,6 @@ describe('lab measurements', () => {
   });
 
   it('counts the part of a poll Wait after the system was already done as overhead', () => {
-    const e = (type: string, state: string, stateType: string, at: number): ExecutionEvent => ({ type, state, stateType, at, nested: true });
     const events = [
       e('StateEntered', 'PromoteEuDatabase', 'Task', 0),
       e('StateExited', 'PromoteEuDatabase', 'Task', 100),
@@ -72,10 +71,7 @@ describe('lab measurements', () => {
   });
 
   it('names stages as the runbook does', () => {
-    const events: ExecutionEvent[] = [
-      { type: 'StateEntered', state: 'FenceUsWriters', stateType: 'Task', at: 1, nested: false },
-      { type: 'StateExited', state: 'FenceUsWriters', stateType: 'Task', at: 5, nested: false },
-    ];
+    const events = [e('StateEntered', 'FenceUsWriters', 'Task', 1), e('StateExited', 'FenceUsWriters', 'Task', 5)];
     expect(stages(events)).toEqual([expect.objectContaining({ name: 'fence-us-writers', status: 'succeeded', durationMs: 4 })]);
   });
 });
