@@ -59,13 +59,13 @@ export function stageHandler<S extends z.ZodType, O>(
 
 /** Validates a stage input: the plan with the plan schema (InvalidPlan), the rest with `schema` (InvalidInput). */
 export function parseStageInput<S extends z.ZodType>(schema: S, event: unknown): z.infer<S> {
-  if (event && typeof event === 'object' && 'plan' in event) {
-    const planResult = planSchema.safeParse((event as { plan: unknown }).plan);
-    if (!planResult.success) throw new InvalidPlanError(`plan in the execution input is invalid: ${formatIssues(planResult.error, 'plan')}`);
-  }
   const result = schema.safeParse(event);
-  if (!result.success) throw new InvalidInputError(`stage input is invalid: ${formatIssues(result.error)}`);
-  return result.data;
+  if (result.success) return result.data;
+  // One parse: problems inside a plan that was given are the plan's (InvalidPlan), the rest the input's.
+  const hasPlan = !!event && typeof event === 'object' && 'plan' in event;
+  const planIssues = hasPlan ? result.error.issues.filter((issue) => issue.path[0] === 'plan') : [];
+  if (planIssues.length > 0) throw new InvalidPlanError(`plan in the execution input is invalid: ${formatIssues(new z.ZodError(planIssues))}`);
+  throw new InvalidInputError(`stage input is invalid: ${formatIssues(result.error)}`);
 }
 
 function executionIdOf(event: unknown): string | undefined {
