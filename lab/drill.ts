@@ -212,7 +212,14 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
       splitBrainWrites,
       lost: log
         .filter((r) => loss.lostIds.includes(r.id))
-        .map((r) => ({ id: r.id, account: r.account, amount: r.amount, acknowledgedAt: new Date(r.doneAt).toISOString(), region: r.region })),
+        .map((r) => ({
+          id: r.id,
+          account: r.account,
+          amount: r.amount,
+          acknowledgedAt: new Date(r.doneAt).toISOString(),
+          regionAcknowledgedAt: r.regionAcknowledgedAt === undefined ? undefined : new Date(r.regionAcknowledgedAt).toISOString(),
+          region: r.region,
+        })),
       execution: { status: execution?.status ?? 'NOT_STARTED', error: execution?.error, cause: execution?.cause, executionArn: execution?.executionArn },
       timeline: { points: timeline(log, lab.state.lag, t0, endAt), events: events.sort((a, b) => a.t - b.t) },
       stageBars: stageList.map((s) => ({ name: s.name, status: s.status, start: rel(s.start), end: rel(s.end) })),

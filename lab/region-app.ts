@@ -78,7 +78,9 @@ export class RegionApp {
 
   private send(res: ServerResponse, status: number, body: unknown): void {
     const text = JSON.stringify(body);
-    res.writeHead(status, { 'content-type': 'application/json', 'x-region': this.options.region, 'content-length': Buffer.byteLength(text) });
+    // x-acknowledged-at: the moment this region answered, by its own clock. The client sees the answer a
+    // little later (through the front door); the lab's loss check needs the region's moment.
+    res.writeHead(status, { 'content-type': 'application/json', 'x-region': this.options.region, 'x-acknowledged-at': String(Date.now()), 'content-length': Buffer.byteLength(text) });
     res.end(text);
   }
 

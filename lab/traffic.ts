@@ -16,6 +16,8 @@ export interface TxRecord {
   ok: boolean;
   /** Region that acknowledged it (x-region), when it was acknowledged. */
   region?: string;
+  /** When that region answered, by the region's clock (x-acknowledged-at); `doneAt` is when the client saw it. */
+  regionAcknowledgedAt?: number;
   error?: string;
 }
 
@@ -61,12 +63,15 @@ export class TrafficGenerator {
     const body = JSON.stringify({ id, account, amount, currency: 'EUR', payload: PAYLOAD });
     const record: TxRecord = { id, account, amount, sentAt: Date.now(), doneAt: 0, status: 0, ok: false };
     this.inflight += 1;
-    const finish = (status: number, region?: string, error?: string) => {
+    const finish = (status: number, region?: string, error?: string, regionAcknowledgedAt?: number) => {
       if (record.doneAt) return;
       record.doneAt = Date.now();
       record.status = status;
       record.ok = status === 201;
-      if (record.ok) record.region = region;
+      if (record.ok) {
+        record.region = region;
+        if (regionAcknowledgedAt !== undefined && Number.isFinite(regionAcknowledgedAt)) record.regionAcknowledgedAt = regionAcknowledgedAt;
+      }
       if (error) record.error = error;
       this.log.push(record);
       this.inflight -= 1;
@@ -76,7 +81,7 @@ export class TrafficGenerator {
       { host: '127.0.0.1', port: this.options.port, method: 'POST', path: '/transactions', agent: this.agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) }, timeout: this.options.timeoutMs ?? 2000 },
       (res) => {
         res.resume();
-        res.on('end', () => finish(res.statusCode ?? 0, res.headers['x-region'] as string | undefined));
+        res.on('end', () => finish(res.statusCode ?? 0, res.headers['x-region'] as string | undefined, undefined, Number(res.headers['x-acknowledged-at'])));
         res.on('error', (e) => finish(0, undefined, e.message));
       },
     );

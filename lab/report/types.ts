@@ -63,7 +63,8 @@ export interface DrillReport extends DrillSummary {
   settings: { rate: number; latencyMs: number; probeIntervalMs: number; failuresToAlarm: number; dnsTtlSeconds: number; pollSeconds: number };
   splitBrainWrites: number;
   /** The lost acknowledged transactions themselves: who can be told, and what to replay. */
-  lost?: Array<{ id: string; account: string; amount: number; acknowledgedAt: string; region?: string }>;
+  /** `acknowledgedAt`: when the client saw the acknowledgement; `regionAcknowledgedAt`: when the region sent it. */
+  lost?: Array<{ id: string; account: string; amount: number; acknowledgedAt: string; regionAcknowledgedAt?: string; region?: string }>;
   execution: { status: string; error?: string; cause?: string; executionArn?: string };
   timeline: { points: TimelinePoint[]; events: TimelineEvent[] };
   /** Stage bars on the timeline: seconds since start. */

@@ -48,7 +48,7 @@ const CONTRACT_KEYS = ['scenario', 'mode', 'outcome', 'rtoSeconds', 'rpo', 'ackn
 describe('npm run drill', () => {
   it('region-outage: fails over by itself, loses only acknowledged-but-unreplicated writes, no split-brain, cleans up', async () => {
     const { report, outDir, log } = await drill('region-outage');
-    const faultAt = Date.parse(report.startedAt) + report.faultAt! * 1000;
+    const faultAt = Math.round(Date.parse(report.startedAt) + report.faultAt! * 1000);
 
     expect({ outcome: report.outcome, error: report.execution.error }).toEqual({ outcome: 'succeeded', error: undefined });
     expect(report.mode).toBe('failover');
@@ -57,7 +57,9 @@ describe('npm run drill', () => {
     const acksAfter = log.filter((r) => r.ok && r.sentAt > faultAt);
     expect(acksAfter.length).toBeGreaterThan(0);
     expect(new Set(acksAfter.map((r) => r.region))).toEqual(new Set(['eu-west-1']));
-    // Loss: only writes acknowledged by us-east-1 before the fault (the replication gap), never a write the EU acknowledged.
+    // Loss: only writes us-east-1 acknowledged before the fault (the replication gap), never a write the EU acknowledged.
+    // The region's own acknowledgement time is the one that counts: an answer it sent just before it died can
+    // reach the client a few milliseconds after the fault, through the front door.
     const lost = report.rpo.lostAcknowledged;
     expect(lost).toBeLessThan(report.settings.rate); // under one second of traffic at an 80 ms link
     expect(report.rpo.seconds).toBeLessThan(report.budgets.rpoSeconds);
@@ -65,7 +67,8 @@ describe('npm run drill', () => {
     expect(report.lost).toHaveLength(lost);
     for (const l of report.lost!) {
       expect(l.region).toBe('us-east-1');
-      expect(Date.parse(l.acknowledgedAt)).toBeLessThanOrEqual(faultAt);
+      expect(l.regionAcknowledgedAt).toBeDefined();
+      expect(Date.parse(l.regionAcknowledgedAt!)).toBeLessThanOrEqual(faultAt);
     }
     expect(report.splitBrain).toBe(false);
     expect(report.splitBrainWrites).toBe(0);
