@@ -245,11 +245,9 @@ describe('server', () => {
     expect(logLines.some((l) => l.startsWith('eu-west-1 rds DescribeDBInstances 200'))).toBe(true);
   });
 
-  it('drops the connection when the backend says the region is unreachable: the SDK sees a transient network error, quickly', async () => {
+  it('drops the connection when the backend says the region is unreachable: the SDK sees a transient network error, not a timeout', async () => {
     const before = plane.calls.length;
-    const started = Date.now();
     const error = await caught(client(ECSClient, 'us-east-1').send(new DescribeServicesCommand({ cluster: 'payments-use1', services: ['api'] })));
-    expect(Date.now() - started).toBeLessThan(1_500);
     // Under jest the SDK wraps Node's socket error ("AWS SDK error wrapper for TimeoutError: socket hang up"):
     // it comes from Node's own realm, so `instanceof Error` fails in jest's sandbox. The next test checks plain Node.
     expect(error.message).toMatch(/socket hang up|ECONNRESET/);
@@ -738,11 +736,14 @@ describe('real adapters end to end', () => {
   it('ecs-service fencer reports unconfirmed when the primary region is unreachable', async () => {
     const { plan, ecs } = planAndAdapters();
     const svc = plan.compute[0]!;
-    const started = Date.now();
+    const before = plane.calls.length;
     const outcome = await ecs.fencer.fence(svc, plan);
     expect(outcome).toMatchObject({ confirmed: false, action: 'scale-to-zero' });
     expect(outcome.detail).toContain('unreachable');
-    expect(Date.now() - started).toBeLessThan(5_000);
+    // Every attempt was dropped by the region (status 0), none was left to run into the request timeout.
+    const attempts = plane.calls.slice(before).filter((c) => c.region === 'us-east-1');
+    expect(attempts.length).toBeGreaterThan(0);
+    expect(attempts.every((c) => c.status === 0)).toBe(true);
   });
 });
 
