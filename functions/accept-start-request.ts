@@ -10,7 +10,7 @@ import { z } from 'zod';
 import { alarmEventSchema, manualStartSchema, type StartResult } from './core/contract';
 import { ownRegion } from './core/clients';
 import { InvalidInputError } from './core/errors';
-import { formatIssues, type Plan } from './core/plan';
+import { alarmNames, formatIssues, type Plan } from './core/plan';
 import { findOwner } from './core/single-flight';
 import { stageHandler, stateParts, type StageContext } from './core/stage';
 
@@ -31,11 +31,12 @@ export function interpretRequest(request: unknown, plan: Plan): Omit<StartResult
     const parsed = alarmEventSchema.safeParse(request);
     if (!parsed.success) throw new InvalidInputError(`request is not a CloudWatch Alarm State Change event: ${formatIssues(parsed.error, 'request')}`);
     const { alarmName, state } = parsed.data.detail;
-    const alarmKind = plan.detection.healthAlarms.includes(alarmName)
+    const names = alarmNames(plan);
+    const alarmKind = names.health.includes(alarmName)
       ? 'health'
-      : plan.detection.replicationLagAlarms.includes(alarmName)
+      : names.replicationLag.includes(alarmName)
         ? 'replication-lag'
-        : plan.detection.databaseAlarms.includes(alarmName)
+        : names.database.includes(alarmName)
           ? 'database'
           : undefined;
     if (!alarmKind) throw new InvalidInputError(`request.detail.alarmName: ${alarmName} is not an alarm of plan ${plan.name}`);

@@ -14,7 +14,7 @@ import { alarmStates } from './adapters/cloudwatch';
 import type { DetectionResult, ProbeResult, ReplicationObservation, StartResult } from './core/contract';
 import { SwitchoverUnsafeError } from './core/errors';
 import { httpCheck } from './core/http-check';
-import type { Classification, Plan } from './core/plan';
+import { alarmNames, type Classification, type Plan } from './core/plan';
 import { logger } from './core/powertools';
 import { stageHandler, stateParts, type StageContext } from './core/stage';
 
@@ -62,9 +62,10 @@ export function classify(plan: Plan, start: StartResult, ev: Evidence, reasons: 
   const allPromoted = ev.replication.every((r) => r.status === 'promoted');
   const broken = ev.replication.filter((r) => r.status === 'broken' || r.status === 'unknown');
   const probesDown = ev.probes.length > 0 && ev.probes.every((p) => !p.healthy);
-  const healthAlarms = inAlarm(plan.detection.healthAlarms);
-  const dbAlarms = inAlarm(plan.detection.databaseAlarms);
-  const lagAlarms = inAlarm(plan.detection.replicationLagAlarms);
+  const names = alarmNames(plan);
+  const healthAlarms = inAlarm(names.health);
+  const dbAlarms = inAlarm(names.database);
+  const lagAlarms = inAlarm(names.replicationLag);
 
   if (gap !== null) reasons.push(`largest replication gap ${gap.toFixed(1)} s (RPO budget ${plan.rpoBudgetSeconds} s)`);
   if (unknownLag) reasons.push('replication gap unknown for at least one database');
@@ -118,7 +119,7 @@ export async function confirmRegionFailure(input: ConfirmInput, ctx: StageContex
   const { plan, start } = input;
   const startedAt = ctx.now();
   const reasons: string[] = [];
-  const allAlarms = [...plan.detection.healthAlarms, ...plan.detection.replicationLagAlarms, ...plan.detection.databaseAlarms];
+  const allAlarms = alarmNames(plan).all;
   const [probes, alarms, replication, onRecovery] = await Promise.all([
     Promise.all(plan.detection.probes.map((p) => probe(p, plan.detection.probeAttempts, ctx))),
     alarmStates(plan.recoveryRegion, allAlarms),

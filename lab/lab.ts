@@ -9,7 +9,7 @@ import { chmodSync, createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { parsePlan, type Plan, type EcsServiceResource } from '../functions/core/plan';
+import { alarmNames, parsePlan, type Plan, type EcsServiceResource } from '../functions/core/plan';
 import { handler as slackCallback } from '../functions/slack-callback';
 import { logger, metrics } from '../functions/core/powertools';
 import { ROOT, renderAlarmPattern, renderFailoverDefinition } from '../scripts/lib/definitions';
@@ -230,8 +230,8 @@ export class Lab {
       onEvent: (event, execution) => this.options.onExecutionEvent?.(event, execution),
     });
     this.patterns = [
-      renderAlarmPattern([...this.plan.detection.healthAlarms, ...this.plan.detection.databaseAlarms]),
-      renderAlarmPattern(this.plan.detection.replicationLagAlarms),
+      renderAlarmPattern([...alarmNames(this.plan).health, ...alarmNames(this.plan).database]),
+      renderAlarmPattern(alarmNames(this.plan).replicationLag),
     ];
 
     // Wait until the standby has replayed the schema, then arm the probes.

@@ -98,9 +98,9 @@ export class Probes {
 
   constructor(private readonly opts: ProbeOptions) {
     const d = opts.state.plan.detection;
-    this.health = new AlarmTracker(d.healthAlarms[0]!, opts);
-    this.database = new AlarmTracker(d.databaseAlarms[0]!, opts);
-    this.lag = new AlarmTracker(d.replicationLagAlarms[0]!, opts);
+    this.health = new AlarmTracker(d.healthAlarms[0]!.name, opts);
+    this.database = new AlarmTracker(d.databaseAlarms[0]!.name, opts);
+    this.lag = new AlarmTracker(d.replicationLagAlarms[0]!.name, opts);
   }
 
   start(): void {

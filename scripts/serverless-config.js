@@ -43,7 +43,7 @@ function iamStatements(plan, stage) {
   const primaryServices = plan.compute.filter((c) => c.writer).map((c) => ecsService(P, c.primary));
   const recoveryServices = plan.compute.map((c) => ecsService(R, c.recovery));
   const zones = [...new Set(plan.traffic.map((t) => t.hostedZoneId))].map((z) => sub(`arn:\${AWS::Partition}:route53:::hostedzone/${z}`));
-  const alarms = [...plan.detection.healthAlarms, ...plan.detection.replicationLagAlarms, ...plan.detection.databaseAlarms].map((a) =>
+  const alarms = [...plan.detection.healthAlarms, ...plan.detection.replicationLagAlarms, ...plan.detection.databaseAlarms].map(({ name: a }) =>
     sub(`arn:\${AWS::Partition}:cloudwatch:${R}:\${AWS::AccountId}:alarm:${a}`),
   );
   const bus = sub(`arn:\${AWS::Partition}:events:\${AWS::Region}:\${AWS::AccountId}:event-bus/${plan.notifications.eventBusName}`);
@@ -101,10 +101,11 @@ module.exports = {
   },
   async healthAlarmPattern(ctx) {
     const plan = loadPlan(await stageOf(ctx));
-    return renderAlarmPattern([...plan.detection.healthAlarms, ...plan.detection.databaseAlarms]);
+    return renderAlarmPattern([...plan.detection.healthAlarms, ...plan.detection.databaseAlarms].map((a) => a.name));
   },
   async replicationLagAlarmPattern(ctx) {
     const plan = loadPlan(await stageOf(ctx));
-    return renderAlarmPattern(plan.detection.replicationLagAlarms.length > 0 ? plan.detection.replicationLagAlarms : ['__no-replication-lag-alarm-in-plan__']);
+    const lag = plan.detection.replicationLagAlarms.map((a) => a.name);
+    return renderAlarmPattern(lag.length > 0 ? lag : ['__no-replication-lag-alarm-in-plan__']);
   },
 };

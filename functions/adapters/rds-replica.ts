@@ -84,7 +84,7 @@ export const promote: ReconcileAdapter<RdsReplicaResource> = {
   async act(db, ctx) {
     try {
       await rds(ctx.plan.recoveryRegion).send(
-        new PromoteReadReplicaCommand({ DBInstanceIdentifier: db.replicaInstanceIdentifier, BackupRetentionPeriod: db.backupRetentionPeriodDays }),
+        new PromoteReadReplicaCommand({ DBInstanceIdentifier: db.replicaInstanceIdentifier }),
       );
     } catch (error) {
       // Promotion already under way (a duplicate or retried call): the next observe sees it.

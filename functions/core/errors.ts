@@ -95,6 +95,15 @@ export class SlackUnavailableError extends FailoverError {
   override readonly name = 'SlackUnavailable';
 }
 
+/**
+ * A stage ran out of its own time budget (the Lambda's remaining time less a margin) before it
+ * finished, typically because an endpoint hung. Thrown so Step Functions sees a named, catchable
+ * error instead of the Lambda being killed (`Lambda.Unknown` / `States.Timeout`).
+ */
+export class StageDeadlineExceededError extends FailoverError {
+  override readonly name = 'StageDeadlineExceeded';
+}
+
 /** Error names used in the state machines' ErrorEquals; a test checks they exist here. */
 export const ERROR_NAMES = [
   'InvalidInput',
@@ -113,6 +122,7 @@ export const ERROR_NAMES = [
   'ConfigurationError',
   'SlackSignatureInvalid',
   'SlackUnavailable',
+  'StageDeadlineExceeded',
 ] as const;
 
 /** SDK exception names that mean "try again later", not "this will never work". */

@@ -40,6 +40,11 @@ const auroraGlobal = z.object({
   globalClusterIdentifier: z.string().min(1),
   primaryClusterArn: arn('rds'),
   recoveryClusterArn: arn('rds'),
+  /**
+   * DB cluster parameter group attached to the primary cluster; fencing sets
+   * default_transaction_read_only=1 in it and checks it is attached and in-sync (best effort).
+   */
+  primaryClusterParameterGroup: z.string().min(1).optional(),
   residency: z.enum(['any', 'eu']).default('any'),
   promotionTimeoutSeconds: seconds(3600).default(600),
 });
@@ -50,10 +55,14 @@ const rdsReplica = z.object({
   name,
   primaryInstanceIdentifier: z.string().min(1),
   replicaInstanceIdentifier: z.string().min(1),
-  /** Parameter group of the primary; fencing sets default_transaction_read_only=1 in it (best effort). */
+  /**
+   * Parameter group of the primary; fencing sets default_transaction_read_only=1 in it and checks
+   * that it is attached to primaryInstanceIdentifier and in-sync (best effort).
+   */
   primaryParameterGroup: z.string().min(1).optional(),
   residency: z.enum(['any', 'eu']).default('any'),
-  backupRetentionPeriodDays: z.number().int().min(1).max(35).default(7),
+  // No backup retention here: PromoteReadReplica is called without BackupRetentionPeriod, so backups
+  // must already be enabled on the replica (checked by detection and drills).
   promotionTimeoutSeconds: seconds(3600).default(1200),
 });
 
@@ -79,7 +88,29 @@ const route53Record = z.object({
   syncTimeoutSeconds: seconds(1800).default(300),
 });
 
-export const trafficSchema = z.discriminatedUnion('kind', [route53Record]);
+const arcArn = (what: string) =>
+  z.string().regex(new RegExp(`^arn:aws[a-z-]*:route53-recovery-control::[0-9]{12}:${what}`), `must be a Route 53 ARC ${what} ARN`);
+
+/**
+ * Route 53 Application Recovery Controller routing controls: the data-plane flip. Pre-built Route 53
+ * records (failover or weighted) carry health checks that follow the routing controls; turning the
+ * recovery control On and the primary Off moves traffic without Route 53's control plane (us-east-1).
+ * The flip calls UpdateRoutingControlStates against the cluster's regional endpoints, each in turn.
+ */
+const arcRoutingControl = z.object({
+  kind: z.literal('arc-routing-control'),
+  name,
+  clusterArn: arcArn('cluster'),
+  /** The cluster's regional data-plane endpoints (DescribeCluster → ClusterEndpoints); tried in turn. */
+  clusterEndpoints: z.array(z.object({ region, endpoint: httpUrl })).min(1),
+  primaryRoutingControlArn: arcArn('controlpanel'),
+  recoveryRoutingControlArn: arcArn('controlpanel'),
+  /** The DNS name whose pre-built records follow the routing controls (reported; not edited). */
+  recordName: z.string().min(1).optional(),
+  syncTimeoutSeconds: seconds(1800).default(120),
+});
+
+export const trafficSchema = z.discriminatedUnion('kind', [route53Record, arcRoutingControl]);
 
 const ecsRef = z.object({ cluster: z.string().min(1), service: z.string().min(1) });
 
@@ -123,6 +154,36 @@ const probe = z.object({
   timeoutMs: z.number().int().min(100).max(30000).default(3000),
 });
 
+/** CloudWatch periods an alarm may use: high-resolution 10 / 30 s, or a multiple of 60 s. */
+const alarmPeriod = z.number().int().refine((p) => p === 10 || p === 30 || (p >= 60 && p % 60 === 0), 'must be 10, 30 or a multiple of 60 seconds');
+
+/**
+ * An alarm the stack creates in the recovery region on the probe metric of one probe (the scheduled
+ * probe Lambda publishes it from the recovery region): ALARM when the probe fails
+ * `datapointsToAlarm` of `evaluationPeriods` periods.
+ */
+const probeAlarm = z.object({
+  name: z.string().min(1).max(255),
+  probe: name,
+  periodSeconds: alarmPeriod.default(60),
+  evaluationPeriods: z.number().int().min(1).max(30).default(3),
+  datapointsToAlarm: z.number().int().min(1).max(30).default(3),
+});
+
+/**
+ * An alarm the stack creates in the recovery region on one database's replication metric there:
+ * RDS `ReplicaLag` of the replica, or Aurora `AuroraGlobalDBRPOLag` of the secondary cluster.
+ */
+const lagAlarm = z.object({
+  name: z.string().min(1).max(255),
+  database: name,
+  /** Default: the plan's rpoBudgetSeconds. */
+  thresholdSeconds: z.number().positive().max(86400).optional(),
+  periodSeconds: alarmPeriod.default(60),
+  evaluationPeriods: z.number().int().min(1).max(30).default(1),
+  datapointsToAlarm: z.number().int().min(1).max(30).default(1),
+});
+
 export const CLASSIFICATIONS = ['region-outage', 'database-failure', 'partition', 'lag-only', 'planned', 'healthy', 'already-failed-over'] as const;
 export type Classification = (typeof CLASSIFICATIONS)[number];
 
@@ -136,12 +197,16 @@ const planObject = z.object({
     probes: z.array(probe).default([]),
     /** How many times each probe is tried (1 s apart) before it counts as down. */
     probeAttempts: z.number().int().min(1).max(10).default(3),
-    /** CloudWatch alarms (in the recovery region) whose ALARM state means the primary region is unhealthy. */
-    healthAlarms: z.array(z.string().min(1)).min(1),
-    /** CloudWatch alarms (in the recovery region) on replication lag. */
-    replicationLagAlarms: z.array(z.string().min(1)).default([]),
-    /** CloudWatch alarms whose ALARM state means only the primary database failed. */
-    databaseAlarms: z.array(z.string().min(1)).default([]),
+    /** How often the stack's probe Lambda probes the primary from the recovery region (EventBridge Scheduler). */
+    probeSchedule: z.string().regex(/^(cron|rate)\(.+\)$/, 'must be a cron(...) or rate(...) expression').default('rate(1 minute)'),
+    /** Namespace of the probe metric the probe Lambda publishes in the recovery region. */
+    metricNamespace: z.string().regex(/^[A-Za-z0-9._/#:-]{1,255}$/, 'must be a CloudWatch namespace').default('FailoverOrchestrator/Detection'),
+    /** Alarms (created by the stack, in the recovery region) whose ALARM state means the primary region is unhealthy. */
+    healthAlarms: z.array(probeAlarm).min(1),
+    /** Alarms (created by the stack, in the recovery region) on replication lag. */
+    replicationLagAlarms: z.array(lagAlarm).default([]),
+    /** Alarms (created by the stack, on a probe of the primary database's health endpoint) meaning only the primary database failed. */
+    databaseAlarms: z.array(probeAlarm).default([]),
   }),
   databases: z.array(databaseSchema).min(1),
   traffic: z.array(trafficSchema).min(1),
@@ -170,6 +235,20 @@ const planObject = z.object({
     schedule: z.string().regex(/^(cron|rate)\(.+\)$/, 'must be a cron(...) or rate(...) expression'),
     enabled: z.boolean().default(true),
   }),
+  /** Fencing the primary region is best effort: steps not confirmed within this budget are reported unconfirmed. */
+  fence: z.object({ timeoutSeconds: seconds(300).default(20) }).default({ timeoutSeconds: 20 }),
+  /**
+   * Single flight: one failover at a time, by a lease (a conditional write in DynamoDB) that expires
+   * by itself when a run crashes, and a cool-down after a failover before another may start.
+   */
+  singleFlight: z
+    .object({
+      /** How long a run holds the lease at most (a crashed run's lease expires after this). */
+      leaseSeconds: seconds(86400).default(7200),
+      /** After a run that failed over, no new failover (automatic or manual) starts for this long. */
+      cooldownSeconds: z.number().int().min(0).max(604800).default(1800),
+    })
+    .default({ leaseSeconds: 7200, cooldownSeconds: 1800 }),
   polling: z
     .object({
       promoteIntervalSeconds: seconds(300).default(15),
@@ -208,7 +287,32 @@ export const planSchema = planObject.superRefine((plan, ctx) => {
       ctx.addIssue({ code: 'custom', path: ['compute', i, 'failoverDesiredCount'], message: `must be at least standbyDesiredCount (${svc.standbyDesiredCount})` });
     }
   });
+  const probes = new Set(plan.detection.probes.map((p) => p.name));
+  for (const list of ['healthAlarms', 'databaseAlarms'] as const) {
+    plan.detection[list].forEach((alarm, i) => {
+      if (!probes.has(alarm.probe)) {
+        ctx.addIssue({ code: 'custom', path: ['detection', list, i, 'probe'], message: `${alarm.probe} is not a probe of this plan (detection.probes)` });
+      }
+      if (alarm.datapointsToAlarm > alarm.evaluationPeriods) {
+        ctx.addIssue({ code: 'custom', path: ['detection', list, i, 'datapointsToAlarm'], message: `must be at most evaluationPeriods (${alarm.evaluationPeriods})` });
+      }
+    });
+  }
+  const databases = new Set(plan.databases.map((d) => d.name));
+  plan.detection.replicationLagAlarms.forEach((alarm, i) => {
+    if (!databases.has(alarm.database)) {
+      ctx.addIssue({ code: 'custom', path: ['detection', 'replicationLagAlarms', i, 'database'], message: `${alarm.database} is not a database of this plan` });
+    }
+  });
+  const alarmNames = new Set<string>();
+  for (const list of ['healthAlarms', 'replicationLagAlarms', 'databaseAlarms'] as const) {
+    plan.detection[list].forEach((alarm, i) => {
+      if (alarmNames.has(alarm.name)) ctx.addIssue({ code: 'custom', path: ['detection', list, i, 'name'], message: `${alarm.name} is used twice; alarm names must be unique` });
+      alarmNames.add(alarm.name);
+    });
+  }
   plan.traffic.forEach((rec, i) => {
+    if (rec.kind !== 'route53-record') return;
     if (rec.routing === 'weighted' && (!rec.primary.setIdentifier || !rec.recovery.setIdentifier)) {
       ctx.addIssue({ code: 'custom', path: ['traffic', i, 'routing'], message: 'weighted records need primary.setIdentifier and recovery.setIdentifier' });
     }
@@ -230,6 +334,17 @@ export type ComputeResource = z.infer<typeof computeSchema>;
 export type AuroraGlobalResource = Extract<DatabaseResource, { kind: 'aurora-global' }>;
 export type RdsReplicaResource = Extract<DatabaseResource, { kind: 'rds-replica' }>;
 export type Route53RecordResource = Extract<TrafficResource, { kind: 'route53-record' }>;
+export type ArcRoutingControlResource = Extract<TrafficResource, { kind: 'arc-routing-control' }>;
+export type ProbeAlarm = Plan['detection']['healthAlarms'][number];
+export type LagAlarm = Plan['detection']['replicationLagAlarms'][number];
+
+/** Every alarm name of the plan's detection, by the kind of signal it is. */
+export function alarmNames(plan: Plan): { health: string[]; replicationLag: string[]; database: string[]; all: string[] } {
+  const health = plan.detection.healthAlarms.map((a) => a.name);
+  const replicationLag = plan.detection.replicationLagAlarms.map((a) => a.name);
+  const database = plan.detection.databaseAlarms.map((a) => a.name);
+  return { health, replicationLag, database, all: [...health, ...replicationLag, ...database] };
+}
 export type EcsServiceResource = Extract<ComputeResource, { kind: 'ecs-service' }>;
 
 /** `databases[0].replicaRegion` from zod's path array. */

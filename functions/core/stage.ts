@@ -6,7 +6,7 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { z } from 'zod';
-import { FailoverError, InvalidInputError, InvalidPlanError } from './errors';
+import { FailoverError, InvalidInputError, InvalidPlanError, StageDeadlineExceededError } from './errors';
 import { formatIssues, planSchema } from './plan';
 import { logger, metrics } from './powertools';
 
@@ -15,7 +15,15 @@ export interface StageContext {
   now: () => Date;
   /** Pause between probe attempts, injectable for tests. */
   sleep: (ms: number) => Promise<void>;
+  /**
+   * When this invocation must have finished (epoch ms): the Lambda's remaining time less
+   * {@link DEADLINE_MARGIN_MS}. Absent outside Lambda (tests, scripts) unless a test sets it.
+   */
+  deadlineAt?: number;
 }
+
+/** Time kept between a stage's own deadline and the Lambda timeout, to log, publish metrics and return a named error. */
+export const DEADLINE_MARGIN_MS = 3_000;
 
 export const defaultContext: StageContext = { now: () => new Date(), sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)) };
 
@@ -39,9 +47,11 @@ export function stageHandler<S extends z.ZodType, O>(
     logger.appendKeys({ stage, executionId });
     if (context && 'functionName' in context) logger.addContext(context as Context);
     const started = Date.now();
+    const remaining = typeof context?.getRemainingTimeInMillis === 'function' ? context.getRemainingTimeInMillis() : undefined;
+    const deadlineAt = remaining !== undefined ? started + Math.max(0, remaining - DEADLINE_MARGIN_MS) : ctx.deadlineAt;
     try {
       const input = parseStageInput(schema, event);
-      const result = await run(input, ctx);
+      const result = await withDeadline(stage, deadlineAt, () => run(input, deadlineAt !== undefined ? { ...ctx, deadlineAt } : ctx));
       logger.info('stage finished', { durationMs: Date.now() - started });
       return result;
     } catch (error) {
@@ -55,6 +65,28 @@ export function stageHandler<S extends z.ZodType, O>(
       metrics.publishStoredMetrics();
     }
   };
+}
+
+/**
+ * Runs `work`, failing with `StageDeadlineExceeded` when `deadlineAt` passes first. The SDK clients'
+ * own timeouts (functions/core/clients.ts) normally end a hanging call long before this; the deadline
+ * is the guarantee that the Lambda never runs into its own timeout, which Step Functions can only
+ * report as `Lambda.Unknown` / `States.Timeout`.
+ */
+export async function withDeadline<T>(stage: string, deadlineAt: number | undefined, work: () => Promise<T>): Promise<T> {
+  if (deadlineAt === undefined) return work();
+  let timer: NodeJS.Timeout | undefined;
+  const expired = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(
+      () => reject(new StageDeadlineExceededError(`${stage} did not finish before its deadline ${new Date(deadlineAt).toISOString()} (a call hung?)`)),
+      Math.max(0, deadlineAt - Date.now()),
+    );
+  });
+  try {
+    return await Promise.race([work(), expired]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Validates a stage input: the plan with the plan schema (InvalidPlan), the rest with `schema` (InvalidInput). */

@@ -12,7 +12,7 @@ type State = Record<string, any>;
 type Scope = { path: string; states: Record<string, State>; topLevel: boolean };
 
 const definition = renderLocalDefinition(examplePlan());
-const LAMBDA_ERRORS = ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException'];
+const LAMBDA_ERRORS = ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException', 'Lambda.ClientExecutionTimeoutException'];
 
 function scopes(states: Record<string, State>, path = 'States', topLevel = true): Scope[] {
   const out: Scope[] = [{ path, states, topLevel }];

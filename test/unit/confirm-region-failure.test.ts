@@ -3,6 +3,7 @@ import { DescribeDBInstancesCommand, DescribeGlobalClustersCommand, RDSClient } 
 import { ListResourceRecordSetsCommand, Route53Client } from '@aws-sdk/client-route-53';
 import { mockClient } from 'aws-sdk-client-mock';
 import { classify, confirmRegionFailure, type Evidence } from '../../functions/confirm-region-failure';
+import { alarmNames } from '../../functions/core/plan';
 import type { ProbeResult, ReplicationObservation, StartResult } from '../../functions/core/contract';
 import { startFixture } from '../helpers/fixtures';
 import { examplePlan } from '../helpers/plan';
@@ -24,7 +25,7 @@ const probesUp: ProbeResult[] = [
 const probesDown: ProbeResult[] = probesUp.map((p) => ({ name: p.name, url: p.url, healthy: false, error: 'TypeError ECONNREFUSED: fetch failed', attempts: 3 }));
 
 const alarms = (inAlarm: string[] = []) =>
-  [...plan.detection.healthAlarms, ...plan.detection.replicationLagAlarms, ...plan.detection.databaseAlarms].map((name) => ({ name, state: inAlarm.includes(name) ? 'ALARM' : 'OK' }));
+  alarmNames(plan).all.map((name) => ({ name, state: inAlarm.includes(name) ? 'ALARM' : 'OK' }));
 
 const replicating = (ledgerLag = 2, accountsLag = 1): ReplicationObservation[] => [
   { database: 'ledger', kind: 'aurora-global', status: 'replicating', lagSeconds: ledgerLag, detail: `lag ${ledgerLag} s` },
