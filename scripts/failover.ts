@@ -1,19 +1,33 @@
 /**
  * The operator CLI (Step Functions API): start a failover, switchover or drill by hand, follow an
- * execution, or check a plan. A bad start request fails here, before anything is sent, with the
- * same schema and the same named error (`InvalidInput`) the state machine would give.
+ * execution, decide an approval gate without Slack, or check a plan. A bad start request fails here,
+ * before anything is sent, with the same schema and the same named error (`InvalidInput`) the state
+ * machine would give.
  *
  *   npm run failover -- start --stage prod --mode failover --reason "us-east-1 down" --requested-by alice@example.com
  *   npm run failover -- start --stage prod --mode drill --reason "readiness check" --requested-by bob --dry-run
  *   npm run failover -- status --stage prod --execution-arn arn:aws:states:…
+ *   npm run failover -- approve --stage prod --approval-id 0123…cdef --as U0123ABC --reason "Slack is down; bridge call agreed"
+ *   npm run failover -- reject --stage prod --approval-id 0123…cdef --as U0123ABC --reason "US recovering, hold"
  *   npm run failover -- validate-plan --stage prod
+ *
+ * `approve` / `reject` are the Slack buttons for when Slack does not work: the same rules, in the same
+ * code (functions/slack/decision.ts): the Slack id given with `--as` must be on the approval's own
+ * approver list, the approval is claimed with the same conditional write in the approvals table, and
+ * the gate gets the same SendTaskSuccess output (`via: 'cli'`) or SendTaskFailure `ApprovalRejected`.
+ * The reason and the operator's local user and host are stored with the decision and sent with it.
+ * They need AWS credentials allowed dynamodb:GetItem/UpdateItem on the approvals table and
+ * states:SendTaskSuccess/SendTaskFailure on the state machine, in the recovery region.
  */
+import { hostname, userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DescribeExecutionCommand, GetExecutionHistoryCommand, ListStateMachinesCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
+import { configureApprovalsStore } from '../functions/core/approvals-store';
 import { manualStartSchema, type ManualStart } from '../functions/core/contract';
 import { InvalidInputError } from '../functions/core/errors';
 import { formatIssues, type Plan } from '../functions/core/plan';
+import { decideApproval, type DecisionResult, type OperatorIdentity } from '../functions/slack/decision';
 import { loadPlan } from './lib/plan-file';
 
 const SERVICE = 'failover-orchestrator';
@@ -21,7 +35,11 @@ const SERVICE = 'failover-orchestrator';
 const USAGE = `usage:
   failover start --stage STAGE --mode failover|switchover|drill --reason TEXT --requested-by WHO [--region R] [--state-machine-arn ARN] [--dry-run]
   failover status --stage STAGE --execution-arn ARN [--region R]
+  failover approve --stage STAGE --approval-id ID --as SLACK_USER_ID --reason TEXT [--region R] [--approvals-table NAME]
+  failover reject --stage STAGE --approval-id ID --as SLACK_USER_ID --reason TEXT [--region R] [--approvals-table NAME]
   failover validate-plan --stage STAGE`;
+
+const COMMANDS = ['start', 'status', 'approve', 'reject', 'validate-plan'];
 
 export interface Io {
   out: (line: string) => void;
@@ -29,6 +47,19 @@ export interface Io {
   sfn: (region: string) => SFNClient;
   loadPlan: (stage: string) => Plan;
   now: () => Date;
+  /** Who runs the CLI where (local account and host name), recorded with an approve / reject. */
+  operator: () => OperatorIdentity;
+}
+
+/** The local account and host; an account without a passwd entry (containers) falls back to $USER. */
+function localOperator(): OperatorIdentity {
+  let user: string | undefined;
+  try {
+    user = userInfo().username;
+  } catch {
+    user = process.env.USER ?? process.env.USERNAME;
+  }
+  return { user: user || 'unknown', host: hostname() || 'unknown' };
 }
 
 const defaultIo: Io = {
@@ -37,6 +68,7 @@ const defaultIo: Io = {
   sfn: (region) => new SFNClient({ region }),
   loadPlan: (stage) => loadPlan(stage, process.env.FAILOVER_CONFIG_DIR || resolve(__dirname, '..', 'config')),
   now: () => new Date(),
+  operator: localOperator,
 };
 
 /** The manual start input, validated exactly as AcceptStartRequest validates it. */
@@ -44,6 +76,105 @@ export function buildStartInput(values: { mode?: string; reason?: string; reques
   const parsed = manualStartSchema.safeParse({ mode: values.mode, reason: values.reason, requestedBy: values.requestedBy, origin: 'cli' });
   if (!parsed.success) throw new InvalidInputError(`start request is invalid: ${formatIssues(parsed.error, 'request')}`);
   return parsed.data;
+}
+
+/** What `approve` / `reject` were given, checked before anything is read or sent. */
+export interface DecisionOptions {
+  approvalId: string;
+  as: string;
+  reason: string;
+  approvalsTable?: string;
+}
+
+/** Slack user ids (U…, or W… on Enterprise Grid), the form `approval.approvers` holds. */
+const SLACK_USER_ID = /^[UW][A-Z0-9]{2,}$/;
+
+/** Validates `approve` / `reject` options; the first bad one is named (`InvalidInput`). */
+export function parseDecisionOptions(values: Record<string, string | boolean | undefined>): DecisionOptions {
+  const text = (name: string): string | undefined => (typeof values[name] === 'string' ? (values[name] as string).trim() : undefined);
+  const approvalId = text('approval-id');
+  if (!approvalId || !/^[0-9a-f]{32}$/.test(approvalId)) {
+    throw new InvalidInputError('--approval-id must be the 32-character approval id shown in the Slack message ("Approval `…`") or in the gate\'s output');
+  }
+  const as = text('as');
+  if (!as || !SLACK_USER_ID.test(as)) throw new InvalidInputError('--as must be your Slack user id (like U0123ABC), as listed in the plan\'s approval.approvers');
+  const reason = text('reason');
+  if (!reason || reason.length < 3) throw new InvalidInputError('--reason must say why (at least 3 characters)');
+  if (reason.length > 500) throw new InvalidInputError('--reason must be at most 500 characters');
+  if (values['dry-run']) throw new InvalidInputError('--dry-run is not available for approve / reject: a decision is either sent or not');
+  const approvalsTable = text('approvals-table');
+  if (values['approvals-table'] !== undefined && !approvalsTable) throw new InvalidInputError('--approvals-table must name a DynamoDB table');
+  return { approvalId, as, reason, ...(approvalsTable ? { approvalsTable } : {}) };
+}
+
+/** The approvals table of a stage, as serverless.yml names it (`custom.approvalsTable`). */
+export function approvalsTableName(stage: string): string {
+  return `${SERVICE}-${stage}-approvals`;
+}
+
+/**
+ * Decides an approval gate from the terminal: the same rules, claim and Step Functions call as a
+ * Slack click (functions/slack/decision.ts). Prints the decision as one JSON line on stdout and a
+ * sentence on stderr; 0 when the gate took it, 1 when nothing was decided.
+ */
+async function decideFromCli(verdict: 'approve' | 'reject', options: DecisionOptions, stage: string, region: string, io: Io): Promise<number> {
+  const table = options.approvalsTable ?? approvalsTableName(stage);
+  configureApprovalsStore({ tableName: table, region });
+  const operator = io.operator();
+  const result = await decideApproval({
+    approvalId: options.approvalId,
+    decider: options.as,
+    verdict,
+    via: 'cli',
+    now: io.now(),
+    comment: options.reason,
+    operator,
+    sfn: io.sfn(region),
+  });
+  if (result.kind === 'decided') {
+    io.out(
+      JSON.stringify({
+        approvalId: options.approvalId,
+        executionId: result.item.executionId,
+        outcome: result.outcome,
+        decidedBy: options.as,
+        decidedAt: result.decidedAt,
+        via: 'cli',
+        comment: options.reason,
+        operator,
+        recorded: result.recorded,
+      }),
+    );
+    io.err(`${result.outcome} ${result.item.gate} approval ${options.approvalId} of ${result.item.executionId} as ${options.as} (operator ${operator.user}@${operator.host})`);
+    if (!result.recorded) io.err('warning: the approval changed in the table meanwhile; the decision was delivered to the gate');
+    return 0;
+  }
+  io.err(refusal(result, options, table, region));
+  return 1;
+}
+
+/** Why nothing was decided, in the terms a Slack user would have been told. */
+function refusal(result: Exclude<DecisionResult, { kind: 'decided' }>, options: DecisionOptions, table: string, region: string): string {
+  switch (result.kind) {
+    case 'unknown':
+      return `approval ${options.approvalId} not found in ${table} (${region}); nothing was changed`;
+    case 'not-an-approver':
+      return `NotAnApprover: ${options.as} is not on the approver list of approval ${options.approvalId}; nothing was changed`;
+    case 'not-pending': {
+      const { status, decidedBy, decidedAt, decidedVia } = result.item;
+      return `approval ${options.approvalId} is already ${status}${decidedBy ? ` by ${decidedBy}` : ''}${decidedVia ? ` via ${decidedVia}` : ''}${decidedAt ? ` at ${decidedAt}` : ''}; nothing was changed`;
+    }
+    case 'expired':
+      return `approval ${options.approvalId} expired at ${result.item.expiresAt} (the gate's timeout decides); marked expired, nothing sent`;
+    case 'claim-lost':
+      return `approval ${options.approvalId} was claimed first${result.current?.decidedBy ? ` by ${result.current.decidedBy}` : ''} (${result.current?.status ?? 'gone'}); nothing was changed`;
+    case 'gate-gone':
+      return `the gate of approval ${options.approvalId} no longer waits (${result.sfnError}); marked expired`;
+    case 'not-delivered': {
+      const error = result.error instanceof Error ? `${result.error.name}: ${result.error.message}` : 'unknown error';
+      return `Step Functions did not take the decision (${error}); the claim was released and nothing was decided: run the command again`;
+    }
+  }
 }
 
 async function stateMachineArn(io: Io, region: string, stage: string, explicit?: string): Promise<string> {
@@ -74,6 +205,9 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
         'state-machine-arn': { type: 'string' },
         'execution-arn': { type: 'string' },
         'dry-run': { type: 'boolean', default: false },
+        'approval-id': { type: 'string' },
+        as: { type: 'string' },
+        'approvals-table': { type: 'string' },
       },
       strict: true,
     }));
@@ -82,9 +216,18 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     return 2;
   }
   const stage = values.stage as string | undefined;
-  if (!command || !['start', 'status', 'validate-plan'].includes(command) || !stage) {
+  if (!command || !COMMANDS.includes(command) || !stage) {
     io.err(USAGE);
     return 2;
+  }
+  let decision: DecisionOptions | undefined;
+  if (command === 'approve' || command === 'reject') {
+    try {
+      decision = parseDecisionOptions(values);
+    } catch (error) {
+      io.err(`${(error as Error).name}: ${(error as Error).message}`);
+      return 2;
+    }
   }
   let plan: Plan;
   try {
@@ -99,6 +242,8 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     io.out(`plan ${plan.name} for stage ${stage} is valid: ${plan.primaryRegion} → ${plan.recoveryRegion}, ${plan.databases.length} databases, ${plan.traffic.length} records, ${plan.compute.length} services`);
     return 0;
   }
+
+  if (decision) return decideFromCli(command === 'approve' ? 'approve' : 'reject', decision, stage, region, io);
 
   if (command === 'status') {
     const executionArn = values['execution-arn'] as string | undefined;

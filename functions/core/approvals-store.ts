@@ -7,7 +7,8 @@
  * only the claimer calls SendTaskSuccess/Failure, then *finishes* it (approved / rejected / expired) or
  * *releases* it (back to pending) when Step Functions could not be reached.
  *
- * Table: `APPROVALS_TABLE` (read at first use), hash key `approvalId` (S).
+ * Table: `APPROVALS_TABLE` (read at first use), hash key `approvalId` (S), in the Lambda's own region;
+ * the operator CLI, which runs outside Lambda, names both with `configureApprovalsStore`.
  */
 import {
   ConditionalCheckFailedException,
@@ -43,6 +44,22 @@ export interface ApprovalItem {
   /** What the state machine does when nobody answers (shown when the approval expires). */
   onTimeout?: 'abort' | 'proceed';
   timeoutSeconds?: number;
+  /** Audit of a decision (set when it is recorded): the channel, the decider's reason, and for the CLI who ran it where. */
+  decidedVia?: DecisionVia;
+  decisionComment?: string;
+  operatorUser?: string;
+  operatorHost?: string;
+}
+
+/** How a human decision reached the gate: a Slack button, or the operator CLI (`npm run failover -- approve|reject`). */
+export type DecisionVia = 'slack' | 'cli';
+
+/** Who decided and how, stored with the outcome so the table answers "who approved this, from where, and why". */
+export interface DecisionAudit {
+  via: DecisionVia;
+  comment?: string;
+  operatorUser?: string;
+  operatorHost?: string;
 }
 
 /** What request-approval writes: everything except what a decision or Slack fills in later. */
@@ -51,6 +68,17 @@ export type PendingApproval = Omit<ApprovalItem, 'status' | 'messageTs' | 'decid
 export type ClaimResult = { claimed: true; item: ApprovalItem } | { claimed: false; current: ApprovalItem | undefined };
 
 let tableName: string | undefined;
+let regionOverride: string | undefined;
+
+/**
+ * Points the store at a table and region explicitly. The Lambdas never call this (they use
+ * `APPROVALS_TABLE` and their own region); the operator CLI does, since it runs on a laptop where
+ * neither is in the environment and the table lives in the plan's recovery region.
+ */
+export function configureApprovalsStore(settings: { tableName: string; region: string }): void {
+  tableName = settings.tableName;
+  regionOverride = settings.region;
+}
 
 /** `APPROVALS_TABLE`, read once; missing → ConfigurationError naming it. */
 export function approvalsTable(): string {
@@ -62,7 +90,7 @@ export function approvalsTable(): string {
   return tableName;
 }
 
-const client = () => dynamodb(ownRegion());
+const client = () => dynamodb(regionOverride ?? ownRegion());
 
 /**
  * Stores (or refreshes) a pending approval with the gate's task token.
@@ -194,7 +222,8 @@ export async function claim(approvalId: string, user: string, now: Date): Promis
 
 /**
  * Records the outcome. `from` is the status the item must still have: `deciding` after a claim
- * (the default), `pending` when a late click expires an approval nobody claimed.
+ * (the default), `pending` when a late click expires an approval nobody claimed. `audit` (human
+ * decisions) is stored with it: the channel, the reason given, and the operator's user and host.
  * Returns false when the item had moved on meanwhile (nothing is changed then).
  */
 export async function finish(
@@ -203,11 +232,19 @@ export async function finish(
   user: string | undefined,
   now: Date,
   from: 'pending' | 'deciding' = 'deciding',
+  audit?: DecisionAudit,
 ): Promise<boolean> {
   const names: Record<string, string> = { '#status': 'status', '#decidedAt': 'decidedAt', '#decidedBy': 'decidedBy' };
   const values: Record<string, AttributeValue> = { ':status': { S: status }, ':from': { S: from }, ':now': { S: now.toISOString() } };
   names['#taskToken'] = 'taskToken';
-  let update = 'SET #status = :status, #decidedAt = :now';
+  const sets = ['#status = :status', '#decidedAt = :now'];
+  if (audit) {
+    optional(sets, names, values, 'decidedVia', { S: audit.via });
+    if (audit.comment) optional(sets, names, values, 'decisionComment', { S: audit.comment });
+    if (audit.operatorUser) optional(sets, names, values, 'operatorUser', { S: audit.operatorUser });
+    if (audit.operatorHost) optional(sets, names, values, 'operatorHost', { S: audit.operatorHost });
+  }
+  let update = `SET ${sets.join(', ')}`;
   // The token is a credential for the waiting task: once decided, it is not kept.
   if (user) {
     values[':user'] = { S: user };
@@ -274,6 +311,7 @@ export function fromItem(item: Record<string, AttributeValue>): ApprovalItem {
   const approvers = item.approvers?.SS ?? item.approvers?.L?.map((v) => v.S).filter((v): v is string => typeof v === 'string') ?? [];
   const onTimeout = s('onTimeout');
   const timeoutSeconds = item.timeoutSeconds?.N !== undefined ? Number(item.timeoutSeconds.N) : undefined;
+  const decidedVia = s('decidedVia');
   return {
     approvalId: s('approvalId') ?? '',
     taskToken: s('taskToken') ?? '',
@@ -290,5 +328,9 @@ export function fromItem(item: Record<string, AttributeValue>): ApprovalItem {
     ...(s('summary') !== undefined ? { summary: s('summary') } : {}),
     ...(onTimeout === 'abort' || onTimeout === 'proceed' ? { onTimeout } : {}),
     ...(timeoutSeconds !== undefined && Number.isFinite(timeoutSeconds) ? { timeoutSeconds } : {}),
+    ...(decidedVia === 'slack' || decidedVia === 'cli' ? { decidedVia } : {}),
+    ...(s('decisionComment') !== undefined ? { decisionComment: s('decisionComment') } : {}),
+    ...(s('operatorUser') !== undefined ? { operatorUser: s('operatorUser') } : {}),
+    ...(s('operatorHost') !== undefined ? { operatorHost: s('operatorHost') } : {}),
   };
 }

@@ -88,7 +88,11 @@ export function approvalRequestMessage({ approvalId, gate, plan, start, detectio
   );
   const approvers = plan.approval.approvers.map(mention).join(', ');
   blocks.push(
-    context(`No answer within ${duration(plan.approval.timeoutSeconds)} → ${policyText(policy)}. Approvers: ${approvers}. Approval \`${approvalId}\`.`),
+    context(
+      `No answer within ${duration(plan.approval.timeoutSeconds)} → ${policyText(policy)}. Approvers: ${approvers}. Approval \`${approvalId}\`.\n` +
+        // The way to decide when Slack's buttons do not work (scripts/failover.ts): same list, same claim.
+        `Buttons not working? \`npm run failover -- approve|reject --stage <stage> --approval-id ${approvalId} --as <your Slack id> --reason "…"\``,
+    ),
   );
 
   blocks.push({

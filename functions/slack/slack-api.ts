@@ -95,7 +95,8 @@ async function send(method: string, url: string, headers: Record<string, string>
     response = await fetch(url, { method: 'POST', headers, body: JSON.stringify(payload), signal: AbortSignal.timeout(TIMEOUT_MS) });
   } catch (error) {
     const name = error instanceof Error ? error.name : 'Error';
-    const message = error instanceof Error ? redact(error.message) : 'unknown';
+    // fetch may quote the URL it failed on; a response_url is a credential, so it never reaches a log or an error.
+    const message = error instanceof Error ? redact(error.message.split(url).join(`[${method} url]`)) : 'unknown';
     logger.warn('Slack call failed', { method, error: { name, message } });
     throw new SlackUnavailableError(`Slack ${method}: ${name}: ${message}`, { cause: error });
   }

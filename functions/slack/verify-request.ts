@@ -53,7 +53,8 @@ export function verifySlackRequest({ rawBody, headers, signingSecret, now }: Ver
   }
 }
 
-function header(headers: Record<string, string | undefined>, name: string): string | undefined {
+/** A request header by its lower-case name (API Gateway passes them lower-cased; other callers may not). */
+export function header(headers: Record<string, string | undefined>, name: string): string | undefined {
   for (const [key, value] of Object.entries(headers ?? {})) {
     if (key.toLowerCase() === name && typeof value === 'string' && value !== '') return value;
   }

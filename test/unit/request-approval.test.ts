@@ -106,6 +106,13 @@ describe('request-approval', () => {
     expect(text).toContain('No answer within 10 min → abort');
   });
 
+  it('tells approvers how to decide when the buttons do not work: the operator CLI with this approval id', async () => {
+    await requestApproval(input(), ctx);
+
+    const text = JSON.stringify(fetchBody().blocks);
+    expect(text).toContain(`npm run failover -- approve|reject --stage <stage> --approval-id ${approvalId} --as <your Slack id>`);
+  });
+
   it('warns that the primary is not fenced and lists the unconfirmed fence steps at the unfenced-promotion gate', async () => {
     const fence = { confirmed: false, steps: [{ resource: 'payments-api', kind: 'ecs-service', confirmed: false, action: 'scale to 0', detail: 'us-east-1 ECS unreachable' }] };
     await requestApproval(input({ gate: 'unfenced-promotion', fence }), ctx);
