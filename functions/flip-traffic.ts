@@ -1,7 +1,8 @@
 /**
- * Stage 5 — flip traffic to the recovery region (one Map iteration per record, polled until the
- * change is INSYNC). A record that already points at the recovery region is success, so a second
- * run (or a duplicate execution) changes nothing.
+ * Stage 5 — flip traffic to the recovery region (one Map iteration per traffic resource, polled
+ * until done: a Route 53 change INSYNC, or ARC routing controls read back recovery On / primary
+ * Off). A resource that already points at the recovery region is success, so a second run (or a
+ * duplicate execution) changes nothing. The adapter per kind is in functions/adapters/index.ts.
  */
 import type { z } from 'zod';
 import { trafficKind } from './adapters';

@@ -4,6 +4,7 @@
  */
 import type { ReplicationObservation } from '../core/contract';
 import type { ComputeResource, DatabaseResource, Plan, TrafficResource } from '../core/plan';
+import * as arcRoutingControl from './arc-routing-control';
 import * as auroraGlobal from './aurora-global';
 import * as ecsService from './ecs-service';
 import * as rdsReplica from './rds-replica';
@@ -26,10 +27,18 @@ export const computeKinds: { [K in ComputeResource['kind']]: { scale: ReconcileA
   'ecs-service': { scale: ecsService.scale, fencer: ecsService.fencer },
 };
 
-export const trafficKinds: {
-  [K in TrafficResource['kind']]: { flip: ReconcileAdapter<Extract<TrafficResource, { kind: K }>>; pointsAtRecovery: (r: Extract<TrafficResource, { kind: K }>) => Promise<boolean> };
-} = {
+/**
+ * `pointsAtRecovery(resource, plan?)`: true when the resource already sends traffic to the recovery
+ * region. Pass the plan: the ARC kind then reads from the endpoints outside the primary region first.
+ */
+export interface TrafficKind<R> {
+  flip: ReconcileAdapter<R>;
+  pointsAtRecovery: (r: R, plan?: Plan) => Promise<boolean>;
+}
+
+export const trafficKinds: { [K in TrafficResource['kind']]: TrafficKind<Extract<TrafficResource, { kind: K }>> } = {
   'route53-record': { flip: route53Record.flip, pointsAtRecovery: route53Record.pointsAtRecovery },
+  'arc-routing-control': { flip: arcRoutingControl.flip, pointsAtRecovery: arcRoutingControl.pointsAtRecovery },
 };
 
 /** The adapter set of one database resource (typed by its kind). */
@@ -39,6 +48,6 @@ export function databaseKind(db: DatabaseResource): DatabaseKind<DatabaseResourc
 export function computeKind(svc: ComputeResource) {
   return computeKinds[svc.kind] as { scale: ReconcileAdapter<ComputeResource>; fencer: Fencer<ComputeResource> };
 }
-export function trafficKind(rec: TrafficResource) {
-  return trafficKinds[rec.kind] as { flip: ReconcileAdapter<TrafficResource>; pointsAtRecovery: (r: TrafficResource) => Promise<boolean> };
+export function trafficKind(rec: TrafficResource): TrafficKind<TrafficResource> {
+  return trafficKinds[rec.kind] as TrafficKind<TrafficResource>;
 }
