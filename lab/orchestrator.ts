@@ -31,11 +31,18 @@ export class TaskTokenError extends Error {
   }
 }
 
-/** Task tokens the state machine is waiting on, settled by SendTaskSuccess / SendTaskFailure. */
+/**
+ * Task tokens the state machine is waiting on, settled by SendTaskSuccess / SendTaskFailure.
+ * Like Step Functions (https://docs.aws.amazon.com/step-functions/latest/apireference/API_SendTaskSuccess.html):
+ * a token that was issued but is no longer waited on (timed out, already used) fails with
+ * TaskTimedOut; a token that was never issued fails with InvalidToken.
+ */
 export class TaskTokens {
   private waiting = new Map<string, (outcome: TaskOutcome) => void>();
+  private readonly issued = new Set<string>();
 
   wait(token: string): Promise<unknown> {
+    this.issued.add(token);
     return new Promise((resolve, reject) => {
       this.waiting.set(token, (outcome) => {
         if (outcome.ok) resolve(outcome.output);
@@ -44,10 +51,12 @@ export class TaskTokens {
     });
   }
 
-  /** Like Step Functions: a token that is not waiting (timed out, already used) fails with TaskTimedOut. */
   settle(token: string, outcome: TaskOutcome): void {
     const resolve = this.waiting.get(token);
-    if (!resolve) throw new TaskTokenError('TaskTimedOut', 'Task Timed Out');
+    if (!resolve) {
+      if (this.issued.has(token)) throw new TaskTokenError('TaskTimedOut', 'Task Timed Out');
+      throw new TaskTokenError('InvalidToken', `Invalid Token: '${token.slice(0, 40)}'`);
+    }
     this.waiting.delete(token);
     resolve(outcome);
   }
@@ -88,6 +97,11 @@ export interface ExecutionEvent {
   at: number;
   /** Inside a Map iteration or Parallel branch (not a top-level state). */
   nested: boolean;
+  /** The state's (or execution's) input and output, and a failure's error and cause, as the runner reported them. */
+  input?: unknown;
+  output?: unknown;
+  error?: string;
+  cause?: unknown;
 }
 
 export interface ExecutionRecord {
@@ -103,6 +117,30 @@ export interface ExecutionRecord {
   cause?: string;
   events: ExecutionEvent[];
   gates: GateRequest[];
+}
+
+/** An event of aws-local-stepfunctions' event log (the fields the lab keeps). */
+interface RawEvent {
+  type: string;
+  timestamp: number;
+  state?: { name: string; type: string; input?: unknown; output?: unknown };
+  index?: number;
+  parentState?: unknown;
+  input?: unknown;
+  output?: unknown;
+  Error?: string;
+  Cause?: unknown;
+}
+
+function eventData(raw: RawEvent): Pick<ExecutionEvent, 'input' | 'output' | 'error' | 'cause'> {
+  const out: Pick<ExecutionEvent, 'input' | 'output' | 'error' | 'cause'> = {};
+  const input = raw.state?.input ?? raw.input;
+  const output = raw.state?.output ?? raw.output;
+  if (input !== undefined && raw.type !== 'StateExited') out.input = input;
+  if (output !== undefined) out.output = output;
+  if (raw.Error !== undefined) out.error = raw.Error;
+  if (raw.Cause !== undefined) out.cause = raw.Cause;
+  return out;
 }
 
 export interface OrchestratorOptions {
@@ -126,6 +164,11 @@ export class LocalOrchestrator {
 
   constructor(private readonly options: OrchestratorOptions) {
     this.machine = new StateMachine(options.definition as never, { validationOptions: { checkArn: true, checkPaths: true } });
+  }
+
+  /** The state machine this orchestrator runs (ListStateMachines / StartExecution answer for it). */
+  get stateMachineArn(): string {
+    return this.options.stateMachineArn;
   }
 
   /** Starts an execution; `done` resolves when it has ended (never rejects). */
@@ -181,9 +224,9 @@ export class LocalOrchestrator {
 
     const topLevel = this.options.definition.States as Record<string, unknown>;
     const collecting = (async () => {
-      for await (const raw of run.eventLogs as AsyncIterable<{ type: string; timestamp: number; state?: { name: string; type: string }; index?: number; parentState?: unknown }>) {
+      for await (const raw of run.eventLogs as AsyncIterable<RawEvent>) {
         const nested = raw.state ? !(raw.state.name in topLevel) : raw.parentState !== undefined;
-        const event: ExecutionEvent = { type: raw.type, state: raw.state?.name, stateType: raw.state?.type, at: raw.timestamp ?? Date.now(), nested };
+        const event: ExecutionEvent = { type: raw.type, state: raw.state?.name, stateType: raw.state?.type, at: raw.timestamp ?? Date.now(), nested, ...eventData(raw) };
         execution.events.push(event);
         this.options.onEvent?.(event, execution);
       }

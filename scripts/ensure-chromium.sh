@@ -2,12 +2,12 @@
 # Prints the path of a usable Chromium (and nothing else on success).
 #
 # Looks for `chromium` then `chromium-browser` on PATH (override with CHROMIUM=/path/to/chrome).
-# When neither is there, installs Debian's `chromium` package (binary /usr/bin/chromium):
-#   apt-get update (once per run) + apt-get install -y --no-install-recommends chromium
-# as root, or through sudo (non-interactive) when not root. Otherwise fails with a clear message.
+# When neither is there, installs Debian's `chromium` package (binary /usr/bin/chromium) through
+# scripts/ensure-debian-package.sh (root or passwordless sudo). Otherwise fails with a clear message.
 # Idempotent: once installed, it only prints the path. Install output goes to stderr only on failure.
 set -euo pipefail
 
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 log() { printf 'ensure-chromium: %s\n' "$*" >&2; }
 
 find_chromium() {
@@ -35,34 +35,7 @@ if path="$(find_chromium)" && usable "${path}"; then
   exit 0
 fi
 
-if ! command -v apt-get >/dev/null 2>&1; then
-  log "no chromium or chromium-browser on PATH, and apt-get is not available to install it."
-  log "Install Chromium yourself (or set CHROMIUM=/path/to/chromium) and run again."
-  exit 1
-fi
-
-SUDO=()
-if [ "$(id -u)" -ne 0 ]; then
-  if command -v sudo >/dev/null 2>&1 && sudo -n true >/dev/null 2>&1; then
-    SUDO=(sudo -n)
-  else
-    log "no chromium or chromium-browser on PATH, and installing it needs root:"
-    log "  not running as root and passwordless sudo is not available."
-    log "Run as root:  apt-get update && apt-get install -y --no-install-recommends chromium"
-    exit 1
-  fi
-fi
-
-install_log="$(mktemp "${TMPDIR:-/tmp}/ensure-chromium.XXXXXX.log")"
-trap 'rm -f "${install_log}"' EXIT
-
-export DEBIAN_FRONTEND=noninteractive
-if ! "${SUDO[@]}" apt-get update >"${install_log}" 2>&1 \
-  || ! "${SUDO[@]}" apt-get install -y --no-install-recommends chromium >>"${install_log}" 2>&1; then
-  log "installing Debian's chromium package failed; apt-get output:"
-  cat "${install_log}" >&2
-  exit 1
-fi
+"${here}/ensure-debian-package.sh" chromium "no chromium or chromium-browser on PATH"
 
 if path="$(find_chromium)" && usable "${path}"; then
   printf '%s\n' "${path}"

@@ -15,8 +15,15 @@
  *               empty string keys are all ValidationExceptions, as in DynamoDB
  * Not checked: DynamoDB's reserved words (use #aliases anyway), item size limits, numeric precision
  * (N values are compared as JavaScript numbers).
+ *
+ * The lab no longer uses this file: its DynamoDB is dynalite (lab/control-plane/dynamodb-local.ts).
+ * It stays, unchanged in behaviour, for test/helpers/fake-platform.ts (applyUpdate / conditionHolds)
+ * until that fake moves to a real implementation too; then it can go.
  */
-import { AwsApiError, type AttributeMap, type ControlPlaneBackend } from './backend';
+import { AwsApiError } from './backend';
+
+/** DynamoDB AttributeValue JSON maps, passed through untouched. */
+export type AttributeMap = Record<string, unknown>;
 
 /** One AttributeValue in its JSON form, e.g. `{ S: 'x' }`. */
 export type AttributeValueJson = Record<string, unknown>;
@@ -695,10 +702,15 @@ export interface KeySchema {
   rangeKey?: string;
 }
 
-type BackendRequest<K extends 'putItem' | 'getItem' | 'updateItem'> = Parameters<ControlPlaneBackend[K]>[1];
-export type PutItemRequest = BackendRequest<'putItem'> & { ReturnValuesOnConditionCheckFailure?: string };
-export type GetItemRequest = BackendRequest<'getItem'>;
-export type UpdateItemRequest = BackendRequest<'updateItem'> & { ReturnValuesOnConditionCheckFailure?: string };
+interface ExpressionFields {
+  ConditionExpression?: string;
+  ExpressionAttributeNames?: Record<string, string>;
+  ExpressionAttributeValues?: AttributeMap;
+  ReturnValuesOnConditionCheckFailure?: string;
+}
+export type PutItemRequest = { TableName: string; Item: AttributeMap } & ExpressionFields;
+export type GetItemRequest = { TableName: string; Key: AttributeMap };
+export type UpdateItemRequest = { TableName: string; Key: AttributeMap; UpdateExpression?: string; ReturnValues?: string } & ExpressionFields;
 
 /**
  * DynamoDB's ConditionalCheckFailedException. `fields` are extra members of the error body (the
@@ -706,10 +718,8 @@ export type UpdateItemRequest = BackendRequest<'updateItem'> & { ReturnValuesOnC
  * for `ReturnValuesOnConditionCheckFailure: 'ALL_OLD'`; the SDK exposes it as `error.Item`.
  */
 export class ConditionalCheckFailed extends AwsApiError {
-  readonly fields: Record<string, unknown>;
   constructor(item?: AttributeMap) {
-    super('ConditionalCheckFailedException', 'The conditional request failed', 400);
-    this.fields = item ? { Item: item } : {};
+    super('ConditionalCheckFailedException', 'The conditional request failed', 400, item ? { Item: item } : {});
   }
 }
 

@@ -1,30 +1,49 @@
 /**
  * The simulated AWS control plane's protocol layer: an HTTP server on 127.0.0.1 that speaks the
- * real wire protocols of the services the handlers call, so that unmodified SDK v3 clients pointed
- * at it (`AWS_ENDPOINT_URL`, or `endpoint` in a client's config) serialize requests, parse
+ * real wire protocols of the services the handlers call, so that unmodified AWS clients (SDK v3,
+ * the AWS CLI) pointed at it (`AWS_ENDPOINT_URL`, `--endpoint-url`) serialize requests, parse
  * responses and name errors exactly as they do against AWS. What is true is decided by the
- * `ControlPlaneBackend`; this file only translates.
+ * `ControlPlaneBackend`; this file only translates, and enforces the request rules AWS enforces
+ * whatever the state (JSON task output, execution input, event detail).
  *
- *   RDS          awsQuery      form body `Action=…`, XML `<XResponse><XResult>…`, errors `<ErrorResponse><Error><Code>`
- *   Route 53     restXml       method + path, XML bodies, errors `<ErrorResponse><Error><Code>`
- *   CloudWatch   awsJson1_0    X-Amz-Target GraniteServiceVersion20100801.* (query-compatible errors)
- *   Step Fns     awsJson1_0    AWSStepFunctions.*
- *   DynamoDB     awsJson1_0    DynamoDB_20120810.*
- *   ECS          awsJson1_1    AmazonEC2ContainerServiceV20141113.*
- *   EventBridge  awsJson1_1    AWSEvents.*
- *   SSM          awsJson1_1    AmazonSSM.*
+ *   RDS                     awsQuery      form body `Action=…`, XML `<XResponse><XResult>…`, errors `<ErrorResponse><Error><Code>`
+ *   Route 53                restXml       method + path, XML bodies (lab/control-plane/route53.ts)
+ *   CloudWatch              awsJson1_0    X-Amz-Target GraniteServiceVersion20100801.* (query-compatible errors)
+ *                           awsQuery      `Action=GetMetricData…`, XML in http://monitoring.amazonaws.com/doc/2010-08-01/
+ *   Route 53 ARC cluster    awsJson1_0    ToggleCustomerAPI.*
+ *   Step Functions          awsJson1_0    AWSStepFunctions.*
+ *   DynamoDB                awsJson1_0    DynamoDB_20120810.*, forwarded unchanged to dynalite (backend.dynamodb)
+ *   ECS                     awsJson1_1    AmazonEC2ContainerServiceV20141113.*
+ *   Application Auto Scaling awsJson1_1   AnyScaleFrontendService.*
+ *   EventBridge             awsJson1_1    AWSEvents.*
+ *   SSM                     awsJson1_1    AmazonSSM.*
+ *   Lambda                  restJson1     POST /2015-03-31/functions/{name}/invocations
  * JSON protocols carry timestamps as epoch seconds, XML ones as ISO-8601; both arrive at the
  * backend as `Date`s and leave it as `Date`s.
  *
  * Region and service come from the SigV4 credential scope (`Credential=AKID/DATE/REGION/SERVICE/aws4_request`);
- * signatures are not verified. `backend.reachable()` is asked first for every request; when it
- * says no, the socket is destroyed without an answer, which the SDK reports as a network error
- * (ECONNRESET / socket hang up), as it does for a region that is down.
+ * signatures are not verified. `backend.reachable()` is asked first for every request: 'refuse'
+ * destroys the socket without an answer (ECONNRESET: a region that is down); 'hang' keeps the
+ * accepted request unanswered until the client gives up or the server closes (a region that is
+ * dying: only the client's own timeout ends the call). Both are recorded in `calls`.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
-import { AwsApiError, type CallContext, type ControlPlaneBackend, type DbInstanceView, type ExecutionView, type RecordSetView, type ServiceView } from './backend';
+import {
+  AwsApiError,
+  type CallContext,
+  type ControlPlaneBackend,
+  type DbInstanceView,
+  type ExecutionView,
+  type HistoryEventView,
+  type PutMetricDatum,
+  type Reachability,
+  type ServiceView,
+} from './backend';
+import { aggregate } from './metrics';
+import { route53Routes, type RestAnswer, type RestRoute } from './route53';
+import { formToObject, jsonToXmlValue, xml, XmlList, type XmlValue } from './xml';
 
 /** The account id in every ARN the server makes up (as LocalStack does). */
 export const LAB_ACCOUNT_ID = '000000000000';
@@ -35,16 +54,21 @@ export interface ControlPlaneCall {
   operation: string;
   /** When the request arrived (epoch ms). */
   at: number;
-  /** HTTP status answered; 0 when the socket was dropped because the backend said unreachable. */
+  /** HTTP status answered; 0 when the request was never answered (see `unanswered`). */
   status: number;
   /** The error code answered, if any. */
   error?: string;
+  /** Why there was no answer: the region refused the connection, or held the request. */
+  unanswered?: 'refused' | 'held';
+  /** For a held request: when the client closed the connection (gave up), or the server closed (epoch ms). */
+  closedAt?: number;
 }
 
 export interface ControlPlane {
   /** `http://127.0.0.1:<port>`: the value for AWS_ENDPOINT_URL. */
   url: string;
   port: number;
+  /** Closes the server; held requests are dropped, so this never waits on a hanging call. */
   close(): Promise<void>;
   /** Every request, in arrival order. */
   calls: ControlPlaneCall[];
@@ -57,13 +81,15 @@ export interface ControlPlaneOptions {
   log?: (line: string) => void;
 }
 
-type Protocol = 'query' | 'restXml' | 'json1.0' | 'json1.1';
+type Protocol = 'query' | 'restXml' | 'restJson' | 'json1.0' | 'json1.1';
 
 interface ServiceSpec {
+  /** The protocol of requests that carry no X-Amz-Target / no JSON. */
   protocol: Protocol;
-  /** X-Amz-Target prefix (JSON protocols). */
+  /** X-Amz-Target prefix and JSON flavour, for services spoken in JSON. */
   target?: string;
-  /** XML namespace (XML protocols). */
+  json?: 'json1.0' | 'json1.1';
+  /** XML namespace (awsQuery services). */
   xmlns?: string;
   /** CloudWatch's JSON protocol is query-compatible: errors also carry `x-amzn-query-error`. */
   queryCompatible?: boolean;
@@ -72,115 +98,21 @@ interface ServiceSpec {
 /** Keyed by SigV4 signing name. */
 const SERVICES: Record<string, ServiceSpec> = {
   rds: { protocol: 'query', xmlns: 'http://rds.amazonaws.com/doc/2014-10-31/' },
-  route53: { protocol: 'restXml', xmlns: 'https://route53.amazonaws.com/doc/2013-04-01/' },
-  monitoring: { protocol: 'json1.0', target: 'GraniteServiceVersion20100801', queryCompatible: true },
-  states: { protocol: 'json1.0', target: 'AWSStepFunctions' },
-  dynamodb: { protocol: 'json1.0', target: 'DynamoDB_20120810' },
-  ecs: { protocol: 'json1.1', target: 'AmazonEC2ContainerServiceV20141113' },
-  events: { protocol: 'json1.1', target: 'AWSEvents' },
-  ssm: { protocol: 'json1.1', target: 'AmazonSSM' },
+  route53: { protocol: 'restXml' },
+  monitoring: { protocol: 'query', xmlns: 'http://monitoring.amazonaws.com/doc/2010-08-01/', json: 'json1.0', target: 'GraniteServiceVersion20100801', queryCompatible: true },
+  'route53-recovery-cluster': { protocol: 'json1.0', json: 'json1.0', target: 'ToggleCustomerAPI' },
+  states: { protocol: 'json1.0', json: 'json1.0', target: 'AWSStepFunctions' },
+  dynamodb: { protocol: 'json1.0', json: 'json1.0', target: 'DynamoDB_20120810' },
+  ecs: { protocol: 'json1.1', json: 'json1.1', target: 'AmazonEC2ContainerServiceV20141113' },
+  'application-autoscaling': { protocol: 'json1.1', json: 'json1.1', target: 'AnyScaleFrontendService' },
+  events: { protocol: 'json1.1', json: 'json1.1', target: 'AWSEvents' },
+  ssm: { protocol: 'json1.1', json: 'json1.1', target: 'AmazonSSM' },
+  lambda: { protocol: 'restJson' },
 };
 
 const MAX_BODY_BYTES = 10 * 1024 * 1024;
 
-// =============================================================================================
-// XML: a small builder for responses and a small parser for Route 53 request bodies
-
-const escapeXml = (s: string): string =>
-  s.replace(/[&<>"'\r]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;', '\r': '&#x0D;' })[c]!);
-
-/** A list with its member element name (`<DBInstances><DBInstance>…</DBInstance></DBInstances>`). */
-class XmlList {
-  constructor(
-    readonly member: string,
-    readonly items: XmlValue[],
-  ) {}
-}
-type XmlValue = string | number | boolean | Date | null | undefined | XmlList | { [key: string]: XmlValue };
-
-function xml(name: string, value: XmlValue): string {
-  if (value === undefined || value === null) return '';
-  if (value instanceof XmlList) return `<${name}>${value.items.map((v) => xml(value.member, v)).join('')}</${name}>`;
-  if (value instanceof Date) return `<${name}>${value.toISOString()}</${name}>`;
-  if (typeof value === 'object') {
-    return `<${name}>${Object.entries(value)
-      .map(([k, v]) => xml(k, v))
-      .join('')}</${name}>`;
-  }
-  return `<${name}>${escapeXml(String(value))}</${name}>`;
-}
-
-interface XmlNode {
-  name: string;
-  children: XmlNode[];
-  text: string;
-}
-
-function decodeEntities(s: string): string {
-  return s.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|amp|lt|gt|quot|apos);/g, (_m, e: string) => {
-    if (e.startsWith('#x')) return String.fromCodePoint(parseInt(e.slice(2), 16));
-    if (e.startsWith('#')) return String.fromCodePoint(parseInt(e.slice(1), 10));
-    return { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" }[e]!;
-  });
-}
-
-/** Enough XML for what the SDK sends: elements, text, entities, CDATA; attributes are ignored. */
-function parseXml(text: string): XmlNode {
-  let i = 0;
-  const root: XmlNode = { name: '#document', children: [], text: '' };
-  const stack: XmlNode[] = [root];
-  const malformed = (): never => {
-    throw new AwsApiError('InvalidInput', `Could not parse the XML request body near offset ${i}`, 400);
-  };
-  while (i < text.length) {
-    const lt = text.indexOf('<', i);
-    if (lt < 0) {
-      stack[stack.length - 1]!.text += decodeEntities(text.slice(i));
-      break;
-    }
-    if (lt > i) stack[stack.length - 1]!.text += decodeEntities(text.slice(i, lt));
-    if (text.startsWith('<?', lt)) {
-      const end = text.indexOf('?>', lt);
-      if (end < 0) malformed();
-      i = end + 2;
-    } else if (text.startsWith('<!--', lt)) {
-      const end = text.indexOf('-->', lt);
-      if (end < 0) malformed();
-      i = end + 3;
-    } else if (text.startsWith('<![CDATA[', lt)) {
-      const end = text.indexOf(']]>', lt);
-      if (end < 0) malformed();
-      stack[stack.length - 1]!.text += text.slice(lt + 9, end);
-      i = end + 3;
-    } else if (text.startsWith('</', lt)) {
-      const end = text.indexOf('>', lt);
-      if (end < 0) malformed();
-      const name = text.slice(lt + 2, end).trim();
-      const open = stack.pop();
-      if (!open || open.name !== name || stack.length === 0) malformed();
-      i = end + 1;
-    } else {
-      const end = text.indexOf('>', lt);
-      if (end < 0) malformed();
-      const selfClosing = text[end - 1] === '/';
-      const inner = text.slice(lt + 1, selfClosing ? end - 1 : end).trim();
-      const name = inner.split(/\s/)[0]!;
-      if (!name) malformed();
-      const node: XmlNode = { name, children: [], text: '' };
-      stack[stack.length - 1]!.children.push(node);
-      if (!selfClosing) stack.push(node);
-      i = end + 1;
-    }
-  }
-  if (stack.length !== 1 || root.children.length !== 1) malformed();
-  return root.children[0]!;
-}
-
-const child = (n: XmlNode | undefined, name: string): XmlNode | undefined => n?.children.find((c) => c.name === name);
-const childText = (n: XmlNode | undefined, name: string): string | undefined => {
-  const c = child(n, name);
-  return c ? c.text.trim() : undefined;
-};
+type Json = Record<string, unknown>;
 
 // =============================================================================================
 // Small helpers
@@ -201,14 +133,37 @@ function requireString(protocol: Protocol, value: unknown, field: string): strin
   return value;
 }
 
-/** JSON protocols send timestamps as epoch seconds (number); accept ISO strings too. */
+/** JSON protocols send timestamps as epoch seconds (number); query ones ISO strings. */
 function jsonDate(value: unknown, field: string): Date {
   const d = typeof value === 'number' ? new Date(value * 1000) : typeof value === 'string' ? new Date(/^\d+(\.\d+)?$/.test(value) ? Number(value) * 1000 : value) : undefined;
   if (!d || Number.isNaN(d.getTime())) throw new AwsApiError('ValidationException', `Invalid timestamp in ${field}: ${String(value)}`, 400);
   return d;
 }
 
-const trailingDot = (name: string): string => (name.endsWith('.') ? name : `${name}.`);
+/** A number from JSON (number) or from an awsQuery form (string). */
+function num(value: unknown): number | undefined {
+  if (typeof value === 'number') return value;
+  if (typeof value === 'string' && value.trim() !== '' && !Number.isNaN(Number(value))) return Number(value);
+  return undefined;
+}
+
+const arr = <T = unknown>(v: unknown): T[] => (Array.isArray(v) ? (v as T[]) : []);
+
+type OptionalOperation = {
+  [K in keyof ControlPlaneBackend]-?: undefined extends ControlPlaneBackend[K] ? K : never;
+}[keyof ControlPlaneBackend];
+
+/**
+ * An operation the backend may not implement, looked up when a request arrives (the lab swaps
+ * backends behind one server): missing, it is answered as an operation the service does not have.
+ */
+function optional<K extends OptionalOperation>(backend: ControlPlaneBackend, name: K, protocol: Protocol = 'json1.1'): NonNullable<ControlPlaneBackend[K]> {
+  return ((...args: unknown[]) => {
+    const fn = backend[name] as ((...a: unknown[]) => unknown) | undefined;
+    if (typeof fn !== 'function') throw unknownOperation(protocol, `${String(name)} (this backend does not model it)`);
+    return fn.apply(backend, args);
+  }) as NonNullable<ControlPlaneBackend[K]>;
+}
 
 /** Plain scalar fields of a view object beyond the ones serialized explicitly (XML has no schema to lean on). */
 function extraScalars(view: object, known: string[]): Record<string, XmlValue> {
@@ -218,6 +173,37 @@ function extraScalars(view: object, known: string[]): Record<string, XmlValue> {
     if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' || v instanceof Date) out[k] = v;
   }
   return out;
+}
+
+function isJson(text: string): boolean {
+  try {
+    JSON.parse(text);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function pageToken(offset: number): string {
+  return Buffer.from(JSON.stringify({ offset }), 'utf8').toString('base64');
+}
+function readPageToken(token: unknown, code = 'InvalidToken'): number {
+  if (token === undefined || token === null) return 0;
+  try {
+    const offset = (JSON.parse(Buffer.from(String(token), 'base64').toString('utf8')) as { offset?: unknown }).offset;
+    if (typeof offset === 'number' && Number.isInteger(offset) && offset >= 0) return offset;
+  } catch {
+    // fall through
+  }
+  throw new AwsApiError(code, `Invalid Token: '${String(token)}'`, 400);
+}
+
+/** A page of `all` by `maxResults` / `nextToken` (the awsJson services' paging). */
+function paged<T>(all: T[], input: Json, max: { default: number; limit: number }, tokenError = 'InvalidToken'): { page: T[]; nextToken?: string } {
+  const size = num(input.maxResults ?? input.MaxResults);
+  const limit = size !== undefined && size > 0 ? Math.min(size, max.limit) : max.default;
+  const offset = readPageToken(input.nextToken ?? input.NextToken, tokenError);
+  return { page: all.slice(offset, offset + limit), ...(offset + limit < all.length ? { nextToken: pageToken(offset + limit) } : {}) };
 }
 
 // =============================================================================================
@@ -231,13 +217,15 @@ function dbInstanceXml(ctx: CallContext, db: DbInstanceView): XmlValue {
     DBInstanceArn: `arn:aws:rds:${ctx.region}:${LAB_ACCOUNT_ID}:db:${db.DBInstanceIdentifier}`,
     DBInstanceStatus: db.DBInstanceStatus,
     ReadReplicaSourceDBInstanceIdentifier: db.ReadReplicaSourceDBInstanceIdentifier,
+    BackupRetentionPeriod: db.BackupRetentionPeriod,
+    DBParameterGroups: db.DBParameterGroups ? new XmlList('DBParameterGroup', db.DBParameterGroups.map((g) => ({ DBParameterGroupName: g.DBParameterGroupName, ParameterApplyStatus: g.ParameterApplyStatus }))) : undefined,
     StatusInfos: db.StatusInfos
       ? new XmlList(
           'DBInstanceStatusInfo',
           db.StatusInfos.map((s) => ({ StatusType: s.StatusType, Normal: s.Normal, Status: s.Status, Message: s.Message })),
         )
       : undefined,
-    ...extraScalars(db, ['DBInstanceIdentifier', 'DBInstanceStatus', 'ReadReplicaSourceDBInstanceIdentifier', 'StatusInfos']),
+    ...extraScalars(db, ['DBInstanceIdentifier', 'DBInstanceStatus', 'ReadReplicaSourceDBInstanceIdentifier', 'StatusInfos', 'DBParameterGroups', 'BackupRetentionPeriod']),
   };
 }
 
@@ -255,7 +243,7 @@ function queryList(form: URLSearchParams, prefix: string, member: string): Array
 }
 
 function rdsHandlers(backend: ControlPlaneBackend): Record<string, QueryHandler> {
-  return {
+  const handlers: Record<string, QueryHandler> = {
     async DescribeDBInstances(ctx, form) {
       const id = form.get('DBInstanceIdentifier');
       if (!id) {
@@ -267,6 +255,7 @@ function rdsHandlers(backend: ControlPlaneBackend): Record<string, QueryHandler>
     async PromoteReadReplica(ctx, form) {
       const id = requireString('query', form.get('DBInstanceIdentifier'), 'DBInstanceIdentifier');
       const retention = form.get('BackupRetentionPeriod');
+      // AWS accepts BackupRetentionPeriod here (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_PromoteReadReplica.html); it is passed on.
       const db = await backend.promoteReadReplica(ctx, id, retention === null ? undefined : Number(retention));
       return { DBInstance: dbInstanceXml(ctx, db) };
     },
@@ -286,149 +275,26 @@ function rdsHandlers(backend: ControlPlaneBackend): Record<string, QueryHandler>
       return { GlobalClusters: new XmlList('GlobalClusterMember', []) };
     },
   };
-}
-
-// =============================================================================================
-// Route 53 (restXml)
-
-interface RestRequest {
-  method: string;
-  path: string;
-  query: URLSearchParams;
-  body: string;
-}
-type RestHandler = (ctx: CallContext, req: RestRequest, params: string[]) => Promise<string>;
-interface RestRoute {
-  operation: string;
-  method: string;
-  path: RegExp;
-  handler: RestHandler;
-}
-
-function recordSetXml(r: RecordSetView): XmlValue {
-  return {
-    Name: trailingDot(r.Name),
-    Type: r.Type,
-    SetIdentifier: r.SetIdentifier,
-    Weight: r.Weight,
-    ...extraScalars(r, ['Name', 'Type', 'SetIdentifier', 'Weight', 'TTL', 'ResourceRecords', 'AliasTarget', 'HealthCheckId']),
-    TTL: r.TTL,
-    ResourceRecords: r.ResourceRecords ? new XmlList('ResourceRecord', r.ResourceRecords.map((v) => ({ Value: v.Value }))) : undefined,
-    AliasTarget: r.AliasTarget
-      ? { HostedZoneId: r.AliasTarget.HostedZoneId, DNSName: trailingDot(r.AliasTarget.DNSName), EvaluateTargetHealth: r.AliasTarget.EvaluateTargetHealth }
-      : undefined,
-    HealthCheckId: r.HealthCheckId,
-  };
-}
-
-function parseRecordSet(n: XmlNode | undefined): RecordSetView {
-  if (!n) throw missing('restXml', 'ResourceRecordSet');
-  const num = (name: string): number | undefined => {
-    const t = childText(n, name);
-    return t === undefined ? undefined : Number(t);
-  };
-  const alias = child(n, 'AliasTarget');
-  const records = child(n, 'ResourceRecords');
-  const view: RecordSetView = {
-    Name: requireString('restXml', childText(n, 'Name'), 'ResourceRecordSet.Name'),
-    Type: requireString('restXml', childText(n, 'Type'), 'ResourceRecordSet.Type'),
-  };
-  const known = ['Name', 'Type', 'SetIdentifier', 'Weight', 'TTL', 'ResourceRecords', 'AliasTarget', 'HealthCheckId'];
-  if (childText(n, 'SetIdentifier') !== undefined) view.SetIdentifier = childText(n, 'SetIdentifier');
-  if (num('Weight') !== undefined) view.Weight = num('Weight');
-  if (num('TTL') !== undefined) view.TTL = num('TTL');
-  if (records) view.ResourceRecords = records.children.filter((c) => c.name === 'ResourceRecord').map((c) => ({ Value: childText(c, 'Value') ?? '' }));
-  if (alias) {
-    view.AliasTarget = {
-      HostedZoneId: childText(alias, 'HostedZoneId') ?? '',
-      DNSName: childText(alias, 'DNSName') ?? '',
-      EvaluateTargetHealth: childText(alias, 'EvaluateTargetHealth') === 'true',
+  {
+    const describe = optional(backend, 'describeDBParameters', 'query');
+    // https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DescribeDBParameters.html
+    handlers.DescribeDBParameters = async (ctx, form) => {
+      const name = requireString('query', form.get('DBParameterGroupName'), 'DBParameterGroupName');
+      const source = form.get('Source') ?? undefined;
+      if (source !== undefined && !['user', 'system', 'engine-default'].includes(source)) {
+        throw new AwsApiError('InvalidParameterValue', `Invalid value ${source} for Source: use user, system or engine-default`, 400);
+      }
+      const params = await describe(ctx, name, source);
+      return { Parameters: new XmlList('Parameter', params.map((p) => ({ ...p }) as XmlValue)) };
     };
   }
-  if (childText(n, 'HealthCheckId') !== undefined) view.HealthCheckId = childText(n, 'HealthCheckId');
-  // Anything else (Failover, Region, MultiValueAnswer, …) is passed on as text.
-  for (const c of n.children) if (!known.includes(c.name) && c.children.length === 0) (view as unknown as Record<string, string>)[c.name] = c.text.trim();
-  return view;
-}
-
-const changeId = (id: string): string => (id.startsWith('/change/') ? id : `/change/${id}`);
-
-function changeInfoXml(info: { Id: string; Status: string; SubmittedAt: Date }, comment?: string): XmlValue {
-  return { Id: changeId(info.Id), Status: info.Status, SubmittedAt: info.SubmittedAt, Comment: comment };
-}
-
-const R53 = SERVICES.route53!.xmlns!;
-const r53Doc = (root: string, body: Record<string, XmlValue>): string =>
-  `<?xml version="1.0" encoding="UTF-8"?>\n<${root} xmlns="${R53}">${Object.entries(body)
-    .map(([k, v]) => xml(k, v))
-    .join('')}</${root}>`;
-
-function route53Routes(backend: ControlPlaneBackend): RestRoute[] {
-  return [
-    {
-      operation: 'ListResourceRecordSets',
-      method: 'GET',
-      path: /^\/2013-04-01\/hostedzone\/([^/]+)\/rrset\/?$/,
-      async handler(ctx, req, [zone]) {
-        const maxRaw = req.query.get('maxitems');
-        const max = maxRaw === null ? 300 : Number(maxRaw);
-        if (!Number.isInteger(max) || max < 1) throw new AwsApiError('InvalidInput', `maxitems must be a positive integer (got ${maxRaw})`, 400);
-        const name = req.query.get('name') ?? undefined;
-        const type = req.query.get('type') ?? undefined;
-        if (type && !name) throw new AwsApiError('InvalidInput', 'The type parameter requires the name parameter', 400);
-        const all = await backend.listResourceRecordSets(ctx, zone!, name, type);
-        const page = all.slice(0, max);
-        const next = all[max];
-        return r53Doc('ListResourceRecordSetsResponse', {
-          ResourceRecordSets: new XmlList('ResourceRecordSet', page.map(recordSetXml)),
-          IsTruncated: next !== undefined,
-          NextRecordName: next ? trailingDot(next.Name) : undefined,
-          NextRecordType: next?.Type,
-          NextRecordIdentifier: next?.SetIdentifier,
-          MaxItems: max,
-        });
-      },
-    },
-    {
-      operation: 'ChangeResourceRecordSets',
-      method: 'POST',
-      path: /^\/2013-04-01\/hostedzone\/([^/]+)\/rrset\/?$/,
-      async handler(ctx, req, [zone]) {
-        const doc = parseXml(req.body);
-        const batch = child(doc, 'ChangeBatch');
-        if (!batch) throw missing('restXml', 'ChangeBatch');
-        const changes = (child(batch, 'Changes')?.children ?? [])
-          .filter((c) => c.name === 'Change')
-          .map((c) => {
-            const action = childText(c, 'Action');
-            if (action !== 'CREATE' && action !== 'DELETE' && action !== 'UPSERT') throw new AwsApiError('InvalidInput', `Invalid Action ${action ?? '(none)'}`, 400);
-            return { Action: action as 'CREATE' | 'DELETE' | 'UPSERT', ResourceRecordSet: parseRecordSet(child(c, 'ResourceRecordSet')) };
-          });
-        if (changes.length === 0) throw new AwsApiError('InvalidInput', 'ChangeBatch.Changes must contain at least one Change', 400);
-        const info = await backend.changeResourceRecordSets(ctx, zone!, changes);
-        return r53Doc('ChangeResourceRecordSetsResponse', { ChangeInfo: changeInfoXml(info, childText(batch, 'Comment')) });
-      },
-    },
-    {
-      operation: 'GetChange',
-      method: 'GET',
-      path: /^\/2013-04-01\/change\/(.+)$/,
-      async handler(ctx, _req, [id]) {
-        const bare = id!.replace(/^\/?change\//, '');
-        const info = await backend.getChange(ctx, bare);
-        return r53Doc('GetChangeResponse', { ChangeInfo: changeInfoXml(info) });
-      },
-    },
-  ];
+  return handlers;
 }
 
 // =============================================================================================
-// JSON services
+// JSON services (awsJson1_0 / awsJson1_1); CloudWatch's handlers also serve its awsQuery protocol
 
-type Json = Record<string, unknown>;
-type JsonHandler = (ctx: CallContext, input: Json) => Promise<Json>;
-
-const arr = <T = unknown>(v: unknown): T[] => (Array.isArray(v) ? (v as T[]) : []);
+type JsonHandler = (ctx: CallContext, input: Json, protocol: Protocol) => Promise<Json | undefined>;
 
 function serviceJson(ctx: CallContext, cluster: string, s: ServiceView): Json {
   const clusterName = (s.clusterArn ?? cluster).split('/').pop()!;
@@ -445,77 +311,314 @@ function executionListItem(e: ExecutionView): Json {
   return { executionArn: e.executionArn, stateMachineArn: e.stateMachineArn, name: e.name, status: e.status, startDate: e.startDate, stopDate: e.stopDate };
 }
 
-function pageToken(offset: number): string {
-  return Buffer.from(JSON.stringify({ offset }), 'utf8').toString('base64');
+function dimensionsOf(value: unknown): Record<string, string> {
+  return Object.fromEntries(arr<Json>(value).map((d) => [String(d.Name), String(d.Value)]));
 }
-function readPageToken(token: unknown): number {
-  if (token === undefined || token === null) return 0;
-  try {
-    const offset = (JSON.parse(Buffer.from(String(token), 'base64').toString('utf8')) as { offset?: unknown }).offset;
-    if (typeof offset === 'number' && Number.isInteger(offset) && offset >= 0) return offset;
-  } catch {
-    // fall through
+
+function cloudwatchHandlers(backend: ControlPlaneBackend): Record<string, JsonHandler> {
+  const handlers: Record<string, JsonHandler> = {
+    async DescribeAlarms(ctx, input) {
+      const names = arr<string>(input.AlarmNames);
+      const types = input.AlarmTypes === undefined ? ['MetricAlarm'] : arr<string>(input.AlarmTypes);
+      const found = await backend.describeAlarms(ctx, names);
+      const out = (type: string) =>
+        found
+          .filter((a) => (a.AlarmType ?? 'MetricAlarm') === type)
+          .map(({ AlarmType: _type, ...a }) => ({ AlarmArn: `arn:aws:cloudwatch:${ctx.region}:${LAB_ACCOUNT_ID}:alarm:${a.AlarmName}`, ...a }));
+      return {
+        ...(types.includes('MetricAlarm') ? { MetricAlarms: out('MetricAlarm') } : {}),
+        ...(types.includes('CompositeAlarm') ? { CompositeAlarms: out('CompositeAlarm') } : {}),
+      };
+    },
+    /** https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricData.html */
+    async GetMetricData(ctx, input, protocol) {
+      const start = jsonDate(input.StartTime, 'StartTime');
+      const end = jsonDate(input.EndTime, 'EndTime');
+      if (end <= start) throw new AwsApiError('InvalidParameterValue', 'The parameter StartTime must be less than the parameter EndTime.', 400);
+      const ascending = input.ScanBy === 'TimestampAscending';
+      const queries = arr<Json>(input.MetricDataQueries);
+      if (queries.length === 0) throw missing(protocol, 'MetricDataQueries');
+      const results: Json[] = [];
+      for (const q of queries) {
+        const stat = q.MetricStat as Json | undefined;
+        if (!stat) {
+          throw new AwsApiError('InvalidParameterValue', `The lab control plane answers GetMetricData MetricStat queries only (query ${String(q.Id)} has no MetricStat; metric math is not supported)`, 400);
+        }
+        const metric = (stat.Metric ?? {}) as Json;
+        const period = num(stat.Period);
+        if (period === undefined) throw missing(protocol, `MetricDataQueries.member.${String(q.Id)}.MetricStat.Period`);
+        const statistic = requireString(protocol, stat.Stat, 'MetricStat.Stat');
+        const data = await backend.getMetricData(ctx, {
+          namespace: requireString(protocol, metric.Namespace, 'Namespace'),
+          name: requireString(protocol, metric.MetricName, 'MetricName'),
+          dimensions: dimensionsOf(metric.Dimensions),
+          start,
+          end,
+        });
+        const { timestamps, values } = aggregate(data, { start, end, period, stat: statistic, unit: typeof stat.Unit === 'string' ? stat.Unit : undefined, ascending });
+        if (q.ReturnData === false || q.ReturnData === 'false') continue;
+        results.push({ Id: q.Id, Label: q.Label ?? metric.MetricName, Timestamps: timestamps, Values: values, StatusCode: 'Complete' });
+      }
+      return { MetricDataResults: results, Messages: [] };
+    },
+  };
+  {
+    const put = optional(backend, 'putMetricData');
+    /** https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricData.html */
+    handlers.PutMetricData = async (ctx, input, protocol) => {
+      const namespace = requireString(protocol, input.Namespace, 'Namespace');
+      if (namespace.startsWith('AWS/')) throw new AwsApiError('InvalidParameterValue', `The value ${namespace} for parameter Namespace is invalid: the AWS/ namespaces are reserved for AWS services.`, 400);
+      const data = arr<Json>(input.MetricData);
+      if (data.length < 1 || data.length > 1000) throw new AwsApiError('InvalidParameterValue', `MetricData must hold between 1 and 1000 datums (got ${data.length}).`, 400);
+      const datums: PutMetricDatum[] = data.map((d) => {
+        const value = num(d.Value);
+        const values = d.Values === undefined ? undefined : arr(d.Values).map((v) => num(v) ?? NaN);
+        if (value !== undefined && values !== undefined) throw new AwsApiError('InvalidParameterCombination', 'The parameters MetricData.member.N.Value and MetricData.member.N.Values are mutually exclusive.', 400);
+        const s = d.StatisticValues as Json | undefined;
+        const statistics = s ? { Sum: num(s.Sum) ?? 0, SampleCount: num(s.SampleCount) ?? 0, Minimum: num(s.Minimum) ?? 0, Maximum: num(s.Maximum) ?? 0 } : undefined;
+        if (value === undefined && values === undefined && !statistics) throw new AwsApiError('MissingParameter', 'A datum needs Value, Values or StatisticValues.', 400);
+        return {
+          MetricName: requireString(protocol, d.MetricName, 'MetricData.member.N.MetricName'),
+          Dimensions: dimensionsOf(d.Dimensions),
+          ...(d.Timestamp !== undefined ? { Timestamp: jsonDate(d.Timestamp, 'Timestamp') } : {}),
+          ...(value !== undefined ? { Value: value } : {}),
+          ...(values !== undefined ? { Values: values, ...(d.Counts !== undefined ? { Counts: arr(d.Counts).map((c) => num(c) ?? 1) } : {}) } : {}),
+          ...(statistics ? { StatisticValues: statistics } : {}),
+          ...(typeof d.Unit === 'string' ? { Unit: d.Unit } : {}),
+          ...(num(d.StorageResolution) !== undefined ? { StorageResolution: num(d.StorageResolution) } : {}),
+        };
+      });
+      await put(ctx, namespace, datums);
+      return undefined;
+    };
   }
-  throw new AwsApiError('InvalidToken', `Invalid Token: '${String(token)}'`, 400);
+  return handlers;
+}
+
+/** ARC's ValidationException carries a reason and the failing fields (route53-recovery-cluster model). */
+function arcValidation(message: string, field: string): AwsApiError {
+  return new AwsApiError('ValidationException', message, 400, { reason: 'fieldValidationFailed', fields: [{ name: field, message }] });
+}
+
+/** https://docs.aws.amazon.com/routing-control/latest/APIReference/API_UpdateRoutingControlStates.html */
+function arcHandlers(backend: ControlPlaneBackend): Record<string, JsonHandler> {
+  const arnOf = (value: unknown, field: string): string => {
+    if (typeof value !== 'string' || value.length < 1 || value.length > 255 || !/^[A-Za-z0-9:./_-]*$/.test(value)) {
+      throw arcValidation(`1 validation error detected: Value at '${field}' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[A-Za-z0-9:.\\/_-]*$`, field);
+    }
+    return value;
+  };
+  const stateOf = (value: unknown, field: string): 'On' | 'Off' => {
+    if (value !== 'On' && value !== 'Off') throw arcValidation(`1 validation error detected: Value '${String(value)}' at '${field}' failed to satisfy constraint: Member must satisfy enum value set: [On, Off]`, field);
+    return value;
+  };
+  const overrides = (input: Json): string[] => arr<unknown>(input.SafetyRulesToOverride).map((a, i) => arnOf(a, `safetyRulesToOverride.${i + 1}.member`));
+  const handlers: Record<string, JsonHandler> = {};
+  {
+    const get = optional(backend, 'getRoutingControlState');
+    handlers.GetRoutingControlState = async (ctx, input) => {
+      const c = await get(ctx, arnOf(input.RoutingControlArn, 'routingControlArn'));
+      return { RoutingControlArn: c.RoutingControlArn, RoutingControlState: c.RoutingControlState, RoutingControlName: c.RoutingControlName };
+    };
+  }
+  {
+    const update = optional(backend, 'updateRoutingControlStates');
+    handlers.UpdateRoutingControlState = async (ctx, input) => {
+      await update(ctx, [{ RoutingControlArn: arnOf(input.RoutingControlArn, 'routingControlArn'), RoutingControlState: stateOf(input.RoutingControlState, 'routingControlState') }], overrides(input));
+      return {};
+    };
+    handlers.UpdateRoutingControlStates = async (ctx, input) => {
+      const entries = arr<Json>(input.UpdateRoutingControlStateEntries);
+      if (entries.length === 0) throw arcValidation("1 validation error detected: Value null at 'updateRoutingControlStateEntries' failed to satisfy constraint: Member must not be null", 'updateRoutingControlStateEntries');
+      await update(
+        ctx,
+        entries.map((e, i) => ({ RoutingControlArn: arnOf(e.RoutingControlArn, `updateRoutingControlStateEntries.${i + 1}.member.routingControlArn`), RoutingControlState: stateOf(e.RoutingControlState, `updateRoutingControlStateEntries.${i + 1}.member.routingControlState`) })),
+        overrides(input),
+      );
+      return {};
+    };
+  }
+  {
+    const list = optional(backend, 'listRoutingControls');
+    handlers.ListRoutingControls = async (ctx, input) => {
+      const all = await list(ctx, input.ControlPanelArn === undefined ? undefined : arnOf(input.ControlPanelArn, 'controlPanelArn'));
+      const { page, nextToken } = paged(all, input, { default: 500, limit: 500 }, 'ValidationException');
+      return { RoutingControls: page, ...(nextToken ? { NextToken: nextToken } : {}) };
+    };
+  }
+  return handlers;
+}
+
+const AAS_NAMESPACES = ['ecs', 'elasticmapreduce', 'ec2', 'appstream', 'dynamodb', 'rds', 'sagemaker', 'custom-resource', 'comprehend', 'lambda', 'cassandra', 'kafka', 'elasticache', 'neptune', 'workspaces'];
+
+/** https://docs.aws.amazon.com/autoscaling/application/APIReference/API_RegisterScalableTarget.html */
+function autoScalingHandlers(backend: ControlPlaneBackend): Record<string, JsonHandler> {
+  const namespaceOf = (value: unknown): string => {
+    if (typeof value !== 'string') throw missing('json1.1', 'serviceNamespace');
+    if (!AAS_NAMESPACES.includes(value)) throw new AwsApiError('ValidationException', `1 validation error detected: Value '${value}' at 'serviceNamespace' failed to satisfy constraint: Member must satisfy enum value set: [${AAS_NAMESPACES.join(', ')}]`, 400);
+    return value;
+  };
+  const handlers: Record<string, JsonHandler> = {};
+  {
+    const describe = optional(backend, 'describeScalableTargets');
+    handlers.DescribeScalableTargets = async (ctx, input) => {
+      const all = await describe(ctx, {
+        ServiceNamespace: namespaceOf(input.ServiceNamespace),
+        ...(input.ResourceIds !== undefined ? { ResourceIds: arr<string>(input.ResourceIds) } : {}),
+        ...(typeof input.ScalableDimension === 'string' ? { ScalableDimension: input.ScalableDimension } : {}),
+      });
+      const { page, nextToken } = paged(all, input, { default: 50, limit: 50 }, 'InvalidNextTokenException');
+      return { ScalableTargets: page, ...(nextToken ? { NextToken: nextToken } : {}) };
+    };
+  }
+  {
+    const register = optional(backend, 'registerScalableTarget');
+    handlers.RegisterScalableTarget = async (ctx, input) => {
+      const min = num(input.MinCapacity);
+      const max = num(input.MaxCapacity);
+      if (min !== undefined && max !== undefined && min > max) throw new AwsApiError('ValidationException', `Minimum capacity cannot be greater than maximum capacity (MinCapacity ${min}, MaxCapacity ${max})`, 400);
+      if ((min !== undefined && min < 0) || (max !== undefined && max < 0)) throw new AwsApiError('ValidationException', 'MinCapacity and MaxCapacity must not be negative', 400);
+      return register(ctx, {
+        ServiceNamespace: namespaceOf(input.ServiceNamespace),
+        ResourceId: requireString('json1.1', input.ResourceId, 'resourceId'),
+        ScalableDimension: requireString('json1.1', input.ScalableDimension, 'scalableDimension'),
+        ...(min !== undefined ? { MinCapacity: min } : {}),
+        ...(max !== undefined ? { MaxCapacity: max } : {}),
+        ...(typeof input.RoleARN === 'string' ? { RoleARN: input.RoleARN } : {}),
+      });
+    };
+  }
+  return handlers;
+}
+
+/** Step Functions: executions, task tokens (SendTask*), and what the operator CLI needs to drive the lab. */
+function stepFunctionsHandlers(backend: ControlPlaneBackend): Record<string, JsonHandler> {
+  const handlers: Record<string, JsonHandler> = {
+    async ListExecutions(ctx, input) {
+      const arn = requireString('json1.0', input.stateMachineArn, 'stateMachineArn');
+      const all = await backend.listExecutions(ctx, arn, typeof input.statusFilter === 'string' ? input.statusFilter : undefined);
+      const { page, nextToken } = paged(all, input, { default: 100, limit: 1000 });
+      return { executions: page.map(executionListItem), ...(nextToken ? { nextToken } : {}) };
+    },
+    async DescribeExecution(ctx, input) {
+      const e = await backend.describeExecution(ctx, requireString('json1.0', input.executionArn, 'executionArn'));
+      return {
+        ...e,
+        ...(e.input !== undefined ? { inputDetails: { included: true } } : {}),
+        ...(e.output !== undefined ? { outputDetails: { included: true } } : {}),
+      };
+    },
+    /** https://docs.aws.amazon.com/step-functions/latest/apireference/API_SendTaskSuccess.html: output must be JSON (InvalidOutput). */
+    async SendTaskSuccess(ctx, input) {
+      const token = requireString('json1.0', input.taskToken, 'taskToken');
+      if (typeof input.output !== 'string') throw missing('json1.0', 'output');
+      if (!isJson(input.output)) throw new AwsApiError('InvalidOutput', `Invalid Output: '${input.output.slice(0, 100)}'`, 400);
+      await backend.sendTaskSuccess(ctx, token, input.output);
+      return {};
+    },
+    async SendTaskFailure(ctx, input) {
+      await backend.sendTaskFailure(
+        ctx,
+        requireString('json1.0', input.taskToken, 'taskToken'),
+        typeof input.error === 'string' ? input.error : undefined,
+        typeof input.cause === 'string' ? input.cause : undefined,
+      );
+      return {};
+    },
+  };
+  {
+    const list = optional(backend, 'listStateMachines');
+    /** https://docs.aws.amazon.com/step-functions/latest/apireference/API_ListStateMachines.html */
+    handlers.ListStateMachines = async (ctx, input) => {
+      const { page, nextToken } = paged(await list(ctx), input, { default: 100, limit: 1000 });
+      return { stateMachines: page, ...(nextToken ? { nextToken } : {}) };
+    };
+  }
+  {
+    const start = optional(backend, 'startExecution');
+    /** https://docs.aws.amazon.com/step-functions/latest/apireference/API_StartExecution.html: input must be JSON (InvalidExecutionInput). */
+    handlers.StartExecution = async (ctx, input) => {
+      const arn = requireString('json1.0', input.stateMachineArn, 'stateMachineArn');
+      const body = input.input === undefined ? '{}' : input.input;
+      if (typeof body !== 'string' || !isJson(body)) throw new AwsApiError('InvalidExecutionInput', `Invalid State Machine Execution Input: '${String(body).slice(0, 100)}'`, 400);
+      if (input.name !== undefined && (typeof input.name !== 'string' || !/^[A-Za-z0-9_-]{1,80}$/.test(input.name))) throw new AwsApiError('InvalidName', `Invalid Name: '${String(input.name)}'`, 400);
+      return start(ctx, arn, body, typeof input.name === 'string' ? input.name : undefined);
+    };
+  }
+  {
+    const history = optional(backend, 'getExecutionHistory');
+    /** https://docs.aws.amazon.com/step-functions/latest/apireference/API_GetExecutionHistory.html */
+    handlers.GetExecutionHistory = async (ctx, input) => {
+      let events: HistoryEventView[] = await history(ctx, requireString('json1.0', input.executionArn, 'executionArn'));
+      if (input.reverseOrder === true) events = [...events].reverse();
+      if (input.includeExecutionData === false) events = events.map(withoutExecutionData);
+      const { page, nextToken } = paged(events, input, { default: 100, limit: 1000 });
+      return { events: page, ...(nextToken ? { nextToken } : {}) };
+    };
+  }
+  return handlers;
+}
+
+/** includeExecutionData=false: the events without their input / output. */
+function withoutExecutionData(e: HistoryEventView): HistoryEventView {
+  const out: HistoryEventView = { ...e };
+  for (const [k, v] of Object.entries(e)) {
+    if (v && typeof v === 'object' && !(v instanceof Date) && k.endsWith('Details')) {
+      const { input: _i, output: _o, ...rest } = v as Record<string, unknown>;
+      out[k] = rest;
+    }
+  }
+  return out;
+}
+
+/** https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_PutEventsResultEntry.html */
+function eventBridgeHandlers(backend: ControlPlaneBackend): Record<string, JsonHandler> {
+  return {
+    async PutEvents(ctx, input) {
+      const entries = arr<Json>(input.Entries);
+      if (entries.length < 1 || entries.length > 10) {
+        throw new AwsApiError('ValidationException', `1 validation error detected: Value at 'entries' failed to satisfy constraint: Member must have length between 1 and 10 (got ${entries.length})`, 400);
+      }
+      // Entries are checked one by one: a bad one fails alone (FailedEntryCount), the others go on.
+      const results: Array<{ EventId?: string; ErrorCode?: string; ErrorMessage?: string } | undefined> = entries.map((e) => {
+        for (const field of ['Source', 'DetailType', 'Detail'] as const) {
+          if (typeof e[field] !== 'string' || e[field] === '') return { ErrorCode: 'InvalidArgument', ErrorMessage: `Parameter ${field} is not valid. Reason: ${field} is a required argument.` };
+        }
+        let detail: unknown;
+        try {
+          detail = JSON.parse(e.Detail as string);
+        } catch {
+          return { ErrorCode: 'MalformedDetail', ErrorMessage: 'Detail is malformed.' };
+        }
+        if (!detail || typeof detail !== 'object' || Array.isArray(detail)) return { ErrorCode: 'MalformedDetail', ErrorMessage: 'Detail is malformed.' };
+        return undefined;
+      });
+      const accepted = entries
+        .map((e, i) => ({ e, i }))
+        .filter(({ i }) => results[i] === undefined)
+        .map(({ e }) => ({
+          ...(typeof e.Source === 'string' ? { Source: e.Source } : {}),
+          ...(typeof e.DetailType === 'string' ? { DetailType: e.DetailType } : {}),
+          ...(typeof e.Detail === 'string' ? { Detail: e.Detail } : {}),
+          ...(typeof e.EventBusName === 'string' ? { EventBusName: e.EventBusName } : {}),
+          ...(Array.isArray(e.Resources) ? { Resources: e.Resources.map(String) } : {}),
+          ...(e.Time !== undefined ? { Time: jsonDate(e.Time, 'Time') } : {}),
+        }));
+      const answered = accepted.length > 0 ? await backend.putEvents(ctx, accepted) : [];
+      let next = 0;
+      const out = results.map((r) => r ?? answered[next++] ?? { ErrorCode: 'InternalFailure', ErrorMessage: 'no result' });
+      return { FailedEntryCount: out.filter((r) => r.ErrorCode !== undefined).length, Entries: out };
+    },
+  };
 }
 
 function jsonHandlers(backend: ControlPlaneBackend): Record<string, Record<string, JsonHandler>> {
   return {
-    monitoring: {
-      async DescribeAlarms(ctx, input) {
-        const names = arr<string>(input.AlarmNames);
-        const types = input.AlarmTypes === undefined ? ['MetricAlarm'] : arr<string>(input.AlarmTypes);
-        const found = await backend.describeAlarms(ctx, names);
-        const out = (type: string) =>
-          found
-            .filter((a) => (a.AlarmType ?? 'MetricAlarm') === type)
-            .map(({ AlarmType: _type, ...a }) => ({ AlarmArn: `arn:aws:cloudwatch:${ctx.region}:${LAB_ACCOUNT_ID}:alarm:${a.AlarmName}`, ...a }));
-        return {
-          ...(types.includes('MetricAlarm') ? { MetricAlarms: out('MetricAlarm') } : {}),
-          ...(types.includes('CompositeAlarm') ? { CompositeAlarms: out('CompositeAlarm') } : {}),
-        };
-      },
-      async GetMetricData(ctx, input) {
-        const start = jsonDate(input.StartTime, 'StartTime');
-        const end = jsonDate(input.EndTime, 'EndTime');
-        const ascending = input.ScanBy === 'TimestampAscending';
-        const queries = arr<Json>(input.MetricDataQueries);
-        if (queries.length === 0) throw missing('json1.0', 'metricDataQueries');
-        const results: Json[] = [];
-        for (const q of queries) {
-          const stat = q.MetricStat as Json | undefined;
-          if (!stat) {
-            throw new AwsApiError('InvalidParameterValue', `The lab control plane answers GetMetricData MetricStat queries only (query ${String(q.Id)} has no MetricStat; metric math is not supported)`, 400);
-          }
-          const metric = (stat.Metric ?? {}) as Json;
-          const period = typeof stat.Period === 'number' && stat.Period > 0 ? stat.Period : 60;
-          const points = await backend.getMetricValues(ctx, {
-            namespace: requireString('json1.0', metric.Namespace, 'Namespace'),
-            name: requireString('json1.0', metric.MetricName, 'MetricName'),
-            dimensions: Object.fromEntries(arr<Json>(metric.Dimensions).map((d) => [String(d.Name), String(d.Value)])),
-            start,
-            end,
-            stat: typeof stat.Stat === 'string' ? stat.Stat : undefined,
-            period,
-          });
-          if (q.ReturnData === false) continue;
-          // Latest first: one datapoint per period, the newest in the last whole period before EndTime.
-          const endSec = end.getTime() / 1000;
-          let newest = Math.floor(endSec / period) * period;
-          if (newest >= endSec) newest -= period;
-          const values = points.map((p) => (typeof p === 'number' ? p : p.value));
-          const timestamps = points.map((p, i) => (typeof p === 'number' ? new Date((newest - i * period) * 1000) : p.at));
-          results.push({
-            Id: q.Id,
-            Label: q.Label ?? metric.MetricName,
-            Timestamps: ascending ? [...timestamps].reverse() : timestamps,
-            Values: ascending ? [...values].reverse() : values,
-            StatusCode: 'Complete',
-          });
-        }
-        return { MetricDataResults: results, Messages: [] };
-      },
-    },
+    monitoring: cloudwatchHandlers(backend),
+    'route53-recovery-cluster': arcHandlers(backend),
+    'application-autoscaling': autoScalingHandlers(backend),
+    states: stepFunctionsHandlers(backend),
+    events: eventBridgeHandlers(backend),
     ecs: {
       async DescribeServices(ctx, input) {
         const cluster = typeof input.cluster === 'string' ? input.cluster : 'default';
@@ -533,79 +636,8 @@ function jsonHandlers(backend: ControlPlaneBackend): Record<string, Record<strin
         return { service: serviceJson(ctx, cluster, await backend.updateService(ctx, cluster, service, input.desiredCount)) };
       },
     },
-    states: {
-      async ListExecutions(ctx, input) {
-        const arn = requireString('json1.0', input.stateMachineArn, 'stateMachineArn');
-        const max = typeof input.maxResults === 'number' && input.maxResults > 0 ? Math.min(input.maxResults, 1000) : 100;
-        const offset = readPageToken(input.nextToken);
-        const all = await backend.listExecutions(ctx, arn, typeof input.statusFilter === 'string' ? input.statusFilter : undefined);
-        const page = all.slice(offset, offset + max);
-        return { executions: page.map(executionListItem), ...(offset + max < all.length ? { nextToken: pageToken(offset + max) } : {}) };
-      },
-      async DescribeExecution(ctx, input) {
-        const e = await backend.describeExecution(ctx, requireString('json1.0', input.executionArn, 'executionArn'));
-        return { ...e, ...(e.input !== undefined ? { inputDetails: { included: true } } : {}) };
-      },
-      async SendTaskSuccess(ctx, input) {
-        await backend.sendTaskSuccess(ctx, requireString('json1.0', input.taskToken, 'taskToken'), requireString('json1.0', input.output, 'output'));
-        return {};
-      },
-      async SendTaskFailure(ctx, input) {
-        await backend.sendTaskFailure(
-          ctx,
-          requireString('json1.0', input.taskToken, 'taskToken'),
-          typeof input.error === 'string' ? input.error : undefined,
-          typeof input.cause === 'string' ? input.cause : undefined,
-        );
-        return {};
-      },
-    },
-    events: {
-      async PutEvents(ctx, input) {
-        const entries = arr<Json>(input.Entries);
-        if (entries.length < 1 || entries.length > 10) {
-          throw new AwsApiError('ValidationException', `1 validation error detected: Value at 'entries' failed to satisfy constraint: Member must have length between 1 and 10 (got ${entries.length})`, 400);
-        }
-        const results = await backend.putEvents(
-          ctx,
-          entries.map((e) => ({
-            ...(typeof e.Source === 'string' ? { Source: e.Source } : {}),
-            ...(typeof e.DetailType === 'string' ? { DetailType: e.DetailType } : {}),
-            ...(typeof e.Detail === 'string' ? { Detail: e.Detail } : {}),
-            ...(typeof e.EventBusName === 'string' ? { EventBusName: e.EventBusName } : {}),
-            ...(Array.isArray(e.Resources) ? { Resources: e.Resources.map(String) } : {}),
-            ...(e.Time !== undefined ? { Time: jsonDate(e.Time, 'Time') } : {}),
-          })),
-        );
-        return { FailedEntryCount: results.filter((r) => r.ErrorCode !== undefined).length, Entries: results };
-      },
-    },
-    dynamodb: {
-      async PutItem(ctx, input) {
-        await backend.putItem(ctx, {
-          TableName: requireString('json1.0', input.TableName, 'tableName'),
-          Item: (input.Item ?? {}) as Json,
-          ...dynamoExpressionFields(input),
-        });
-        return {};
-      },
-      async GetItem(ctx, input) {
-        const item = await backend.getItem(ctx, { TableName: requireString('json1.0', input.TableName, 'tableName'), Key: (input.Key ?? {}) as Json });
-        return item ? { Item: item } : {};
-      },
-      async UpdateItem(ctx, input) {
-        const attributes = await backend.updateItem(ctx, {
-          TableName: requireString('json1.0', input.TableName, 'tableName'),
-          Key: (input.Key ?? {}) as Json,
-          ...(typeof input.UpdateExpression === 'string' ? { UpdateExpression: input.UpdateExpression } : {}),
-          ...(typeof input.ReturnValues === 'string' ? { ReturnValues: input.ReturnValues } : {}),
-          ...dynamoExpressionFields(input),
-        });
-        const wanted = typeof input.ReturnValues === 'string' && input.ReturnValues !== 'NONE';
-        return wanted && attributes ? { Attributes: attributes } : {};
-      },
-    },
     ssm: {
+      /** https://docs.aws.amazon.com/systems-manager/latest/APIReference/API_GetParameter.html */
       async GetParameter(ctx, input) {
         const name = requireString('json1.1', input.Name, 'name');
         const p = await backend.getParameter(ctx, name, input.WithDecryption === true);
@@ -621,21 +653,40 @@ function jsonHandlers(backend: ControlPlaneBackend): Record<string, Record<strin
   };
 }
 
-function dynamoExpressionFields(input: Json) {
-  return {
-    ...(typeof input.ConditionExpression === 'string' ? { ConditionExpression: input.ConditionExpression } : {}),
-    ...(input.ExpressionAttributeNames !== undefined ? { ExpressionAttributeNames: input.ExpressionAttributeNames as Record<string, string> } : {}),
-    ...(input.ExpressionAttributeValues !== undefined ? { ExpressionAttributeValues: input.ExpressionAttributeValues as Json } : {}),
-    ...(typeof input.ReturnValuesOnConditionCheckFailure === 'string' ? { ReturnValuesOnConditionCheckFailure: input.ReturnValuesOnConditionCheckFailure } : {}),
-  };
-}
-
-/** JSON with Dates as epoch seconds, as the awsJson protocols carry timestamps. */
+/** JSON with Dates as epoch seconds, as the awsJson / restJson protocols carry timestamps. */
 function toJson(value: unknown): string {
   return JSON.stringify(value, function replacer(this: Record<string, unknown>, key: string, v: unknown) {
     const raw = this[key];
     return raw instanceof Date ? raw.getTime() / 1000 : v;
   });
+}
+
+// =============================================================================================
+// Lambda (restJson1)
+
+/** https://docs.aws.amazon.com/lambda/latest/api/API_Invoke.html */
+function lambdaRoutes(backend: ControlPlaneBackend): RestRoute[] {
+  const invoke = optional(backend, 'invoke');
+  return [
+    {
+      service: 'lambda',
+      operation: 'Invoke',
+      method: 'POST',
+      path: /^\/2015-03-31\/functions\/([^/]+)\/invocations\/?$/,
+      async handler(ctx, req, [fn]) {
+        const type = req.headers['x-amz-invocation-type'] ?? 'RequestResponse';
+        if (!['RequestResponse', 'Event', 'DryRun'].includes(type)) throw new AwsApiError('InvalidParameterValueException', `Invalid InvocationType: ${type}`, 400);
+        const payload = req.body === '' ? '{}' : req.body;
+        if (!isJson(payload)) throw new AwsApiError('InvalidRequestContentException', 'Could not parse request body into json: Could not parse payload into json', 400);
+        // FunctionName may be a name, an ARN or a partial ARN; a qualifier may follow the name.
+        const name = decodeURIComponent(fn!).split(':function:').pop()!.split(':')[0]!;
+        const result = await invoke(ctx, name, type, payload);
+        const headers: Record<string, string> = { 'content-type': 'application/json', 'x-amz-executed-version': '$LATEST' };
+        if (result.functionError) headers['x-amz-function-error'] = result.functionError;
+        return { status: result.status, headers, body: result.payload ?? '' };
+      },
+    },
+  ];
 }
 
 // =============================================================================================
@@ -655,14 +706,21 @@ interface Answer {
 }
 
 function errorAnswer(protocol: Protocol, spec: ServiceSpec | undefined, error: AwsApiError, requestId: string): Answer {
-  const fields = (error as { fields?: unknown }).fields;
-  const extra = fields && typeof fields === 'object' ? (fields as Record<string, unknown>) : {};
+  const extra = error.fields ?? {};
   const type = error.status >= 500 ? 'Receiver' : 'Sender';
   if (protocol === 'query' || protocol === 'restXml') {
     const scalarExtras = Object.fromEntries(Object.entries(extra).filter(([, v]) => v === null || typeof v !== 'object')) as Record<string, XmlValue>;
-    const ns = spec?.xmlns ? ` xmlns="${spec.xmlns}"` : '';
+    const ns = protocol === 'query' && spec?.xmlns ? ` xmlns="${spec.xmlns}"` : protocol === 'restXml' ? ' xmlns="https://route53.amazonaws.com/doc/2013-04-01/"' : '';
     const body = `<?xml version="1.0" encoding="UTF-8"?>\n<ErrorResponse${ns}>${xml('Error', { Type: type, Code: error.code, Message: error.message, ...scalarExtras })}${xml('RequestId', requestId)}</ErrorResponse>`;
     return { status: error.status, headers: { 'content-type': 'text/xml', 'x-amzn-requestid': requestId }, body, error: error.code };
+  }
+  if (protocol === 'restJson') {
+    return {
+      status: error.status,
+      headers: { 'content-type': 'application/json', 'x-amzn-requestid': requestId, 'x-amzn-errortype': error.code },
+      body: toJson({ Type: error.status >= 500 ? 'Service' : 'User', Message: error.message, ...extra }),
+      error: error.code,
+    };
   }
   const headers: Record<string, string> = {
     'content-type': `application/x-amz-json-${protocol === 'json1.0' ? '1.0' : '1.1'}`,
@@ -690,15 +748,33 @@ const readBody = (req: IncomingMessage): Promise<Buffer> =>
     req.on('error', reject);
   });
 
+/** The modelled error code of a JSON error body (`com.amazonaws.dynamodb.v20120810#ConditionalCheckFailedException` → the last part). */
+function jsonErrorCode(body: string): string | undefined {
+  try {
+    const type = (JSON.parse(body) as { __type?: unknown }).__type;
+    return typeof type === 'string' ? type.split('#').pop() : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function headersOf(req: IncomingMessage): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') out[k] = v;
+  return out;
+}
+
 /**
- * Starts the control plane on 127.0.0.1 (a free port unless `options.port` is given). Point SDK
- * clients at `url` (AWS_ENDPOINT_URL) with any credentials; the region comes from the client.
+ * Starts the control plane on 127.0.0.1 (a free port unless `options.port` is given). Point
+ * clients at `url` (AWS_ENDPOINT_URL, --endpoint-url) with any credentials; the region comes from
+ * the client's signature.
  */
 export async function startControlPlane(backend: ControlPlaneBackend, options: ControlPlaneOptions = {}): Promise<ControlPlane> {
   const calls: ControlPlaneCall[] = [];
   const query = rdsHandlers(backend);
-  const rest = route53Routes(backend);
+  const rest = [...route53Routes(backend), ...lambdaRoutes(backend)];
   const json = jsonHandlers(backend);
+  const cloudwatch = json.monitoring!;
   const sockets = new Set<Socket>();
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -709,10 +785,16 @@ export async function startControlPlane(backend: ControlPlaneBackend, options: C
     const scope = parseCredentialScope(req.headers.authorization);
     const target = typeof req.headers['x-amz-target'] === 'string' ? req.headers['x-amz-target'] : undefined;
     const spec = scope && Object.hasOwn(SERVICES, scope.service) ? SERVICES[scope.service] : undefined;
-    const protocol: Protocol = spec?.protocol ?? (target ? 'json1.1' : 'query');
+    // A request with X-Amz-Target is JSON; otherwise the service's own protocol (awsQuery for CloudWatch's query clients).
+    const protocol: Protocol = target && spec?.json ? spec.json : (spec?.protocol ?? (target ? 'json1.1' : 'query'));
 
+    const record = (ctx: CallContext, status: number, extra: Partial<ControlPlaneCall> = {}): ControlPlaneCall => {
+      const call: ControlPlaneCall = { region: ctx.region, service: ctx.service, operation: ctx.operation, at, status, ...extra };
+      calls.push(call);
+      return call;
+    };
     const send = (ctx: CallContext, answer: Answer): void => {
-      calls.push({ region: ctx.region, service: ctx.service, operation: ctx.operation, at, status: answer.status, ...(answer.error ? { error: answer.error } : {}) });
+      record(ctx, answer.status, answer.error ? { error: answer.error } : {});
       options.log?.(`${ctx.region} ${ctx.service} ${ctx.operation} ${answer.status}${answer.error ? ` ${answer.error}` : ''} ${Date.now() - at}ms`);
       res.writeHead(answer.status, { ...answer.headers, 'content-length': String(Buffer.byteLength(answer.body)) });
       res.end(answer.body);
@@ -733,7 +815,7 @@ export async function startControlPlane(backend: ControlPlaneBackend, options: C
       return;
     }
 
-    // Which operation: X-Amz-Target (JSON), Action= (awsQuery), method + path (restXml).
+    // Which operation: X-Amz-Target (JSON), Action= (awsQuery), method + path (REST).
     let operation: string;
     let form: URLSearchParams | undefined;
     let route: { route: RestRoute; params: string[] } | undefined;
@@ -741,10 +823,10 @@ export async function startControlPlane(backend: ControlPlaneBackend, options: C
     if (protocol === 'query') {
       form = new URLSearchParams(method === 'GET' ? url.search : body);
       operation = form.get('Action') ?? '(no Action)';
-      known = scope.service === 'rds' && Object.hasOwn(query, operation);
-    } else if (protocol === 'restXml') {
+      known = (scope.service === 'rds' && Object.hasOwn(query, operation)) || (scope.service === 'monitoring' && Object.hasOwn(cloudwatch, operation));
+    } else if (protocol === 'restXml' || protocol === 'restJson') {
       for (const r of rest) {
-        const m = r.method === method ? r.path.exec(url.pathname) : null;
+        const m = r.service === scope.service && r.method === method ? r.path.exec(url.pathname) : null;
         if (m) {
           route = { route: r, params: m.slice(1).map((p) => decodeURIComponent(p)) };
           break;
@@ -755,22 +837,32 @@ export async function startControlPlane(backend: ControlPlaneBackend, options: C
     } else {
       const [prefix, op] = (target ?? '').split('.');
       operation = op ?? target ?? '(no X-Amz-Target)';
-      known = !!spec && prefix === spec.target && !!op && Object.hasOwn(json, scope.service) && Object.hasOwn(json[scope.service]!, op);
+      const isDynamo = scope.service === 'dynamodb' && prefix === spec?.target && !!op;
+      known = isDynamo || (!!spec && prefix === spec.target && !!op && Object.hasOwn(json, scope.service) && Object.hasOwn(json[scope.service]!, op));
       if (!known && target) operation = target;
     }
     const ctx: CallContext = { region: scope.region, service: scope.service, operation };
 
-    let reachable: boolean;
+    let reach: Reachability;
     try {
-      reachable = backend.reachable(ctx);
+      reach = backend.reachable(ctx);
     } catch (error) {
       send(ctx, errorAnswer(protocol, spec, new AwsApiError('InternalFailure', `reachable() threw: ${String(error)}`, 500), requestId));
       return;
     }
-    if (!reachable) {
-      calls.push({ region: ctx.region, service: ctx.service, operation: ctx.operation, at, status: 0 });
-      options.log?.(`${ctx.region} ${ctx.service} ${ctx.operation} dropped (unreachable)`);
+    if (reach === 'refuse') {
+      record(ctx, 0, { unanswered: 'refused' });
+      options.log?.(`${ctx.region} ${ctx.service} ${ctx.operation} refused (region down)`);
       req.socket.destroy();
+      return;
+    }
+    if (reach === 'hang') {
+      // Accepted and never answered; the record says when the client (or the server's close) ended it.
+      const held = record(ctx, 0, { unanswered: 'held' });
+      options.log?.(`${ctx.region} ${ctx.service} ${ctx.operation} held (region blackholed)`);
+      req.socket.once('close', () => {
+        held.closedAt = Date.now();
+      });
       return;
     }
 
@@ -778,16 +870,25 @@ export async function startControlPlane(backend: ControlPlaneBackend, options: C
       if (!known) throw unknownOperation(protocol, `${scope.service} ${operation}`);
       let answer: Answer;
       if (protocol === 'query') {
-        const result = await query[operation]!(ctx, form!);
         const xmlns = spec!.xmlns!;
+        let result: XmlValue;
+        if (scope.service === 'monitoring') {
+          const out = await cloudwatch[operation]!(ctx, formToObject(form!), protocol);
+          result = out === undefined ? undefined : jsonToXmlValue(out);
+        } else {
+          result = (await query[operation]!(ctx, form!)) ?? {};
+        }
         answer = {
           status: 200,
           headers: { 'content-type': 'text/xml', 'x-amzn-requestid': requestId },
-          body: `<?xml version="1.0" encoding="UTF-8"?>\n<${operation}Response xmlns="${xmlns}">${xml(`${operation}Result`, result ?? {})}${xml('ResponseMetadata', { RequestId: requestId })}</${operation}Response>`,
+          body: `<?xml version="1.0" encoding="UTF-8"?>\n<${operation}Response xmlns="${xmlns}">${result === undefined ? '' : xml(`${operation}Result`, result)}${xml('ResponseMetadata', { RequestId: requestId })}</${operation}Response>`,
         };
-      } else if (protocol === 'restXml') {
-        const out = await route!.route.handler(ctx, { method, path: url.pathname, query: url.searchParams, body }, route!.params);
-        answer = { status: 200, headers: { 'content-type': 'text/xml', 'x-amzn-requestid': requestId }, body: out };
+      } else if (protocol === 'restXml' || protocol === 'restJson') {
+        const out: RestAnswer = await route!.route.handler(ctx, { method, path: url.pathname, query: url.searchParams, body, headers: headersOf(req) }, route!.params);
+        answer = { status: out.status, headers: { ...(out.headers ?? {}), 'x-amzn-requestid': requestId }, body: out.body };
+      } else if (scope.service === 'dynamodb') {
+        const out = await backend.dynamodb(ctx, { target: target!, body, headers: headersOf(req) });
+        answer = { ...out, ...(out.status >= 400 ? { error: jsonErrorCode(out.body) ?? 'UnknownError' } : {}) };
       } else {
         let input: Json;
         try {
@@ -797,11 +898,11 @@ export async function startControlPlane(backend: ControlPlaneBackend, options: C
         } catch {
           throw new AwsApiError('SerializationException', 'Could not parse the JSON request body', 400);
         }
-        const out = await json[scope.service]![operation]!(ctx, input);
+        const out = await json[scope.service]![operation]!(ctx, input, protocol);
         answer = {
           status: 200,
           headers: { 'content-type': `application/x-amz-json-${protocol === 'json1.0' ? '1.0' : '1.1'}`, 'x-amzn-requestid': requestId },
-          body: toJson(out),
+          body: toJson(out ?? {}),
         };
       }
       send(ctx, answer);
@@ -841,7 +942,9 @@ export async function startControlPlane(backend: ControlPlaneBackend, options: C
     close: () =>
       new Promise<void>((resolve, reject) => {
         server.close((error) => (error ? reject(error) : resolve()));
+        // Held (blackholed) requests and idle keep-alive sockets would otherwise keep close() waiting.
         for (const s of sockets) s.destroy();
       }),
   };
 }
+

@@ -2,9 +2,11 @@
  * The lab's simulated control plane, spoken to by the real SDK v3 clients: every operation the
  * handlers use round-trips (request fields reach the backend, typed response fields come back),
  * backend errors arrive as the SDK's named exceptions, an unreachable region is a network error,
- * and AWS_ENDPOINT_URL points unmodified handler code at it.
+ * and AWS_ENDPOINT_URL points unmodified handler code at it. (Clients other than the SDK — the
+ * AWS CLI, hand-built requests — are in control-plane-cli.test.ts.)
  */
 import { execFileSync } from 'node:child_process';
+import { ApplicationAutoScalingClient, DescribeScalableTargetsCommand } from '@aws-sdk/client-application-auto-scaling';
 import { CloudWatchClient, DescribeAlarmsCommand, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { ConditionalCheckFailedException, DynamoDBClient, GetItemCommand, PutItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { DescribeServicesCommand, ECSClient, ListClustersCommand, ServiceNotFoundException, UpdateServiceCommand } from '@aws-sdk/client-ecs';
@@ -20,17 +22,21 @@ import {
   RDSClient,
 } from '@aws-sdk/client-rds';
 import { ChangeResourceRecordSetsCommand, GetChangeCommand, ListHostedZonesCommand, ListResourceRecordSetsCommand, NoSuchChange, Route53Client } from '@aws-sdk/client-route-53';
-import { DescribeExecutionCommand, ListExecutionsCommand, SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient, TaskTimedOut } from '@aws-sdk/client-sfn';
+import { DescribeExecutionCommand, InvalidOutput, ListExecutionsCommand, SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient, TaskTimedOut } from '@aws-sdk/client-sfn';
 import { GetParameterCommand, ParameterNotFound, SSMClient } from '@aws-sdk/client-ssm';
-import { AwsApiError, type CallContext, type ControlPlaneBackend, type DbInstanceView, type ExecutionView, type RecordSetView, type ServiceView } from '../../lab/control-plane/backend';
+import { AwsApiError, type CallContext, type ControlPlaneBackend, type DbInstanceView, type ExecutionView, type MetricDatum, type MetricQuery, type RawJsonRequest, type Reachability, type RecordSetView, type ServiceView } from '../../lab/control-plane/backend';
 import { applyUpdate, conditionHolds, DynamoTables } from '../../lab/control-plane/dynamodb-expressions';
+import { DynamoLocal } from '../../lab/control-plane/dynamodb-local';
+import { RecordStore, type Change } from '../../lab/control-plane/route53';
 import { startControlPlane, type ControlPlane } from '../../lab/control-plane/server';
 import * as ecsAdapter from '../../functions/adapters/ecs-service';
 import * as rdsAdapter from '../../functions/adapters/rds-replica';
 import * as route53Adapter from '../../functions/adapters/route53-record';
 import * as approvals from '../../functions/core/approvals-store';
-import { findOwner } from '../../functions/core/single-flight';
+import { acquire } from '../../functions/core/single-flight';
+import type { Route53RecordResource } from '../../functions/core/plan';
 import { readSecret } from '../../functions/slack/secrets';
+import { clientConfig } from '../../functions/core/clients';
 import { examplePlan, ROOT } from '../helpers/plan';
 
 const credentials = { accessKeyId: 'lab', secretAccessKey: 'lab' };
@@ -50,11 +56,11 @@ class FakeBackend implements ControlPlaneBackend {
       },
     ],
   ]);
-  records: RecordSetView[] = [
-    { Name: 'api.example.com.', Type: 'CNAME', SetIdentifier: 'us-east-1', Weight: 100, TTL: 60, ResourceRecords: [{ Value: 'api-use1.example.com' }], HealthCheckId: 'hc-1' },
-    { Name: 'api.example.com.', Type: 'CNAME', SetIdentifier: 'eu-west-1', Weight: 0, TTL: 60, ResourceRecords: [{ Value: 'api-euw1.example.com' }] },
-    { Name: 'www.example.com', Type: 'A', AliasTarget: { DNSName: 'd123.cloudfront.net', HostedZoneId: 'Z2FDTNDATAQYW2', EvaluateTargetHealth: false } },
-  ];
+  /** Route 53 semantics (Action / Name / Type / SetIdentifier) come from the lab's real record store. */
+  records = new RecordStore();
+  setRecords(records: RecordSetView[]): void {
+    this.records.addZone('Z0123456789', records);
+  }
   changes = new Map<string, { Id: string; Status: 'PENDING' | 'INSYNC'; SubmittedAt: Date }>();
   services = new Map<string, ServiceView>([
     [
@@ -77,7 +83,9 @@ class FakeBackend implements ControlPlaneBackend {
     startDate: new Date(Date.UTC(2025, 2, 4, 10, 0, i, 250)),
     input: JSON.stringify({ mode: i === 2 ? 'drill' : 'failover' }),
   }));
-  tables = new DynamoTables({ approvals: 'approvalId' });
+  dynamo = new DynamoLocal();
+  blackholed = new Set<string>();
+  metricData: MetricDatum[] = [];
   failNext?: Error;
 
   private note(method: string, ctx: CallContext, ...args: unknown[]): void {
@@ -90,8 +98,9 @@ class FakeBackend implements ControlPlaneBackend {
     return [...this.seen].reverse().find((s) => s.method === method);
   }
 
-  reachable(call: CallContext): boolean {
-    return !this.down.has(call.region);
+  reachable(call: CallContext): Reachability {
+    if (this.down.has(call.region)) return 'refuse';
+    return this.blackholed.has(call.region) ? 'hang' : 'ok';
   }
   async describeDBInstances(ctx: CallContext, id: string) {
     this.note('describeDBInstances', ctx, id);
@@ -117,20 +126,17 @@ class FakeBackend implements ControlPlaneBackend {
       { AlarmName: 'region-composite', StateValue: 'OK' as const, AlarmType: 'CompositeAlarm' as const },
     ].filter((a) => names.length === 0 || names.includes(a.AlarmName));
   }
-  async getMetricValues(ctx: CallContext, q: { namespace: string; name: string; dimensions: Record<string, string>; start: Date; end: Date }) {
-    this.note('getMetricValues', ctx, q);
-    return q.name === 'ReplicaLag' ? [3, 5, 8] : [];
+  async getMetricData(ctx: CallContext, q: MetricQuery) {
+    this.note('getMetricData', ctx, q);
+    return q.name === 'ReplicaLag' ? this.metricData.filter((d) => d.at >= q.start && d.at < q.end) : [];
   }
-  async listResourceRecordSets(ctx: CallContext, zoneId: string, startName?: string, startType?: string) {
-    this.note('listResourceRecordSets', ctx, zoneId, startName, startType);
-    return this.records;
+  async listResourceRecordSets(ctx: CallContext, zoneId: string) {
+    this.note('listResourceRecordSets', ctx, zoneId);
+    return this.records.list(zoneId);
   }
-  async changeResourceRecordSets(ctx: CallContext, zoneId: string, changes: Array<{ Action: 'CREATE' | 'DELETE' | 'UPSERT'; ResourceRecordSet: RecordSetView }>) {
+  async changeResourceRecordSets(ctx: CallContext, zoneId: string, changes: Change[]) {
     this.note('changeResourceRecordSets', ctx, zoneId, changes);
-    for (const c of changes) {
-      const same = (r: RecordSetView) => r.Name.replace(/\.$/, '') === c.ResourceRecordSet.Name.replace(/\.$/, '') && r.Type === c.ResourceRecordSet.Type && r.SetIdentifier === c.ResourceRecordSet.SetIdentifier;
-      this.records = [...this.records.filter((r) => !same(r)), ...(c.Action === 'DELETE' ? [] : [c.ResourceRecordSet])];
-    }
+    this.records.apply(zoneId, changes);
     const info = { Id: `/change/C${this.changes.size + 1}`, Status: 'PENDING' as const, SubmittedAt: new Date(Date.UTC(2025, 2, 4, 10, 1, 2, 345)) };
     this.changes.set(info.Id.replace('/change/', ''), info);
     return info;
@@ -178,17 +184,9 @@ class FakeBackend implements ControlPlaneBackend {
     this.note('putEvents', ctx, entries);
     return entries.map((e, i) => (e.EventBusName === 'missing' ? { ErrorCode: 'InternalFailure', ErrorMessage: 'no such bus' } : { EventId: `event-${i + 1}` }));
   }
-  async putItem(ctx: CallContext, req: Parameters<ControlPlaneBackend['putItem']>[1]) {
-    this.note('putItem', ctx, req);
-    this.tables.putItem(req);
-  }
-  async getItem(ctx: CallContext, req: Parameters<ControlPlaneBackend['getItem']>[1]) {
-    this.note('getItem', ctx, req);
-    return this.tables.getItem(req);
-  }
-  async updateItem(ctx: CallContext, req: Parameters<ControlPlaneBackend['updateItem']>[1]) {
-    this.note('updateItem', ctx, req);
-    return this.tables.updateItem(req);
+  async dynamodb(ctx: CallContext, req: RawJsonRequest) {
+    this.note('dynamodb', ctx, req.target);
+    return this.dynamo.forward(req);
   }
   async getParameter(ctx: CallContext, name: string, withDecryption: boolean) {
     this.note('getParameter', ctx, name, withDecryption);
@@ -201,19 +199,28 @@ let backend: FakeBackend;
 let plane: ControlPlane;
 const logLines: string[] = [];
 
-const savedEnv = { AWS_ENDPOINT_URL: process.env.AWS_ENDPOINT_URL, APPROVALS_TABLE: process.env.APPROVALS_TABLE };
+const savedEnv = { AWS_ENDPOINT_URL: process.env.AWS_ENDPOINT_URL, APPROVALS_TABLE: process.env.APPROVALS_TABLE, LEASE_TABLE: process.env.LEASE_TABLE };
 
 beforeAll(async () => {
   backend = new FakeBackend();
+  backend.setRecords([
+    { Name: 'api.example.com.', Type: 'CNAME', SetIdentifier: 'us-east-1', Weight: 100, TTL: 60, ResourceRecords: [{ Value: 'api-use1.example.com' }], HealthCheckId: 'hc-1' },
+    { Name: 'api.example.com.', Type: 'CNAME', SetIdentifier: 'eu-west-1', Weight: 0, TTL: 60, ResourceRecords: [{ Value: 'api-euw1.example.com' }] },
+    { Name: 'www.example.com', Type: 'A', AliasTarget: { DNSName: 'd123.cloudfront.net', HostedZoneId: 'Z2FDTNDATAQYW2', EvaluateTargetHealth: false } },
+  ]);
+  await backend.dynamo.ensureTable('approvals', 'approvalId');
+  await backend.dynamo.ensureTable('leases', 'leaseId');
   plane = await startControlPlane(backend, { log: (line) => logLines.push(line) });
   // How the lab points the unmodified handlers at it. functions/core/clients.ts creates (and caches)
   // its clients at first use, which is after this.
   process.env.AWS_ENDPOINT_URL = plane.url;
   process.env.APPROVALS_TABLE = 'approvals';
+  process.env.LEASE_TABLE = 'leases';
 });
 
 afterAll(async () => {
   await plane.close();
+  await backend.dynamo.close();
   for (const [k, v] of Object.entries(savedEnv)) {
     if (v === undefined) delete process.env[k];
     else process.env[k] = v;
@@ -223,6 +230,11 @@ afterAll(async () => {
 /** A client of any service pointed at the control plane, failing fast. */
 function client<T>(Ctor: new (config: Record<string, unknown>) => T, region = 'eu-west-1'): T {
   return new Ctor({ region, endpoint: plane.url, credentials, maxAttempts: 1, requestHandler: { requestTimeout: 2_000, connectionTimeout: 1_000 } });
+}
+
+/** Polls until `check` holds (bounded by the test's own timeout). */
+async function until(check: () => boolean): Promise<void> {
+  while (!check()) await new Promise((r) => setTimeout(r, 10));
 }
 
 async function caught(p: Promise<unknown>): Promise<Error & { $metadata?: { httpStatusCode?: number }; $fault?: string; code?: string; Item?: unknown }> {
@@ -251,7 +263,40 @@ describe('server', () => {
     // Under jest the SDK wraps Node's socket error ("AWS SDK error wrapper for TimeoutError: socket hang up"):
     // it comes from Node's own realm, so `instanceof Error` fails in jest's sandbox. The next test checks plain Node.
     expect(error.message).toMatch(/socket hang up|ECONNRESET/);
-    expect(plane.calls.slice(before)).toEqual([{ region: 'us-east-1', service: 'ecs', operation: 'DescribeServices', at: expect.any(Number), status: 0 }]);
+    expect(plane.calls.slice(before)).toEqual([{ region: 'us-east-1', service: 'ecs', operation: 'DescribeServices', at: expect.any(Number), status: 0, unanswered: 'refused' }]);
+  });
+
+  it('holds requests to a blackholed region unanswered: a client built with clientConfig() ends with TimeoutError, and the record shows every attempt held until the client gave up', async () => {
+    backend.blackholed.add('ap-south-1');
+    try {
+      const before = plane.calls.length;
+      const ecs = new ECSClient({ ...clientConfig('ap-south-1', { connectionTimeoutMs: 500, requestTimeoutMs: 400, maxAttempts: 2 }), endpoint: plane.url, credentials });
+      const error = await caught(ecs.send(new DescribeServicesCommand({ cluster: 'payments-aps1', services: ['api'] })));
+      expect(error.name).toBe('TimeoutError');
+      const attempts = plane.calls.slice(before);
+      expect(attempts).toHaveLength(2);
+      await until(() => attempts.every((a) => a.closedAt !== undefined)); // the server sees the client's close a moment later
+      for (const a of attempts) {
+        expect(a).toMatchObject({ region: 'ap-south-1', service: 'ecs', operation: 'DescribeServices', status: 0, unanswered: 'held' });
+        // Closed by the client (its request timeout), never answered by the server.
+        expect(a.closedAt).toBeGreaterThanOrEqual(a.at);
+      }
+      expect(backend.seen.some((x) => x.ctx.region === 'ap-south-1')).toBe(false);
+    } finally {
+      backend.blackholed.delete('ap-south-1');
+    }
+  });
+
+  it('close() does not wait on a held request: the client sees the connection end', async () => {
+    const own = await startControlPlane({ ...backend, reachable: () => 'hang' } as unknown as ControlPlaneBackend);
+    const ecs = new ECSClient({ region: 'eu-west-1', endpoint: own.url, credentials, maxAttempts: 1 }); // no timeout of its own
+    const pending = caught(ecs.send(new DescribeServicesCommand({ cluster: 'c', services: ['s'] })));
+    while (own.calls.length === 0) await new Promise((r) => setTimeout(r, 10));
+    await own.close();
+    const error = await pending;
+    expect(error.message).toMatch(/socket hang up|ECONNRESET/);
+    await until(() => own.calls[0]?.closedAt !== undefined);
+    expect(own.calls).toEqual([expect.objectContaining({ unanswered: 'held', closedAt: expect.any(Number) })]);
   });
 
   it('in plain Node (how the lab runs), the dropped connection is ECONNRESET, which the handlers classify as transient', () => {
@@ -261,7 +306,7 @@ describe('server', () => {
       const { isTransient, toNamedAwsError } = requireTs('functions/core/errors.ts');
       const { ECSClient, DescribeServicesCommand } = require('@aws-sdk/client-ecs');
       (async () => {
-        const plane = await startControlPlane({ reachable: () => false });
+        const plane = await startControlPlane({ reachable: () => 'refuse' });
         const ecs = new ECSClient({ region: 'us-east-1', endpoint: plane.url, credentials: { accessKeyId: 'lab', secretAccessKey: 'lab' }, maxAttempts: 1 });
         try {
           await ecs.send(new DescribeServicesCommand({ cluster: 'c', services: ['s'] }));
@@ -284,6 +329,22 @@ describe('server', () => {
     const r53 = await caught(client(Route53Client).send(new ListHostedZonesCommand({})));
     expect(r53.name).toBe('UnknownOperationException');
     expect(r53.message).toContain('GET /2013-04-01/hostedzone');
+    // An operation this backend does not model (the fake has no Application Auto Scaling).
+    const aas = await caught(client(ApplicationAutoScalingClient).send(new DescribeScalableTargetsCommand({ ServiceNamespace: 'ecs' })));
+    expect(aas.name).toBe('UnknownOperationException');
+    expect(aas.message).toContain('describeScalableTargets');
+  });
+
+  it('never touches the backend before a request arrives (the lab swaps backends behind one server)', async () => {
+    const untouchable = new Proxy({} as ControlPlaneBackend, {
+      get: () => {
+        throw new Error('no lab is running');
+      },
+    });
+    const own = await startControlPlane(untouchable);
+    const error = await caught(new SFNClient({ region: 'eu-west-1', endpoint: own.url, credentials, maxAttempts: 1 }).send(new DescribeExecutionCommand({ executionArn: 'arn:x' })));
+    expect(error.name).toBe('InternalFailure');
+    await own.close();
   });
 
   it('turns any other backend failure into a 500 InternalFailure (server fault, transient)', async () => {
@@ -391,26 +452,35 @@ describe('CloudWatch (awsJson1_0, query-compatible)', () => {
     expect(metricOnly.CompositeAlarms).toBeUndefined();
   });
 
-  it('GetMetricData passes the metric and the window, answers values with Date timestamps', async () => {
+  it('GetMetricData aggregates the stored datapoints by Period and Stat: buckets from the start rounded to the minute, stamped with their start, newest first (API_GetMetricData)', async () => {
+    const at = (iso: string, value: number): MetricDatum => ({ at: new Date(iso), values: [{ value, count: 1 }] });
+    backend.metricData = [at('2025-03-04T10:02:10Z', 8), at('2025-03-04T10:03:20Z', 5), at('2025-03-04T10:04:30Z', 3), at('2025-03-04T10:04:50Z', 7), at('2025-03-04T10:05:40Z', 99)];
     const end = new Date('2025-03-04T10:05:30.500Z');
     const start = new Date(end.getTime() - 300_000);
-    const out = await client(CloudWatchClient).send(
-      new GetMetricDataCommand({
-        StartTime: start,
-        EndTime: end,
-        ScanBy: 'TimestampDescending',
-        MetricDataQueries: [
-          { Id: 'm', MetricStat: { Metric: { Namespace: 'AWS/RDS', MetricName: 'ReplicaLag', Dimensions: [{ Name: 'DBInstanceIdentifier', Value: 'accounts-euw1' }] }, Period: 60, Stat: 'Maximum' } },
-        ],
-      }),
-    );
-    expect(backend.last('getMetricValues')!.args).toEqual([
-      { namespace: 'AWS/RDS', name: 'ReplicaLag', dimensions: { DBInstanceIdentifier: 'accounts-euw1' }, start, end, stat: 'Maximum', period: 60 },
-    ]);
-    const result = out.MetricDataResults![0]!;
-    expect(result).toMatchObject({ Id: 'm', Label: 'ReplicaLag', Values: [3, 5, 8], StatusCode: 'Complete' });
-    expect(result.Timestamps).toEqual([new Date('2025-03-04T10:05:00Z'), new Date('2025-03-04T10:04:00Z'), new Date('2025-03-04T10:03:00Z')]);
+    const query = (stat: string, period: number, scanBy?: 'TimestampAscending') =>
+      client(CloudWatchClient).send(
+        new GetMetricDataCommand({
+          StartTime: start,
+          EndTime: end,
+          ...(scanBy ? { ScanBy: scanBy } : {}),
+          MetricDataQueries: [{ Id: 'm', MetricStat: { Metric: { Namespace: 'AWS/RDS', MetricName: 'ReplicaLag', Dimensions: [{ Name: 'DBInstanceIdentifier', Value: 'accounts-euw1' }] }, Period: period, Stat: stat } }],
+        }),
+      );
+    const max = await query('Maximum', 60);
+    expect(backend.last('getMetricData')!.args).toEqual([{ namespace: 'AWS/RDS', name: 'ReplicaLag', dimensions: { DBInstanceIdentifier: 'accounts-euw1' }, start, end }]);
+    const result = max.MetricDataResults![0]!;
+    // 10:05:40 is past EndTime (exclusive); 10:04 holds 3 and 7.
+    expect(result).toMatchObject({ Id: 'm', Label: 'ReplicaLag', Values: [7, 5, 8], StatusCode: 'Complete' });
+    expect(result.Timestamps).toEqual([new Date('2025-03-04T10:04:00Z'), new Date('2025-03-04T10:03:00Z'), new Date('2025-03-04T10:02:00Z')]);
     expect(result.Timestamps![0]).toBeInstanceOf(Date);
+    expect((await query('Average', 60)).MetricDataResults![0]!.Values).toEqual([5, 5, 8]);
+    expect((await query('SampleCount', 60)).MetricDataResults![0]!.Values).toEqual([2, 1, 1]);
+    expect((await query('Minimum', 60, 'TimestampAscending')).MetricDataResults![0]).toMatchObject({ Values: [8, 5, 3] });
+    // One 5-minute bucket from 10:00 (the start rounded down to the minute): every datapoint before EndTime.
+    const five = (await query('Sum', 300)).MetricDataResults![0]!;
+    expect(five).toMatchObject({ Values: [23], Timestamps: [new Date('2025-03-04T10:00:00Z')] });
+    const bad = await caught(query('Maximum', 7));
+    expect(bad.name).toBe('InvalidParameterValueException');
   });
 
   it('an error arrives by its code (query-compatible JSON)', async () => {
@@ -424,19 +494,30 @@ describe('CloudWatch (awsJson1_0, query-compatible)', () => {
 describe('Route 53 (restXml)', () => {
   const r53 = () => client(Route53Client, 'eu-west-1');
 
-  it('ListResourceRecordSets: query parameters reach the backend; weights, alias targets, trailing dots, paging', async () => {
+  it('ListResourceRecordSets lists in Route 53 order (reversed labels, type, identifier) from name / type on, and pages with NextRecord* until IsTruncated is false', async () => {
     const out = await r53().send(new ListResourceRecordSetsCommand({ HostedZoneId: '/hostedzone/Z0123456789', StartRecordName: 'api.example.com', StartRecordType: 'CNAME', MaxItems: 10 }));
-    expect(backend.last('listResourceRecordSets')!.args).toEqual(['Z0123456789', 'api.example.com', 'CNAME']);
+    expect(backend.last('listResourceRecordSets')!.args).toEqual(['Z0123456789']);
     expect(out.IsTruncated).toBe(false);
     expect(out.MaxItems).toBe(10);
     expect(out.ResourceRecordSets).toEqual([
-      { Name: 'api.example.com.', Type: 'CNAME', SetIdentifier: 'us-east-1', Weight: 100, TTL: 60, ResourceRecords: [{ Value: 'api-use1.example.com' }], HealthCheckId: 'hc-1' },
       { Name: 'api.example.com.', Type: 'CNAME', SetIdentifier: 'eu-west-1', Weight: 0, TTL: 60, ResourceRecords: [{ Value: 'api-euw1.example.com' }] },
+      { Name: 'api.example.com.', Type: 'CNAME', SetIdentifier: 'us-east-1', Weight: 100, TTL: 60, ResourceRecords: [{ Value: 'api-use1.example.com' }], HealthCheckId: 'hc-1' },
       { Name: 'www.example.com.', Type: 'A', AliasTarget: { DNSName: 'd123.cloudfront.net.', HostedZoneId: 'Z2FDTNDATAQYW2', EvaluateTargetHealth: false } },
     ]);
-    const page = await r53().send(new ListResourceRecordSetsCommand({ HostedZoneId: 'Z0123456789', MaxItems: 1 }));
-    expect(page).toMatchObject({ IsTruncated: true, NextRecordName: 'api.example.com.', NextRecordType: 'CNAME', NextRecordIdentifier: 'eu-west-1' });
-    expect(page.ResourceRecordSets).toHaveLength(1);
+    const fromWww = await r53().send(new ListResourceRecordSetsCommand({ HostedZoneId: 'Z0123456789', StartRecordName: 'www.example.com' }));
+    expect(fromWww.ResourceRecordSets!.map((r) => r.Name)).toEqual(['www.example.com.']);
+
+    // Paging by one: each page starts where the previous one said, and the walk ends.
+    const seen: string[] = [];
+    let next: { StartRecordName?: string; StartRecordType?: 'CNAME' | 'A'; StartRecordIdentifier?: string } = {};
+    for (let pages = 0; pages < 10; pages += 1) {
+      const page = await r53().send(new ListResourceRecordSetsCommand({ HostedZoneId: 'Z0123456789', MaxItems: 1, ...next }));
+      expect(page.ResourceRecordSets).toHaveLength(1);
+      seen.push(`${page.ResourceRecordSets![0]!.Name} ${page.ResourceRecordSets![0]!.SetIdentifier ?? ''}`);
+      if (!page.IsTruncated) break;
+      next = { StartRecordName: page.NextRecordName, StartRecordType: page.NextRecordType as 'CNAME', StartRecordIdentifier: page.NextRecordIdentifier };
+    }
+    expect(seen).toEqual(['api.example.com. eu-west-1', 'api.example.com. us-east-1', 'www.example.com. ']);
   });
 
   it('ChangeResourceRecordSets parses the change batch; GetChange takes the id with or without /change/', async () => {
@@ -460,6 +541,9 @@ describe('Route 53 (restXml)', () => {
       ],
     ]);
     expect(out.ChangeInfo).toEqual({ Id: '/change/C1', Status: 'PENDING', SubmittedAt: new Date(Date.UTC(2025, 2, 4, 10, 1, 2, 345)), Comment: 'failover <to> eu & back' });
+    // UPSERT replaced the whole set with what was sent.
+    const listed = await r53().send(new ListResourceRecordSetsCommand({ HostedZoneId: 'Z0123456789', StartRecordName: 'www.example.com' }));
+    expect(listed.ResourceRecordSets![0]!.AliasTarget).toEqual({ DNSName: 'eu.example.net.', HostedZoneId: 'Z32O12XQLNTSW2', EvaluateTargetHealth: true });
 
     const withPrefix = await r53().send(new GetChangeCommand({ Id: '/change/C1' }));
     expect(backend.last('getChange')!.args).toEqual(['C1']);
@@ -543,10 +627,22 @@ describe('Step Functions (awsJson1_0)', () => {
     expect(error).toBeInstanceOf(TaskTimedOut);
   });
 
-  it('finds the owner of a failover through the real single-flight code', async () => {
-    const self = backend.executions[2]!;
-    const owner = await findOwner('eu-west-1', { executionArn: self.executionArn, stateMachineArn: sm, startTime: self.startDate.toISOString(), isDrill: false }, () => true);
-    expect(owner).toBe(backend.executions[0]!.executionArn);
+  it('SendTaskSuccess with output that is not JSON is a 400 InvalidOutput and never reaches the backend (API_SendTaskSuccess)', async () => {
+    const before = backend.seen.length;
+    const error = await caught(client(SFNClient).send(new SendTaskSuccessCommand({ taskToken: 'tok', output: 'approved!' })));
+    expect(error).toBeInstanceOf(InvalidOutput);
+    expect(error.$metadata?.httpStatusCode).toBe(400);
+    expect(backend.seen.slice(before).map((s) => s.method)).toEqual([]);
+  });
+
+  it('two simultaneous starts take the real single-flight lease once: the conditional write is dynalite\'s', async () => {
+    const plan = examplePlan();
+    const claim = (executionId: string) => ({ executionId, incidentKey: 'alarm:api-health', precedence: 2, trigger: 'alarm' as const, mode: 'failover' as const });
+    const now = new Date();
+    const [a, b] = await Promise.all([acquire(plan, claim('exec-a'), now), acquire(plan, claim('exec-b'), now)]);
+    expect([a.acquired, b.acquired].sort()).toEqual([false, true]);
+    const loser = a.acquired ? b : a;
+    expect(loser).toMatchObject({ acquired: false, duplicateOf: a.acquired ? 'exec-a' : 'exec-b' });
   });
 });
 
@@ -570,9 +666,24 @@ describe('EventBridge (awsJson1_1)', () => {
     expect(out.FailedEntryCount).toBe(1);
     expect(out.Entries).toEqual([{ EventId: 'event-1' }, { ErrorCode: 'InternalFailure', ErrorMessage: 'no such bus' }]);
   });
+
+  it('an entry whose Detail is not a JSON object fails alone with MalformedDetail; the others are put (API_PutEventsResultEntry)', async () => {
+    const out = await client(EventBridgeClient).send(
+      new PutEventsCommand({
+        Entries: [
+          { EventBusName: 'failover', Source: 's', DetailType: 'd', Detail: 'not json' },
+          { EventBusName: 'failover', Source: 's', DetailType: 'd', Detail: '{"ok":true}' },
+          { EventBusName: 'failover', Source: 's', DetailType: 'd', Detail: '[1,2]' },
+        ],
+      }),
+    );
+    expect(out.FailedEntryCount).toBe(2);
+    expect(out.Entries).toEqual([{ ErrorCode: 'MalformedDetail', ErrorMessage: 'Detail is malformed.' }, { EventId: 'event-1' }, { ErrorCode: 'MalformedDetail', ErrorMessage: 'Detail is malformed.' }]);
+    expect(backend.last('putEvents')!.args).toEqual([[{ EventBusName: 'failover', Source: 's', DetailType: 'd', Detail: '{"ok":true}' }]]);
+  });
 });
 
-describe('DynamoDB (awsJson1_0) over DynamoTables', () => {
+describe('DynamoDB (awsJson1_0) forwarded to dynalite', () => {
   const ddb = () => client(DynamoDBClient);
 
   it('PutItem / GetItem / UpdateItem with ALL_NEW; a failed condition arrives as ConditionalCheckFailedException with Item', async () => {
@@ -706,11 +817,24 @@ describe('real adapters end to end', () => {
     backend.down.delete('us-east-1'); // Route 53's control plane lives in us-east-1
     try {
       const { plan, route53 } = planAndAdapters();
-      const rec = plan.traffic.find((t) => t.kind === 'route53-record')!;
-      backend.records = [
-        { Name: 'api.payments.example.com.', Type: 'CNAME', SetIdentifier: 'us-east-1', Weight: 100, TTL: 60, ResourceRecords: [{ Value: 'api-use1.payments.example.com' }] },
-        { Name: 'api.payments.example.com.', Type: 'CNAME', SetIdentifier: 'eu-west-1', Weight: 0, TTL: 60, ResourceRecords: [{ Value: 'api-euw1.payments.example.com' }] },
-      ];
+      // The example plan flips with ARC; a plan that accepts Route 53's us-east-1 control plane uses this kind.
+      const rec: Route53RecordResource = {
+        kind: 'route53-record',
+        name: 'api',
+        hostedZoneId: 'Z0123456789',
+        recordName: 'api.payments.example.com',
+        recordType: 'CNAME',
+        ttl: 60,
+        routing: 'weighted',
+        primary: { setIdentifier: 'us-east-1', value: 'api-use1.payments.example.com' },
+        recovery: { setIdentifier: 'eu-west-1', value: 'api-euw1.payments.example.com' },
+        healthCheckIds: {},
+        syncTimeoutSeconds: 300,
+      };
+      backend.setRecords([
+        { Name: 'api.payments.example.com.', Type: 'CNAME', SetIdentifier: 'us-east-1', Weight: 100, TTL: 60, ResourceRecords: [{ Value: 'api-use1.payments.example.com' }], HealthCheckId: 'hc-use1' },
+        { Name: 'api.payments.example.com.', Type: 'CNAME', SetIdentifier: 'eu-west-1', Weight: 0, TTL: 60, ResourceRecords: [{ Value: 'api-euw1.payments.example.com' }], HealthCheckId: 'hc-euw1' },
+      ]);
       const ctx = { plan, mode: 'failover' as const, now: new Date() };
       const first = await route53.flip.observe(rec, ctx);
       expect(first).toMatchObject({ done: false, inProgress: false, phase: 'primary' });
@@ -720,6 +844,11 @@ describe('real adapters end to end', () => {
       const after = await route53.flip.observe(rec, { ...ctx, previous: { ref: acted.ref } as never });
       expect(after).toMatchObject({ done: true, phase: 'insync' });
       expect(await route53.pointsAtRecovery(rec)).toBe(true);
+      // The flip copied the records as listed and changed only the weights: the health checks stayed.
+      expect(backend.records.list('Z0123456789').map((r) => [r.SetIdentifier, r.Weight, r.HealthCheckId])).toEqual([
+        ['us-east-1', 0, 'hc-use1'],
+        ['eu-west-1', 100, 'hc-euw1'],
+      ]);
     } finally {
       backend.down.add('us-east-1');
     }
@@ -737,7 +866,7 @@ describe('real adapters end to end', () => {
     const { plan, ecs } = planAndAdapters();
     const svc = plan.compute[0]!;
     const before = plane.calls.length;
-    const outcome = await ecs.fencer.fence(svc, plan);
+    const outcome = await ecs.fencer.fence(svc, plan, { signal: new AbortController().signal, budgetSeconds: 20, sleep: (ms) => new Promise((r) => setTimeout(r, ms)) });
     expect(outcome).toMatchObject({ confirmed: false, action: 'scale-to-zero' });
     expect(outcome.detail).toContain('unreachable');
     // Every attempt was dropped by the region (status 0), none was left to run into the request timeout.
