@@ -5,16 +5,18 @@
  * region's control plane may be the thing that is down. With auto scaling, the capacity bounds are
  * set first, so a scaling policy cannot undo the fence or scale the recovery region back in.
  */
-import { RegisterScalableTargetCommand } from '@aws-sdk/client-application-auto-scaling';
+import { DescribeScalableTargetsCommand, RegisterScalableTargetCommand } from '@aws-sdk/client-application-auto-scaling';
 import { DescribeServicesCommand, UpdateServiceCommand, type Service } from '@aws-sdk/client-ecs';
 import { applicationAutoScaling, ecs } from '../core/clients';
 import { awsCall, ResourceStateError } from '../core/errors';
 import type { EcsServiceResource } from '../core/plan';
-import type { Fencer, Observation, ReconcileAdapter } from './types';
+import { failure, fenceOutcome, type Fencer, type Observation, type ReconcileAdapter } from './types';
 
-async function describe(region: string, ref: { cluster: string; service: string }): Promise<Service> {
+const signalled = (signal?: AbortSignal) => (signal ? { abortSignal: signal } : {});
+
+async function describe(region: string, ref: { cluster: string; service: string }, signal?: AbortSignal): Promise<Service> {
   const out = await awsCall(`ecs:DescribeServices ${ref.cluster}/${ref.service} ${region}`, () =>
-    ecs(region).send(new DescribeServicesCommand({ cluster: ref.cluster, services: [ref.service] })),
+    ecs(region).send(new DescribeServicesCommand({ cluster: ref.cluster, services: [ref.service] }), signalled(signal)),
   );
   const service = out.services?.[0];
   if (!service || service.status === 'INACTIVE') {
@@ -24,17 +26,38 @@ async function describe(region: string, ref: { cluster: string; service: string 
   return service;
 }
 
-/** Sets the service's auto scaling bounds (MaxCapacity left as it is when not given). */
-async function bound(region: string, ref: { cluster: string; service: string }, min: number, max?: number): Promise<void> {
-  await applicationAutoScaling(region).send(
-    new RegisterScalableTargetCommand({
-      ServiceNamespace: 'ecs',
-      ResourceId: `service/${ref.cluster}/${ref.service}`,
-      ScalableDimension: 'ecs:service:DesiredCount',
-      MinCapacity: min,
-      ...(max !== undefined ? { MaxCapacity: max } : {}),
-    }),
+const target = (ref: { cluster: string; service: string }) =>
+  ({ ServiceNamespace: 'ecs', ResourceId: `service/${ref.cluster}/${ref.service}`, ScalableDimension: 'ecs:service:DesiredCount' }) as const;
+
+/** Sets the service's auto scaling bounds (RegisterScalableTarget updates only what it is given). */
+async function bound(region: string, ref: { cluster: string; service: string }, min: number, max: number, signal?: AbortSignal): Promise<void> {
+  await applicationAutoScaling(region).send(new RegisterScalableTargetCommand({ ...target(ref), MinCapacity: min, MaxCapacity: max }), signalled(signal));
+}
+
+/** The service's current scalable target bounds, or undefined when none is registered. */
+async function currentBounds(region: string, ref: { cluster: string; service: string }): Promise<{ min?: number; max?: number } | undefined> {
+  const out = await applicationAutoScaling(region).send(
+    new DescribeScalableTargetsCommand({ ServiceNamespace: 'ecs', ResourceIds: [target(ref).ResourceId], ScalableDimension: 'ecs:service:DesiredCount' }),
   );
+  const found = out.ScalableTargets?.find((t) => t.ResourceId === target(ref).ResourceId);
+  return found ? { min: found.MinCapacity, max: found.MaxCapacity } : undefined;
+}
+
+/**
+ * Raises the recovery service's bounds to hold the failover count: MinCapacity = the failover count
+ * (a scaling policy cannot scale it back in), MaxCapacity at least the failover count and never
+ * lowered. RegisterScalableTarget rejects a minimum above the maximum and changes only the bounds it
+ * is given; a new target needs both
+ * (https://docs.aws.amazon.com/autoscaling/application/APIReference/API_RegisterScalableTarget.html).
+ */
+async function raiseBounds(region: string, svc: EcsServiceResource): Promise<string> {
+  const want = svc.failoverDesiredCount;
+  const now = await currentBounds(region, svc.recovery);
+  const max = Math.max(want, now?.max ?? want);
+  await bound(region, svc.recovery, want, max);
+  return now
+    ? `auto scaling Min ${now.min ?? '?'} → ${want}, Max ${now.max ?? '?'} → ${max}`
+    : `auto scaling target registered (none existed): Min ${want}, Max ${max}`;
 }
 
 const steady = (s: Service, want: number): boolean =>
@@ -53,39 +76,42 @@ export const scale: ReconcileAdapter<EcsServiceResource> = {
     return { done: false, inProgress: false, phase: 'standby', detail: counts };
   },
   async act(svc, ctx) {
-    if (svc.autoScaling) {
-      await awsCall(`application-autoscaling:RegisterScalableTarget ${svc.recovery.cluster}/${svc.recovery.service}`, () =>
-        bound(ctx.plan.recoveryRegion, svc.recovery, svc.failoverDesiredCount),
-      );
-    }
+    const bounds = svc.autoScaling
+      ? await awsCall(`application-autoscaling:DescribeScalableTargets/RegisterScalableTarget ${svc.recovery.cluster}/${svc.recovery.service}`, () =>
+          raiseBounds(ctx.plan.recoveryRegion, svc),
+        )
+      : undefined;
     await awsCall(`ecs:UpdateService ${svc.recovery.cluster}/${svc.recovery.service}`, () =>
       ecs(ctx.plan.recoveryRegion).send(
         new UpdateServiceCommand({ cluster: svc.recovery.cluster, service: svc.recovery.service, desiredCount: svc.failoverDesiredCount }),
       ),
     );
-    return { detail: `UpdateService ${svc.recovery.cluster}/${svc.recovery.service} desiredCount ${svc.standbyDesiredCount} → ${svc.failoverDesiredCount}` };
+    const update = `UpdateService ${svc.recovery.cluster}/${svc.recovery.service} desiredCount ${svc.standbyDesiredCount} → ${svc.failoverDesiredCount}`;
+    return { detail: bounds ? `${bounds}; ${update}` : update };
   },
   describeAction(svc, ctx) {
-    const min = svc.autoScaling ? `auto scaling MinCapacity → ${svc.failoverDesiredCount}, ` : '';
+    const min = svc.autoScaling ? `auto scaling MinCapacity → ${svc.failoverDesiredCount} (MaxCapacity at least ${svc.failoverDesiredCount}), ` : '';
     return `${min}UpdateService ${svc.recovery.cluster}/${svc.recovery.service} desiredCount → ${svc.failoverDesiredCount} (${ctx.plan.recoveryRegion})`;
   },
 };
 
 export const fencer: Fencer<EcsServiceResource> = {
-  async fence(svc, plan) {
-    if (!svc.writer) return { confirmed: true, action: 'none', detail: 'not a writer' };
+  async fence(svc, plan, ctx) {
+    if (!svc.writer) return fenceOutcome('skipped', 'none', 'not a writer');
     const where = `${svc.primary.cluster}/${svc.primary.service} (${plan.primaryRegion})`;
+    let doing = `RegisterScalableTarget ${where} 0..0`;
     try {
-      if (svc.autoScaling) await bound(plan.primaryRegion, svc.primary, 0, 0);
-      const s = await describe(plan.primaryRegion, svc.primary);
+      if (svc.autoScaling) await bound(plan.primaryRegion, svc.primary, 0, 0, ctx.signal);
+      doing = `DescribeServices ${where}`;
+      const s = await describe(plan.primaryRegion, svc.primary, ctx.signal);
       if ((s.desiredCount ?? 0) !== 0) {
-        await ecs(plan.primaryRegion).send(new UpdateServiceCommand({ cluster: svc.primary.cluster, service: svc.primary.service, desiredCount: 0 }));
+        doing = `UpdateService ${where} desiredCount 0`;
+        await ecs(plan.primaryRegion).send(new UpdateServiceCommand({ cluster: svc.primary.cluster, service: svc.primary.service, desiredCount: 0 }), { abortSignal: ctx.signal });
       }
       const pinned = svc.autoScaling ? '; auto scaling pinned to 0..0' : '';
-      return { confirmed: true, action: 'scale-to-zero', detail: `${where} desiredCount 0 (was ${s.desiredCount ?? 0}; ${s.runningCount ?? 0} tasks draining${pinned})` };
+      return fenceOutcome('confirmed', 'scale-to-zero', `${where} desiredCount 0 (was ${s.desiredCount ?? 0}; ${s.runningCount ?? 0} tasks draining${pinned})`);
     } catch (error) {
-      const e = error instanceof Error ? error : new Error(String(error));
-      return { confirmed: false, action: 'scale-to-zero', detail: `${where} unreachable: ${e.name}: ${e.message}` };
+      return fenceOutcome('unconfirmed', 'scale-to-zero', `${where} unreachable: ${failure(error, ctx, doing)}`);
     }
   },
   describeFence(svc, plan) {

@@ -36,11 +36,51 @@ export const alarmEventSchema = z.object({
   resources: z.array(z.string()),
   detail: z.object({
     alarmName: z.string(),
-    state: z.object({ value: z.string(), reason: z.string().optional(), timestamp: z.string() }),
+    state: z.object({
+      value: z.string(),
+      reason: z.string().optional(),
+      /** JSON text: `startDate` (start of the evaluated window), `evaluatedDatapoints[].timestamp`, `period`. */
+      reasonData: z.string().optional(),
+      timestamp: z.string(),
+    }),
     previousState: z.object({ value: z.string() }).partial().optional(),
   }),
 });
 export type AlarmEvent = z.infer<typeof alarmEventSchema>;
+
+/** CloudWatch writes `2026-11-03T03:02:11.110+0000` (no colon in the offset); epoch ms, or NaN. */
+function cloudWatchTime(text: unknown): number {
+  return typeof text === 'string' ? Date.parse(text.replace(/([+-]\d{2})(\d{2})$/, '$1:$2')) : Number.NaN;
+}
+
+/**
+ * When the primary was first seen failing, from an alarm event: the data lost in an unplanned
+ * failover is the replication lag at this moment, not at detection (RDS PostgreSQL's `ReplicaLag`
+ * is `now() - pg_last_xact_replay_timestamp()` and grows with the clock once the primary is gone).
+ *
+ * In order of preference: the evaluated window's `startDate` or earliest evaluated datapoint in the
+ * alarm's `reasonData` (the window that holds the first breaching period; event shape:
+ * https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch-and-eventbridge.html);
+ * else the state change time less `datapointsToAlarm × period` of the plan's alarm; else the state
+ * change time. Never later than the state change. For AcceptStartRequest to set `StartResult.faultAt`.
+ */
+export function faultTimeOf(event: AlarmEvent, alarm?: { periodSeconds: number; datapointsToAlarm: number }): string {
+  const changedAt = cloudWatchTime(event.detail.state.timestamp);
+  const changed = Number.isFinite(changedAt) ? changedAt : cloudWatchTime(event.time);
+  const candidates: number[] = [];
+  try {
+    const data = event.detail.state.reasonData ? (JSON.parse(event.detail.state.reasonData) as { startDate?: unknown; evaluatedDatapoints?: Array<{ timestamp?: unknown }> }) : undefined;
+    for (const t of [data?.startDate, ...(Array.isArray(data?.evaluatedDatapoints) ? data.evaluatedDatapoints.map((d) => d?.timestamp) : [])]) {
+      const ms = cloudWatchTime(t);
+      if (Number.isFinite(ms) && ms <= changed) candidates.push(ms);
+    }
+  } catch {
+    // reasonData is free-form JSON text: unreadable means "fall back to the alarm's own timing".
+  }
+  if (candidates.length === 0 && alarm) candidates.push(changed - alarm.periodSeconds * alarm.datapointsToAlarm * 1000);
+  const earliest = Math.min(changed, ...candidates);
+  return new Date(Number.isFinite(earliest) ? earliest : Date.now()).toISOString();
+}
 
 export interface ExecutionRef {
   id: string;
@@ -59,6 +99,11 @@ export interface StartResult {
   alarmKind?: 'health' | 'replication-lag' | 'database';
   executionId: string;
   startedAt: string;
+  /**
+   * When the primary was first seen failing (see {@link faultTimeOf}); absent for manual and
+   * scheduled starts, where the stages use `startedAt`. The replication gap is read at this time.
+   */
+  faultAt?: string;
   /** Set when another execution of this state machine is already handling the failover (at-least-once events). */
   duplicateOf?: string;
 }
@@ -67,6 +112,7 @@ export interface ProbeResult {
   name: string;
   url: string;
   healthy: boolean;
+  /** The last HTTP status seen, healthy or not: absent when nothing answered (the region does not answer HTTP). */
   status?: number;
   error?: string;
   attempts: number;
@@ -77,8 +123,13 @@ export interface ReplicationObservation {
   kind: string;
   /** replicating | broken | promoted (recovery side already writable) | unknown */
   status: 'replicating' | 'broken' | 'promoted' | 'unknown';
+  /** The replication gap at the fault (seconds); absent when unknown (no valid datapoint), never guessed. */
   lagSeconds?: number;
+  /** How the gap was read, or why it is unknown ("unknown: no ReplicaLag datapoint at or before …"). */
+  lagDetail?: string;
   detail: string;
+  /** Why this database is not ready to be promoted (backups disabled on an RDS replica); empty or absent when ready. */
+  notReady?: string[];
 }
 
 /** Result of ConfirmRegionFailure (`$.detection`). */
@@ -91,6 +142,10 @@ export interface DetectionResult {
   /** Worst replication gap seen (seconds): the data-loss estimate of an unplanned failover. */
   replicationGapSeconds: number | null;
   reasons: string[];
+  /** When the primary was first seen failing (or the execution start): the replication gap is read at this time. */
+  faultAt?: string;
+  /** Why the plan is not ready to fail over (alarms MISSING / INSUFFICIENT_DATA, backups disabled); a failover with any needs approval. */
+  notReady?: string[];
   evidence: {
     probes: ProbeResult[];
     alarms: Array<{ name: string; state: string }>;
@@ -129,17 +184,32 @@ export interface ResourceStep {
   ref?: string;
 }
 
+/** confirmed: the fence is in place (evidence read back); unconfirmed: not shown in time or not in place; skipped: nothing to fence at this layer. */
+export type FenceStepStatus = 'confirmed' | 'unconfirmed' | 'skipped';
+
 export interface FenceResult {
+  /** Every step confirmed or skipped (the state machine's Choice reads this). */
   confirmed: boolean;
   approvalNeeded: boolean;
-  steps: Array<{ resource: string; kind: string; confirmed: boolean; action: string; detail: string; wouldDo?: string }>;
+  steps: Array<{ resource: string; kind: string; status: FenceStepStatus; confirmed: boolean; action: string; detail: string; wouldDo?: string }>;
+  /** The budget the whole stage had (plan.fence.timeoutSeconds, less if the stage deadline was nearer). */
+  budgetSeconds?: number;
   startedAt: string;
   finishedAt: string;
 }
 
+/**
+ * After promotion, whether the old primary database refuses writes, from the same control-plane
+ * evidence as the fence (parameter group attached, in-sync, default_transaction_read_only = 1).
+ * `unreachable` is recorded, not a failure (a dead region); `accepts-writes` fails the smoke stage
+ * with `OldPrimaryWritable`; `no-database-fence` when the plan fences this database by compute only.
+ */
+export type FenceRecheckStatus = 'refuses-writes' | 'accepts-writes' | 'unreachable' | 'no-database-fence';
+
 export interface SmokeResult {
   passed: boolean;
   checks: Array<{ name: string; ok: boolean; status?: number; detail: string; durationMs: number }>;
+  fenceRecheck?: Array<{ database: string; kind: string; status: FenceRecheckStatus; detail: string }>;
   startedAt: string;
   finishedAt: string;
 }

@@ -1,6 +1,9 @@
 import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import {
+  DescribeDBClusterParametersCommand,
+  DescribeDBClustersCommand,
   DescribeGlobalClustersCommand,
+  ModifyDBClusterParameterGroupCommand,
   FailoverGlobalClusterCommand,
   GlobalClusterNotFoundFault,
   InvalidGlobalClusterStateFault,
@@ -9,10 +12,14 @@ import {
   type GlobalCluster,
 } from '@aws-sdk/client-rds';
 import { mockClient } from 'aws-sdk-client-mock';
-import type { Mode, ResourceStep } from '../../functions/core/contract';
+import type { Mode, ResourceStep, StartResult } from '../../functions/core/contract';
 import type { AuroraGlobalResource } from '../../functions/core/plan';
 import { promoteEuDatabase } from '../../functions/promote-eu-database';
 import { NOW, previousStep, reconcileInput, regionOf, stageContext } from '../helpers/stage';
+import { ledgerPrimaryCluster, metricSeries, perMinute } from '../helpers/rds-responses';
+import { examplePlan } from '../helpers/plan';
+import type { FenceContext } from '../../functions/adapters/types';
+import { fencer } from '../../functions/adapters/aurora-global';
 
 const rds = mockClient(RDSClient);
 const cloudwatch = mockClient(CloudWatchClient);
@@ -57,14 +64,23 @@ describe('aurora-global promotion', () => {
     expect(step).toMatchObject({ resource: 'ledger', kind: 'aurora-global', done: false, phase: 'started', mutated: true });
   });
 
-  it('records the replication gap at the moment of the failover as the data-loss estimate', async () => {
-    const step = await promoteEuDatabase(ledger('failover'), ctx);
+  it('records AuroraGlobalDBRPOLag (ms) AT THE FAULT as the data-loss estimate in seconds, not a later reading', async () => {
+    cloudwatch.on(GetMetricDataCommand).callsFake(
+      metricSeries({ AuroraGlobalDBRPOLag: perMinute('2025-03-04T09:58:00.000Z', [900, 3200, 65_000, 125_000]), AuroraGlobalDBReplicationLag: perMinute('2025-03-04T09:58:00.000Z', [1, 1, 1, 1]) }),
+    );
+    const input = ledger('failover');
+
+    const start: StartResult = { ...input.start, faultAt: '2025-03-04T09:59:40.000Z' };
+
+    const step = await promoteEuDatabase({ ...input, start }, ctx);
 
     expect(step.lagSecondsAtPromotion).toBe(3.2);
+    expect(step.detail).toContain('data-loss estimate (gap at the fault): AuroraGlobalDBRPOLag 3200 ms');
     expect(cloudwatch).toHaveReceivedCommandWith(GetMetricDataCommand, {
+      EndTime: new Date('2025-03-04T09:59:40.001Z'),
       MetricDataQueries: [
         expect.objectContaining({
-          MetricStat: expect.objectContaining({ Metric: expect.objectContaining({ MetricName: 'AuroraGlobalDBReplicationLag', Dimensions: [{ Name: 'DBClusterIdentifier', Value: 'payments-ledger-euw1' }] }) }),
+          MetricStat: { Metric: { Namespace: 'AWS/RDS', MetricName: 'AuroraGlobalDBRPOLag', Dimensions: [{ Name: 'DBClusterIdentifier', Value: 'payments-ledger-euw1' }] }, Period: 60, Stat: 'Maximum' },
         }),
       ],
     });
@@ -172,5 +188,79 @@ describe('aurora-global promotion', () => {
     rds.on(DescribeGlobalClustersCommand).rejects(Object.assign(new Error('Service unavailable'), { name: 'InternalFailure', $metadata: { httpStatusCode: 500 } }));
 
     await expect(promoteEuDatabase(ledger('failover'), ctx)).rejects.toMatchObject({ name: 'TransientAwsError' });
+  });
+});
+
+describe('aurora-global fence (primary cluster parameter group)', () => {
+  const plan = examplePlan();
+  const db = plan.databases[0] as AuroraGlobalResource;
+  const fenceCtx = (): FenceContext => ({ signal: new AbortController().signal, budgetSeconds: 20, sleep: async () => {} });
+
+  beforeEach(() => {
+    rds.on(DescribeDBClustersCommand).resolves(ledgerPrimaryCluster());
+    rds.on(ModifyDBClusterParameterGroupCommand).resolves({ DBClusterParameterGroupName: 'payments-ledger-apg15' });
+    rds.on(DescribeDBClusterParametersCommand).resolves({ Parameters: [{ ParameterName: 'default_transaction_read_only', ParameterValue: '1' }] });
+  });
+
+  it('sets default_transaction_read_only=1 in the primary cluster parameter group, in the primary region, and confirms it attached and in-sync on every member', async () => {
+    const outcome = await fencer.fence(db, plan, fenceCtx());
+
+    expect(rds).toHaveReceivedCommandWith(DescribeDBClustersCommand, { DBClusterIdentifier: 'payments-ledger-use1' });
+    expect(rds).toHaveReceivedCommandWith(ModifyDBClusterParameterGroupCommand, {
+      DBClusterParameterGroupName: 'payments-ledger-apg15',
+      Parameters: [{ ParameterName: 'default_transaction_read_only', ParameterValue: '1', ApplyMethod: 'immediate' }],
+    });
+    await expect(regionOf(rds.commandCalls(ModifyDBClusterParameterGroupCommand)[0]!)).resolves.toBe('us-east-1');
+    expect(outcome).toMatchObject({ status: 'confirmed', confirmed: true, action: 'read-only', detail: expect.stringContaining('after: payments-ledger-apg15 attached to payments-ledger-use1') });
+  });
+
+  it('does not change a cluster parameter group the primary does not use, and reports the fence unconfirmed', async () => {
+    rds.on(DescribeDBClustersCommand).resolves(ledgerPrimaryCluster({ name: 'default.aurora-postgresql15' }));
+
+    const outcome = await fencer.fence(db, plan, fenceCtx());
+
+    expect(outcome).toMatchObject({ status: 'unconfirmed', confirmed: false, detail: expect.stringContaining('payments-ledger-apg15 is NOT the parameter group of payments-ledger-use1') });
+    expect(rds).not.toHaveReceivedCommand(ModifyDBClusterParameterGroupCommand);
+  });
+
+  it('reports the fence unconfirmed while a member is pending-reboot (the setting is not in force)', async () => {
+    rds.on(DescribeDBClustersCommand).resolves(ledgerPrimaryCluster({ memberStatus: ['in-sync', 'pending-reboot'] }));
+
+    const outcome = await fencer.fence(db, plan, fenceCtx());
+
+    expect(outcome).toMatchObject({ status: 'unconfirmed', detail: expect.stringContaining('payments-ledger-use1-2 pending-reboot') });
+  });
+
+  it('polls while a member is applying and confirms once every member is in-sync', async () => {
+    rds
+      .on(DescribeDBClustersCommand)
+      .resolvesOnce(ledgerPrimaryCluster())
+      .resolvesOnce(ledgerPrimaryCluster({ memberStatus: ['applying', 'in-sync'] }))
+      .resolves(ledgerPrimaryCluster());
+
+    const outcome = await fencer.fence(db, plan, fenceCtx());
+
+    expect(outcome.status).toBe('confirmed');
+    expect(rds).toHaveReceivedCommandTimes(DescribeDBClustersCommand, 3);
+  });
+
+  it('says the database is fenced by the compute layer only when the plan names no primaryClusterParameterGroup', async () => {
+    const bare = examplePlan((raw) => delete raw.databases[0].primaryClusterParameterGroup);
+
+    const outcome = await fencer.fence(bare.databases[0] as AuroraGlobalResource, bare, fenceCtx());
+
+    expect(outcome).toMatchObject({ status: 'skipped', confirmed: true, detail: expect.stringContaining('fenced by the compute layer only') });
+    expect(rds).not.toHaveReceivedCommand(DescribeDBClustersCommand);
+  });
+
+  it('re-checks after promotion: refuses writes when attached, in-sync and default_transaction_read_only is 1', async () => {
+    await expect(fencer.recheck!(db, plan, fenceCtx())).resolves.toMatchObject({ status: 'refuses-writes' });
+    expect(rds).toHaveReceivedCommandWith(DescribeDBClusterParametersCommand, { DBClusterParameterGroupName: 'payments-ledger-apg15', Source: 'user' });
+  });
+
+  it('re-checks after promotion: accepts writes when the read-only parameter is not set in the group', async () => {
+    rds.on(DescribeDBClusterParametersCommand).resolves({ Parameters: [{ ParameterName: 'work_mem', ParameterValue: '65536' }] });
+
+    await expect(fencer.recheck!(db, plan, fenceCtx())).resolves.toMatchObject({ status: 'accepts-writes', detail: expect.stringContaining('default_transaction_read_only is not set') });
   });
 });

@@ -1,5 +1,5 @@
 import { DescribeServicesCommand, ECSClient, ServerException, UpdateServiceCommand, type Service } from '@aws-sdk/client-ecs';
-import { ApplicationAutoScalingClient, RegisterScalableTargetCommand } from '@aws-sdk/client-application-auto-scaling';
+import { ApplicationAutoScalingClient, DescribeScalableTargetsCommand, RegisterScalableTargetCommand } from '@aws-sdk/client-application-auto-scaling';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { Mode, ResourceStep } from '../../functions/core/contract';
 import type { EcsServiceResource } from '../../functions/core/plan';
@@ -24,6 +24,15 @@ function service(counts: { desired: number; running: number; pending?: number; r
   };
 }
 
+/** DescribeScalableTargets for the recovery service (none registered when undefined). */
+function scalableTarget(bounds?: { min: number; max: number }) {
+  autoscaling.on(DescribeScalableTargetsCommand).resolves({
+    ScalableTargets: bounds
+      ? [{ ServiceNamespace: 'ecs', ResourceId: 'service/payments-euw1/payments-api', ScalableDimension: 'ecs:service:DesiredCount', MinCapacity: bounds.min, MaxCapacity: bounds.max, RoleARN: 'arn:aws:iam::111122223333:role/aas', CreationTime: new Date() }]
+      : [],
+  });
+}
+
 const scalingStep = (overrides: Partial<ResourceStep> = {}) => previousStep({ resource: 'payments-api', kind: 'ecs-service', ...overrides });
 
 const ctx = stageContext();
@@ -32,28 +41,55 @@ beforeEach(() => {
   ecs.reset();
   autoscaling.reset();
   autoscaling.on(RegisterScalableTargetCommand).resolves({});
+  scalableTarget({ min: 10, max: 20 });
   ecs.on(DescribeServicesCommand).resolves({ services: [service({ desired: 10, running: 10 })], failures: [] });
   ecs.on(UpdateServiceCommand).resolves({ service: service({ desired: 50, running: 10, pending: 40, rollout: 'IN_PROGRESS' }) });
 });
 
 describe('ecs-service scale', () => {
-  it('raises the auto scaling minimum to the failover count before scaling, so scaling policies cannot scale the recovery region back in', async () => {
-    await scaleEuCompute(paymentsApi('failover'), ctx);
+  it('reads the scalable target, then raises MinCapacity to the failover count and MaxCapacity to at least it, before scaling', async () => {
+    const step = await scaleEuCompute(paymentsApi('failover'), ctx);
 
+    expect(autoscaling).toHaveReceivedCommandWith(DescribeScalableTargetsCommand, {
+      ServiceNamespace: 'ecs',
+      ResourceIds: ['service/payments-euw1/payments-api'],
+      ScalableDimension: 'ecs:service:DesiredCount',
+    });
+    // A max of 20 would reject (or cap) a minimum of 50: RegisterScalableTarget keeps Min <= Max.
     expect(autoscaling).toHaveReceivedCommandWith(RegisterScalableTargetCommand, {
       ServiceNamespace: 'ecs',
       ResourceId: 'service/payments-euw1/payments-api',
       ScalableDimension: 'ecs:service:DesiredCount',
       MinCapacity: 50,
+      MaxCapacity: 50,
     });
-    expect(autoscaling.commandCalls(RegisterScalableTargetCommand)[0]!.args[0].input).not.toHaveProperty('MaxCapacity');
+    expect(autoscaling.calls().map((c) => (c.args[0] as object).constructor.name)).toEqual(['DescribeScalableTargetsCommand', 'RegisterScalableTargetCommand']);
     await expect(regionOf(autoscaling.commandCalls(RegisterScalableTargetCommand)[0]!)).resolves.toBe('eu-west-1');
+    expect(step.detail).toContain('auto scaling Min 10 → 50, Max 20 → 50');
+  });
+
+  it('never lowers a MaxCapacity already above the failover count', async () => {
+    scalableTarget({ min: 10, max: 200 });
+
+    await scaleEuCompute(paymentsApi('failover'), ctx);
+
+    expect(autoscaling).toHaveReceivedCommandWith(RegisterScalableTargetCommand, { MinCapacity: 50, MaxCapacity: 200 });
+  });
+
+  it('registers the scalable target with both bounds when none exists (a new target needs both)', async () => {
+    scalableTarget(undefined);
+
+    const step = await scaleEuCompute(paymentsApi('failover'), ctx);
+
+    expect(autoscaling).toHaveReceivedCommandWith(RegisterScalableTargetCommand, { MinCapacity: 50, MaxCapacity: 50 });
+    expect(step.detail).toContain('auto scaling target registered (none existed)');
   });
 
   it('leaves auto scaling alone for a service the plan does not mark as auto scaled', async () => {
     await scaleEuCompute(reconcileInput((plan) => plan.compute[1] as EcsServiceResource, { mode: 'failover' }), ctx);
 
     expect(autoscaling).not.toHaveReceivedCommand(RegisterScalableTargetCommand);
+    expect(autoscaling).not.toHaveReceivedCommand(DescribeScalableTargetsCommand);
     expect(ecs).toHaveReceivedCommand(UpdateServiceCommand);
   });
 
@@ -130,7 +166,7 @@ describe('ecs-service scale', () => {
   it('in a drill, says what it would do and makes no mutating call', async () => {
     const step = await scaleEuCompute(paymentsApi('drill'), ctx);
 
-    expect(step).toMatchObject({ done: true, phase: 'drill', mutated: false, wouldDo: 'auto scaling MinCapacity → 50, UpdateService payments-euw1/payments-api desiredCount → 50 (eu-west-1)' });
+    expect(step).toMatchObject({ done: true, phase: 'drill', mutated: false, wouldDo: 'auto scaling MinCapacity → 50 (MaxCapacity at least 50), UpdateService payments-euw1/payments-api desiredCount → 50 (eu-west-1)' });
     expect(ecs).not.toHaveReceivedCommand(UpdateServiceCommand);
     expect(autoscaling).not.toHaveReceivedCommand(RegisterScalableTargetCommand);
   });

@@ -5,6 +5,7 @@ import type { Mode, ResourceStep } from '../../functions/core/contract';
 import type { RdsReplicaResource } from '../../functions/core/plan';
 import { promoteEuDatabase } from '../../functions/promote-eu-database';
 import { NOW, previousStep, reconcileInput, regionOf, stageContext } from '../helpers/stage';
+import { metricSeries, perMinute } from '../helpers/rds-responses';
 
 const rds = mockClient(RDSClient);
 const cloudwatch = mockClient(CloudWatchClient);
@@ -12,6 +13,19 @@ const cloudwatch = mockClient(CloudWatchClient);
 const REPLICA = 'payments-accounts-euw1';
 
 const accounts = (mode?: Mode, previous?: ResourceStep) => reconcileInput((plan) => plan.databases[1] as RdsReplicaResource, { mode, previous });
+
+/** The primary died at 09:59:30 (its first failing signal); the run started at 10:00:00 and promotes at NOW (10:05). */
+const FAULT = '2025-03-04T09:59:30.000Z';
+const atFault = (mode: Mode = 'failover', previous?: ResourceStep) => {
+  const input = accounts(mode, previous);
+  return { ...input, start: { ...input.start, faultAt: FAULT } };
+};
+
+/**
+ * ReplicaLag as RDS PostgreSQL publishes it around a crash at 09:59:30: a few seconds while the
+ * primary lives, then `now() - pg_last_xact_replay_timestamp()` growing with the clock.
+ */
+const crashSeries = perMinute('2025-03-04T09:56:00.000Z', [2, 3, 2, 4, 34, 94, 154, 214, 274]);
 
 /** The recovery-region instance: a replica (replicating) until promoted, then standalone. */
 function instance(state: { replica: boolean; status?: string }): DBInstance {
@@ -44,34 +58,64 @@ beforeEach(() => {
 });
 
 describe('rds-replica promotion', () => {
-  it('promotes the replica with PromoteReadReplica and the plan backup retention, in the recovery region', async () => {
+  it('promotes the replica with PromoteReadReplica without BackupRetentionPeriod (backups must already be on), in the recovery region', async () => {
     const step = await promoteEuDatabase(accounts('failover'), ctx);
 
-    expect(rds).toHaveReceivedCommandWith(PromoteReadReplicaCommand, { DBInstanceIdentifier: REPLICA, BackupRetentionPeriod: 7 });
+    expect(rds).toHaveReceivedCommandWith(PromoteReadReplicaCommand, { DBInstanceIdentifier: REPLICA });
+    expect(rds.commandCalls(PromoteReadReplicaCommand)[0]!.args[0].input).not.toHaveProperty('BackupRetentionPeriod');
     expect(rds).toHaveReceivedCommandTimes(PromoteReadReplicaCommand, 1);
     await expect(regionOf(rds.commandCalls(PromoteReadReplicaCommand)[0]!)).resolves.toBe('eu-west-1');
     expect(step).toMatchObject({ resource: 'accounts', done: false, phase: 'started', mutated: true });
   });
 
-  it('records ReplicaLag at the moment of promotion as the data-loss estimate', async () => {
-    const step = await promoteEuDatabase(accounts('failover'), ctx);
+  it('records ReplicaLag AT THE FAULT as the data-loss estimate, not the lag when promoting (which grows with the clock once the primary is gone)', async () => {
+    cloudwatch.on(GetMetricDataCommand).callsFake(metricSeries({ ReplicaLag: crashSeries }));
 
-    expect(step.lagSecondsAtPromotion).toBe(4);
+    const step = await promoteEuDatabase(atFault('failover'), ctx);
+
+    // The period starting 09:59 holds the fault (09:59:30); 274 s is the clock running at 10:04.
+    expect(step).toMatchObject({ mutated: true, lagSecondsAtPromotion: 4 });
     expect(cloudwatch).toHaveReceivedCommandWith(GetMetricDataCommand, {
+      StartTime: new Date('2025-03-04T09:54:30.000Z'),
+      EndTime: new Date('2025-03-04T09:59:30.001Z'),
       MetricDataQueries: [
         expect.objectContaining({
-          MetricStat: expect.objectContaining({ Metric: { Namespace: 'AWS/RDS', MetricName: 'ReplicaLag', Dimensions: [{ Name: 'DBInstanceIdentifier', Value: REPLICA }] } }),
+          MetricStat: { Metric: { Namespace: 'AWS/RDS', MetricName: 'ReplicaLag', Dimensions: [{ Name: 'DBInstanceIdentifier', Value: REPLICA }] }, Period: 60, Stat: 'Maximum' },
         }),
       ],
     });
   });
 
-  it('records an unknown data-loss estimate as null when ReplicaLag has no datapoint', async () => {
-    replicaLag(null);
+  it('reads the lag at the execution start when the start names no earlier failing signal', async () => {
+    cloudwatch.on(GetMetricDataCommand).callsFake(metricSeries({ ReplicaLag: crashSeries }));
 
     const step = await promoteEuDatabase(accounts('failover'), ctx);
 
-    expect(step).toMatchObject({ mutated: true, lagSecondsAtPromotion: null });
+    expect(step.lagSecondsAtPromotion).toBe(34); // the period starting 10:00:00, the execution start
+  });
+
+  it('keeps the lag at the fault through an approval wait: a later poll reads the same period', async () => {
+    cloudwatch.on(GetMetricDataCommand).callsFake(metricSeries({ ReplicaLag: crashSeries }));
+
+    const step = await promoteEuDatabase(atFault('failover'), stageContext(new Date('2025-03-04T10:30:00.000Z')));
+
+    expect(step.lagSecondsAtPromotion).toBe(4);
+  });
+
+  it('says the gap is unknown (null, and why, in the step detail) when a negative ReplicaLag is the datapoint at the fault', async () => {
+    cloudwatch.on(GetMetricDataCommand).callsFake(metricSeries({ ReplicaLag: perMinute('2025-03-04T09:58:00.000Z', [3, -1, 300]) }));
+
+    const step = await promoteEuDatabase(atFault('failover'), ctx);
+
+    expect(step).toMatchObject({ mutated: true, lagSecondsAtPromotion: null, detail: expect.stringContaining('data-loss estimate (gap at the fault): unknown: invalid negative ReplicaLag datapoint -1') });
+  });
+
+  it('records an unknown data-loss estimate as null when ReplicaLag has no datapoint at or before the fault', async () => {
+    cloudwatch.on(GetMetricDataCommand).callsFake(metricSeries({ ReplicaLag: perMinute('2025-03-04T10:00:00.000Z', [30, 90]) }));
+
+    const step = await promoteEuDatabase(atFault('failover'), ctx);
+
+    expect(step).toMatchObject({ mutated: true, lagSecondsAtPromotion: null, detail: expect.stringContaining('unknown: no ReplicaLag datapoint at or before 2025-03-04T09:59:30Z') });
   });
 
   it('is done without a mutating call when the instance is already a standalone writer', async () => {
@@ -148,20 +192,33 @@ describe('rds-replica promotion', () => {
     expect(step).toMatchObject({ mutated: true, lagSecondsAtPromotion: 0 });
   });
 
-  it('in a planned switchover, does not trust a ReplicaLag of 0 measured before the fence', async () => {
-    replicaLag(0); // measured 30 s before NOW
-    const input = { ...accounts('switchover'), fencedAt: new Date(NOW.getTime() - 5_000).toISOString() };
+  it('in a planned switchover, does not trust a ReplicaLag of 0 from a period that started before the fence', async () => {
+    // Fenced at 10:04:10: the period starting 10:04:00 began before the fence, even though its 0 was published after.
+    cloudwatch.on(GetMetricDataCommand).callsFake(metricSeries({ ReplicaLag: perMinute('2025-03-04T10:02:00.000Z', [2, 1, 0]) }));
+    const input = { ...accounts('switchover'), fencedAt: '2025-03-04T10:04:10.000Z' };
 
     const step = await promoteEuDatabase(input, ctx);
 
-    expect(step).toMatchObject({ done: false, phase: 'catching-up', mutated: false });
+    expect(step).toMatchObject({ done: false, phase: 'catching-up', mutated: false, detail: expect.stringContaining('unknown: no ReplicaLag datapoint from a period starting at or after 2025-03-04T10:04:10Z') });
     expect(rds).not.toHaveReceivedCommand(PromoteReadReplicaCommand);
   });
 
-  it('treats a ReplicaLag datapoint older than three minutes as unknown, not as the current gap', async () => {
-    cloudwatch.on(GetMetricDataCommand).resolves({ MetricDataResults: [{ Id: 'm', Values: [0.2], Timestamps: [new Date(NOW.getTime() - 240_000)] }] });
+  it('in a planned switchover, promotes on a 0 from a period that started at or after the fence (Period 60, Maximum)', async () => {
+    cloudwatch.on(GetMetricDataCommand).callsFake(metricSeries({ ReplicaLag: perMinute('2025-03-04T10:02:00.000Z', [2, 1, 0]) }));
+    const input = { ...accounts('switchover'), fencedAt: '2025-03-04T10:03:58.000Z' };
 
-    const step = await promoteEuDatabase(accounts('failover'), ctx);
+    const step = await promoteEuDatabase(input, stageContext(new Date('2025-03-04T10:05:01.000Z')));
+
+    expect(step).toMatchObject({ mutated: true, lagSecondsAtPromotion: 0 });
+    expect(cloudwatch).toHaveReceivedCommandWith(GetMetricDataCommand, {
+      MetricDataQueries: [expect.objectContaining({ MetricStat: expect.objectContaining({ Period: 60, Stat: 'Maximum' }) })],
+    });
+  });
+
+  it('treats a ReplicaLag datapoint more than three minutes before the fault as unknown, not as the gap', async () => {
+    cloudwatch.on(GetMetricDataCommand).callsFake(metricSeries({ ReplicaLag: [['2025-03-04T09:55:00.000Z', 0.2]] }));
+
+    const step = await promoteEuDatabase(atFault('failover'), ctx);
 
     expect(step).toMatchObject({ mutated: true, lagSecondsAtPromotion: null });
   });

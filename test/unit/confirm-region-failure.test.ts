@@ -1,18 +1,23 @@
-import { CloudWatchClient, DescribeAlarmsCommand, GetMetricDataCommand, type GetMetricDataCommandInput } from '@aws-sdk/client-cloudwatch';
+import { CloudWatchClient, DescribeAlarmsCommand, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { DescribeDBInstancesCommand, DescribeGlobalClustersCommand, RDSClient } from '@aws-sdk/client-rds';
 import { ListResourceRecordSetsCommand, Route53Client } from '@aws-sdk/client-route-53';
+import { GetRoutingControlStateCommand, Route53RecoveryClusterClient, type GetRoutingControlStateCommandInput } from '@aws-sdk/client-route53-recovery-cluster';
 import { mockClient } from 'aws-sdk-client-mock';
 import { classify, confirmRegionFailure, type Evidence } from '../../functions/confirm-region-failure';
 import { alarmNames } from '../../functions/core/plan';
-import type { ProbeResult, ReplicationObservation, StartResult } from '../../functions/core/contract';
+import { faultTimeOf, type AlarmEvent, type ProbeResult, type ReplicationObservation, type StartResult } from '../../functions/core/contract';
 import { startFixture } from '../helpers/fixtures';
 import { examplePlan } from '../helpers/plan';
 import { mockFetch, networkError, NOW, stageContext } from '../helpers/stage';
-import { accountsReplicaReplicating, ledgerGlobalCluster } from '../helpers/rds-responses';
+import { accountsReplicaReplicating, ledgerGlobalCluster, metricSeries, perMinute } from '../helpers/rds-responses';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ROOT } from '../helpers/plan';
 
 const cloudwatch = mockClient(CloudWatchClient);
 const rds = mockClient(RDSClient);
 const route53 = mockClient(Route53Client);
+const arc = mockClient(Route53RecoveryClusterClient);
 
 const plan = examplePlan();
 
@@ -21,8 +26,12 @@ const plan = examplePlan();
 const probesUp: ProbeResult[] = [
   { name: 'api-us', url: 'https://api-use1.payments.example.com/healthz', healthy: true, status: 200, attempts: 1 },
   { name: 'ledger-us', url: 'https://ledger-use1.payments.example.com/healthz', healthy: true, status: 200, attempts: 1 },
+  { name: 'ledger-db-us', url: 'https://ledger-use1.payments.example.com/healthz/db', healthy: true, status: 200, attempts: 1 },
 ];
+/** Nothing in the primary region answers HTTP (refused or hanging). */
 const probesDown: ProbeResult[] = probesUp.map((p) => ({ name: p.name, url: p.url, healthy: false, error: 'TypeError ECONNREFUSED: fetch failed', attempts: 3 }));
+/** The region answers, but everything behind the database is failing: 503s. */
+const probes503: ProbeResult[] = probesUp.map((p) => ({ name: p.name, url: p.url, healthy: false, status: 503, error: `GET ${p.url}: HTTP 503, expected 200`, attempts: 3 }));
 
 const alarms = (inAlarm: string[] = []) =>
   alarmNames(plan).all.map((name) => ({ name, state: inAlarm.includes(name) ? 'ALARM' : 'OK' }));
@@ -74,15 +83,24 @@ describe('classify', () => {
   it('classifies a database alarm as database-failure and asks a human (not in the plan automatic list)', () => {
     const start = startFixture({ alarmName: DB_ALARM, alarmKind: 'database' });
 
-    const decision = classify(plan, start, evidence({ alarms: alarms([DB_ALARM]) }), []);
+    const decision = classify(plan, start, evidence({ alarms: alarms([DB_ALARM]), probes: [probesUp[0]!, probesUp[1]!, probes503[2]!] }), []);
 
     expect(decision).toMatchObject({ classification: 'database-failure', action: 'failover', approvalRequired: true, onApprovalTimeout: 'abort' });
   });
 
-  it('lets a database alarm outrank failing probes: health endpoints that check the database go down with it, and that is no region outage', () => {
-    const decision = classify(plan, healthAlarmStart, evidence({ probes: probesDown, alarms: alarms([HEALTH_ALARM, DB_ALARM]) }), []);
+  it('lets a database alarm outrank failing probes while the primary region still answers HTTP (503s): health endpoints that check the database go down with it', () => {
+    const decision = classify(plan, healthAlarmStart, evidence({ probes: probes503, alarms: alarms([HEALTH_ALARM, DB_ALARM]) }), []);
 
     expect(decision).toMatchObject({ classification: 'database-failure', approvalRequired: true });
+  });
+
+  it('classifies a database alarm as a region outage when nothing in the primary region answers HTTP: the database probe fails with the region', () => {
+    const start = startFixture({ alarmName: DB_ALARM, alarmKind: 'database' });
+
+    const decision = classify(plan, start, evidence({ probes: probesDown, alarms: alarms([HEALTH_ALARM, DB_ALARM]) }), []);
+
+    expect(decision).toMatchObject({ classification: 'region-outage', action: 'failover', approvalRequired: false });
+    expect(decision.reasons).toContain('database alarm fired, but no probe of us-east-1 got an HTTP answer: the whole region is down, not only its database');
   });
 
   it('classifies healthy probes with broken replication as a partition: approval required, and an unanswered approval aborts even when the plan says proceed', () => {
@@ -180,36 +198,123 @@ describe('classify', () => {
   });
 });
 
+// ---- readiness (drills) and backups ----
+
+describe('readiness', () => {
+  const noBackups: ReplicationObservation[] = [
+    replicating()[0]!,
+    { ...replicating()[1]!, notReady: ['backups are not enabled on the replica payments-accounts-euw1 (BackupRetentionPeriod 0): PromoteReadReplica is called without BackupRetentionPeriod'] },
+  ];
+
+  it('ends a drill with DrillNotReady listing every alarm that is MISSING or INSUFFICIENT_DATA and every replica without backups', () => {
+    const states = alarms().map((a) => (a.name === LAG_ALARM ? { ...a, state: 'MISSING' } : a.name === DB_ALARM ? { ...a, state: 'INSUFFICIENT_DATA' } : a));
+
+    expect(() => classify(plan, manualStart('drill'), evidence({ alarms: states, replication: noBackups }), [])).toThrow(
+      expect.objectContaining({
+        name: 'DrillNotReady',
+        message: expect.stringMatching(
+          /3 reason\(s\) the plan is NOT READY to fail over: alarm payments-ledger-replication-lag is MISSING.*; alarm payments-us-east-1-ledger-writer-down is INSUFFICIENT_DATA.*; accounts: backups are not enabled on the replica payments-accounts-euw1/,
+        ),
+      }),
+    );
+  });
+
+  it('lets a drill of a ready plan succeed', () => {
+    expect(classify(plan, manualStart('drill'), evidence(), [])).toMatchObject({ action: 'drill', notReady: [] });
+  });
+
+  it('asks a human before an automatic failover when a replica has no backups, saying why', () => {
+    const decision = classify(plan, healthAlarmStart, evidence({ probes: probesDown, alarms: alarms([HEALTH_ALARM]), replication: noBackups }), []);
+
+    expect(decision).toMatchObject({ classification: 'region-outage', action: 'failover', approvalRequired: true, rpoAtRisk: false });
+    expect(decision.reasons).toContainEqual(expect.stringContaining('automatic failover blocked: a database is not ready to be promoted (accounts: backups are not enabled'));
+  });
+
+  it('reports a MISSING alarm during a real failover without blocking it (the alarm that started the run exists)', () => {
+    const states = alarms([HEALTH_ALARM]).map((a) => (a.name === LAG_ALARM ? { ...a, state: 'MISSING' } : a));
+
+    const decision = classify(plan, healthAlarmStart, evidence({ probes: probesDown, alarms: states }), []);
+
+    expect(decision).toMatchObject({ approvalRequired: false, notReady: [expect.stringContaining(`alarm ${LAG_ALARM} is MISSING`)] });
+  });
+
+  it('says, database by database, what the gap at the fault is, or that it is unknown and why (the line is never dropped)', () => {
+    const mixed: ReplicationObservation[] = [
+      { ...replicating()[0]!, lagSeconds: 2.5, lagDetail: 'AuroraGlobalDBRPOLag 2500 ms (Maximum of the 60 s period starting 2025-03-04T09:59:00Z)' },
+      { ...replicating()[1]!, status: 'broken', lagSeconds: undefined, lagDetail: 'unknown: invalid negative ReplicaLag datapoint -1 (period starting 2025-03-04T09:59:00Z; -1 means replication is not active)' },
+    ];
+
+    const decision = classify(plan, healthAlarmStart, evidence({ probes: probesDown, replication: mixed }), []);
+
+    expect(decision.reasons).toEqual(
+      expect.arrayContaining([
+        'replication gap of ledger at the fault: 2.5 s (AuroraGlobalDBRPOLag 2500 ms (Maximum of the 60 s period starting 2025-03-04T09:59:00Z))',
+        'replication gap of accounts at the fault: unknown (invalid negative ReplicaLag datapoint -1 (period starting 2025-03-04T09:59:00Z; -1 means replication is not active))',
+      ]),
+    );
+  });
+});
+
+describe('faultTimeOf (StartResult.faultAt from an alarm event)', () => {
+  const event = (state: Partial<AlarmEvent['detail']['state']>): AlarmEvent => {
+    const raw = JSON.parse(readFileSync(join(ROOT, 'events', 'samples', 'health-alarm.json'), 'utf8')) as AlarmEvent;
+    return { ...raw, detail: { ...raw.detail, state: { ...raw.detail.state, ...state } } };
+  };
+
+  it('takes the start of the evaluated window in reasonData: the first failing period, not the state change', () => {
+    const e = event({
+      timestamp: '2026-11-03T03:02:11.110+0000',
+      reasonData: JSON.stringify({ startDate: '2026-11-03T03:01:30.000+0000', evaluatedDatapoints: [{ timestamp: '2026-11-03T03:01:50.000+0000', value: 0 }] }),
+    });
+
+    expect(faultTimeOf(e)).toBe('2026-11-03T03:01:30.000Z');
+  });
+
+  it('falls back to the state change less datapointsToAlarm periods of the plan alarm when reasonData is absent or unreadable', () => {
+    const e = event({ timestamp: '2026-11-03T03:02:11.110+0000', reasonData: '{not json' });
+
+    expect(faultTimeOf(e, { periodSeconds: 60, datapointsToAlarm: 2 })).toBe('2026-11-03T03:00:11.110Z');
+    expect(faultTimeOf(e)).toBe('2026-11-03T03:02:11.110Z');
+  });
+});
+
 // ---- end to end, with the recovery region's APIs mocked ----
 
+/** The run of `startFixture` started at 10:00:00; the alarm's first failing period began at 09:59:30. */
+const FAULT = '2025-03-04T09:59:30.000Z';
+const atFault: StartResult = { ...healthAlarmStart, faultAt: FAULT };
 
-function metricName(input: GetMetricDataCommandInput): string | undefined {
-  return input.MetricDataQueries?.[0]?.MetricStat?.Metric?.MetricName;
-}
+/** Lag series around a crash at 09:59:30 (published per minute, period start): growing with the clock after it. */
+const LAG = {
+  AuroraGlobalDBRPOLag: perMinute('2025-03-04T09:57:00.000Z', [1800, 2100, 2500, 62_500, 122_500, 182_500, 242_500]),
+  ReplicaLag: perMinute('2025-03-04T09:57:00.000Z', [1, 1, 1, 31, 91, 151, 211]),
+};
 
-function platformInEu(options: { health?: string } = {}) {
+/** Lag of a healthy primary: steady, well within the RPO budget. */
+const HEALTHY_LAG = {
+  AuroraGlobalDBRPOLag: perMinute('2025-03-04T09:57:00.000Z', [900, 800, 1100, 900, 1000, 800, 900, 900, 1000]),
+  ReplicaLag: perMinute('2025-03-04T09:57:00.000Z', [1, 1, 2, 1, 1, 1, 1, 1, 1]),
+};
+
+function platformInEu(options: { health?: string; series?: Record<string, Array<[string, number]>> } = {}) {
   cloudwatch.on(DescribeAlarmsCommand).resolves({
     MetricAlarms: alarms(options.health ? [options.health] : []).map((a) => ({ AlarmName: a.name, StateValue: a.state as 'OK' | 'ALARM' })),
   });
-  cloudwatch.on(GetMetricDataCommand).callsFake((input: GetMetricDataCommandInput) => ({
-    MetricDataResults: [{ Id: 'm', Values: metricName(input) === 'AuroraGlobalDBReplicationLag' ? [2500, 1800] : [1], Timestamps: [new Date(NOW.getTime() - 30_000), new Date(NOW.getTime() - 90_000)] }],
-  }));
+  cloudwatch.on(GetMetricDataCommand).callsFake(metricSeries(options.series ?? LAG));
   rds.on(DescribeGlobalClustersCommand).resolves(ledgerGlobalCluster('primary'));
   rds.on(DescribeDBInstancesCommand).resolves(accountsReplicaReplicating());
-  route53.on(ListResourceRecordSetsCommand).resolves({
-    IsTruncated: false,
-    MaxItems: 10,
-    ResourceRecordSets: [
-      { Name: 'api.payments.example.com.', Type: 'CNAME', SetIdentifier: 'eu-west-1', Weight: 0, TTL: 60, ResourceRecords: [{ Value: 'api-euw1.payments.example.com' }] },
-      { Name: 'api.payments.example.com.', Type: 'CNAME', SetIdentifier: 'us-east-1', Weight: 100, TTL: 60, ResourceRecords: [{ Value: 'api-use1.payments.example.com' }] },
-    ],
-  });
+  // ARC data plane: the primary routing control On, the recovery one Off.
+  arc.on(GetRoutingControlStateCommand).callsFake((input: GetRoutingControlStateCommandInput) => ({
+    RoutingControlArn: input.RoutingControlArn,
+    RoutingControlState: input.RoutingControlArn?.endsWith('api-use1') ? 'On' : 'Off',
+  }));
 }
 
 beforeEach(() => {
   cloudwatch.reset();
   rds.reset();
   route53.reset();
+  arc.reset();
 });
 
 afterEach(() => {
@@ -217,36 +322,61 @@ afterEach(() => {
 });
 
 describe('confirmRegionFailure', () => {
-  it('confirms a region outage from the recovery region: probes down after every attempt, health alarm in ALARM, replication within budget', async () => {
+  it('confirms a region outage from the recovery region: probes down after every attempt, health alarm in ALARM, gaps read at the fault within budget', async () => {
     platformInEu({ health: HEALTH_ALARM });
     const fetchSpy = mockFetch(() => Promise.reject(networkError()));
     const ctx = stageContext();
 
-    const detection = await confirmRegionFailure({ plan, start: healthAlarmStart }, ctx);
+    const detection = await confirmRegionFailure({ plan, start: atFault }, ctx);
 
     expect(detection).toMatchObject({
       classification: 'region-outage',
       action: 'failover',
       approvalRequired: false,
       replicationGapSeconds: 2.5,
+      faultAt: FAULT,
       startedAt: NOW.toISOString(),
       finishedAt: NOW.toISOString(),
     });
     expect(detection.evidence.probes).toEqual([
       expect.objectContaining({ name: 'api-us', healthy: false, attempts: 3, error: expect.stringContaining('ECONNREFUSED') }),
       expect.objectContaining({ name: 'ledger-us', healthy: false, attempts: 3 }),
+      expect.objectContaining({ name: 'ledger-db-us', healthy: false, attempts: 3 }),
     ]);
+    expect(detection.evidence.probes.every((p) => p.status === undefined)).toBe(true);
     expect(detection.evidence.replication).toEqual([
       expect.objectContaining({ database: 'ledger', status: 'replicating', lagSeconds: 2.5 }),
       expect.objectContaining({ database: 'accounts', status: 'replicating', lagSeconds: 1 }),
     ]);
     expect(detection.evidence.trafficOnRecovery).toBe(false);
-    expect(fetchSpy).toHaveBeenCalledTimes(6);
-    expect(ctx.sleep).toHaveBeenCalledTimes(4);
+    expect(fetchSpy).toHaveBeenCalledTimes(9);
+    expect(ctx.sleep).toHaveBeenCalledTimes(6);
     expect(ctx.sleep).toHaveBeenCalledWith(1000);
   });
 
-  it('reads every plan alarm, replication status and lag, and the traffic record', async () => {
+  it('reads the gap AT THE FAULT, not at detection: after the crash RDS PostgreSQL ReplicaLag grows with the clock, which would block every automatic failover', async () => {
+    platformInEu({ health: HEALTH_ALARM });
+    mockFetch(() => Promise.reject(networkError()));
+
+    const detection = await confirmRegionFailure({ plan, start: atFault }, stageContext(new Date('2025-03-04T10:03:20.000Z')));
+
+    expect(detection).toMatchObject({ replicationGapSeconds: 2.5, rpoAtRisk: false, approvalRequired: false });
+    expect(detection.reasons[0]).toBe(`replication gaps read at ${FAULT} (first failing signal of ${HEALTH_ALARM})`);
+    expect(detection.reasons).toContain('replication gap of accounts at the fault: 1.0 s (ReplicaLag 1 s (Maximum of the 60 s period starting 2025-03-04T09:59:00Z))');
+  });
+
+  it('says the gap is unknown for a database without a datapoint at or before the fault, and marks the RPO at risk', async () => {
+    platformInEu({ health: HEALTH_ALARM, series: { AuroraGlobalDBRPOLag: LAG.AuroraGlobalDBRPOLag, ReplicaLag: perMinute('2025-03-04T10:00:00.000Z', [31, 91]) } });
+    mockFetch(() => Promise.reject(networkError()));
+
+    const detection = await confirmRegionFailure({ plan, start: atFault }, stageContext());
+
+    expect(detection).toMatchObject({ rpoAtRisk: true, approvalRequired: true });
+    expect(detection.evidence.replication[1]).not.toHaveProperty('lagSeconds');
+    expect(detection.reasons).toContain('replication gap of accounts at the fault: unknown (no ReplicaLag datapoint at or before 2025-03-04T09:59:30Z)');
+  });
+
+  it('reads every plan alarm, the replication status of each database, and its RPO lag with Period 60 and Maximum up to the fault', async () => {
     platformInEu();
     mockFetch(() => new Response('ok', { status: 200 }));
 
@@ -256,51 +386,91 @@ describe('confirmRegionFailure', () => {
       AlarmNames: [HEALTH_ALARM, 'payments-us-east-1-ledger-health', LAG_ALARM, 'payments-accounts-replication-lag', DB_ALARM],
     });
     expect(cloudwatch).toHaveReceivedCommandWith(GetMetricDataCommand, {
-      EndTime: NOW,
+      EndTime: new Date('2025-03-04T10:00:00.001Z'),
       MetricDataQueries: [
         expect.objectContaining({
-          MetricStat: expect.objectContaining({
-            Metric: { Namespace: 'AWS/RDS', MetricName: 'AuroraGlobalDBReplicationLag', Dimensions: [{ Name: 'DBClusterIdentifier', Value: 'payments-ledger-euw1' }] },
-          }),
+          MetricStat: { Metric: { Namespace: 'AWS/RDS', MetricName: 'AuroraGlobalDBRPOLag', Dimensions: [{ Name: 'DBClusterIdentifier', Value: 'payments-ledger-euw1' }] }, Period: 60, Stat: 'Maximum' },
         }),
       ],
     });
     expect(cloudwatch).toHaveReceivedCommandWith(GetMetricDataCommand, {
       MetricDataQueries: [
         expect.objectContaining({
-          MetricStat: expect.objectContaining({
-            Metric: { Namespace: 'AWS/RDS', MetricName: 'ReplicaLag', Dimensions: [{ Name: 'DBInstanceIdentifier', Value: 'payments-accounts-euw1' }] },
-          }),
+          MetricStat: { Metric: { Namespace: 'AWS/RDS', MetricName: 'ReplicaLag', Dimensions: [{ Name: 'DBInstanceIdentifier', Value: 'payments-accounts-euw1' }] }, Period: 60, Stat: 'Maximum' },
         }),
       ],
     });
     expect(rds).toHaveReceivedCommandWith(DescribeGlobalClustersCommand, { GlobalClusterIdentifier: 'payments-ledger-global' });
     expect(rds).toHaveReceivedCommandWith(DescribeDBInstancesCommand, { DBInstanceIdentifier: 'payments-accounts-euw1' });
-    expect(route53).toHaveReceivedCommandWith(ListResourceRecordSetsCommand, {
-      HostedZoneId: 'Z0123456789ABCDEFGHIJ',
-      StartRecordName: 'api.payments.example.com',
-      StartRecordType: 'CNAME',
-    });
+  });
+
+  it('keeps the HTTP status of a failing probe, so a database alarm with the region answering 503 stays a database failure', async () => {
+    platformInEu();
+    cloudwatch.on(DescribeAlarmsCommand).resolves({ MetricAlarms: alarms([DB_ALARM]).map((a) => ({ AlarmName: a.name, StateValue: a.state as 'OK' | 'ALARM' })) });
+    mockFetch((url) => new Response('db down', { status: url.endsWith('/healthz/db') ? 503 : 200 }));
+
+    const detection = await confirmRegionFailure({ plan, start: startFixture({ alarmName: DB_ALARM, alarmKind: 'database' }) }, stageContext());
+
+    expect(detection.classification).toBe('database-failure');
+    expect(detection.evidence.probes[2]).toMatchObject({ name: 'ledger-db-us', healthy: false, status: 503 });
   });
 
   it('stops probing an endpoint at its first healthy answer', async () => {
-    platformInEu({ health: HEALTH_ALARM });
+    platformInEu({ health: HEALTH_ALARM, series: HEALTHY_LAG });
     const fetchSpy = mockFetch(() => new Response('ok', { status: 200 }));
     const ctx = stageContext();
 
     const detection = await confirmRegionFailure({ plan, start: healthAlarmStart }, ctx);
 
     expect(detection).toMatchObject({ classification: 'healthy', action: 'notify-only' });
-    expect(fetchSpy).toHaveBeenCalledTimes(2);
+    expect(fetchSpy).toHaveBeenCalledTimes(3);
     expect(ctx.sleep).not.toHaveBeenCalled();
   });
 
+  it('makes no probe retry that would end after the stage deadline', async () => {
+    platformInEu({ health: HEALTH_ALARM });
+    const fetchSpy = mockFetch(() => Promise.reject(networkError()));
+    const ctx = { ...stageContext(), deadlineAt: Date.now() + 2_000 }; // one 3 s probe attempt more would overrun it
+
+    const detection = await confirmRegionFailure({ plan, start: healthAlarmStart }, ctx);
+
+    expect(fetchSpy).toHaveBeenCalledTimes(3);
+    expect(detection.evidence.probes[0]).toMatchObject({ attempts: 1, error: expect.stringContaining('2 more attempts not made: stage deadline') });
+    expect(ctx.sleep).not.toHaveBeenCalled();
+  });
+
+  it('ends a drill with DrillNotReady when a plan alarm does not exist or a replica has no backups', async () => {
+    platformInEu();
+    cloudwatch.on(DescribeAlarmsCommand).resolves({ MetricAlarms: [{ AlarmName: HEALTH_ALARM, StateValue: 'OK' }] });
+    rds.on(DescribeDBInstancesCommand).resolves(accountsReplicaReplicating({ backupRetentionPeriod: 0 }));
+    mockFetch(() => new Response('ok', { status: 200 }));
+
+    await expect(confirmRegionFailure({ plan, start: manualStart('drill') }, stageContext())).rejects.toMatchObject({
+      name: 'DrillNotReady',
+      message: expect.stringMatching(/5 reason\(s\).*alarm payments-us-east-1-ledger-health is MISSING.*accounts: backups are not enabled on the replica payments-accounts-euw1 \(BackupRetentionPeriod 0\)/),
+    });
+  });
+
   it('still decides when the Route 53 control plane does not answer, saying it could not read DNS', async () => {
+    const r53plan = examplePlan((raw) => {
+      raw.traffic = [
+        {
+          kind: 'route53-record',
+          name: 'api',
+          hostedZoneId: 'Z0123456789ABCDEFGHIJ',
+          recordName: 'api.payments.example.com',
+          recordType: 'CNAME',
+          routing: 'weighted',
+          primary: { setIdentifier: 'us-east-1', value: 'api-use1.payments.example.com' },
+          recovery: { setIdentifier: 'eu-west-1', value: 'api-euw1.payments.example.com' },
+        },
+      ];
+    });
     platformInEu({ health: HEALTH_ALARM });
     route53.on(ListResourceRecordSetsCommand).rejects(Object.assign(new Error('connect ETIMEDOUT 52.94.236.248:443'), { name: 'TimeoutError' }));
     mockFetch(() => Promise.reject(networkError('ETIMEDOUT')));
 
-    const detection = await confirmRegionFailure({ plan, start: healthAlarmStart }, stageContext());
+    const detection = await confirmRegionFailure({ plan: r53plan, start: healthAlarmStart }, stageContext());
 
     expect(detection).toMatchObject({ classification: 'region-outage', action: 'failover' });
     expect(detection.evidence.trafficOnRecovery).toBe(false);

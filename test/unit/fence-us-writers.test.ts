@@ -1,5 +1,5 @@
 import { DescribeServicesCommand, ECSClient, UpdateServiceCommand, type Service } from '@aws-sdk/client-ecs';
-import { DBParameterGroupNotFoundFault, ModifyDBParameterGroupCommand, RDSClient } from '@aws-sdk/client-rds';
+import { DBParameterGroupNotFoundFault, DescribeDBClustersCommand, DescribeDBInstancesCommand, ModifyDBClusterParameterGroupCommand, ModifyDBParameterGroupCommand, RDSClient } from '@aws-sdk/client-rds';
 import { ApplicationAutoScalingClient, RegisterScalableTargetCommand } from '@aws-sdk/client-application-auto-scaling';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { Mode } from '../../functions/core/contract';
@@ -8,6 +8,7 @@ import { fenceUsWriters, handler } from '../../functions/fence-us-writers';
 import { startFixture } from '../helpers/fixtures';
 import { examplePlan } from '../helpers/plan';
 import { NOW, regionOf, stageContext } from '../helpers/stage';
+import { accountsPrimary, ledgerPrimaryCluster } from '../helpers/rds-responses';
 
 const ecs = mockClient(ECSClient);
 const rds = mockClient(RDSClient);
@@ -37,6 +38,9 @@ beforeEach(() => {
   ecs.on(DescribeServicesCommand).callsFake((cmd: { services: string[] }) => ({ services: [usService(cmd.services[0]!, 20)], failures: [] }));
   ecs.on(UpdateServiceCommand).resolves({});
   rds.on(ModifyDBParameterGroupCommand).resolves({ DBParameterGroupName: 'payments-accounts-pg15' });
+  rds.on(DescribeDBInstancesCommand).resolves(accountsPrimary());
+  rds.on(DescribeDBClustersCommand).resolves(ledgerPrimaryCluster());
+  rds.on(ModifyDBClusterParameterGroupCommand).resolves({ DBClusterParameterGroupName: 'payments-ledger-apg15' });
 });
 
 describe('fence-us-writers', () => {
@@ -82,20 +86,98 @@ describe('fence-us-writers', () => {
     await expect(regionOf(rds.commandCalls(ModifyDBParameterGroupCommand)[0]!)).resolves.toBe('us-east-1');
   });
 
-  it('reports a confirmed fence with one step per writer', async () => {
+  it('reports a confirmed fence with one step per writer and per database, each with its status and the budget', async () => {
     const result = await fenceUsWriters(input(), ctx);
 
-    expect(result).toEqual({
-      confirmed: true,
-      approvalNeeded: false,
-      steps: [
-        expect.objectContaining({ resource: 'payments-api', kind: 'ecs-service', confirmed: true, action: 'scale-to-zero' }),
-        expect.objectContaining({ resource: 'ledger-worker', kind: 'ecs-service', confirmed: true, action: 'scale-to-zero' }),
-        expect.objectContaining({ resource: 'accounts', kind: 'rds-replica', confirmed: true, action: 'read-only' }),
-      ],
-      startedAt: NOW.toISOString(),
-      finishedAt: NOW.toISOString(),
+    expect(result).toMatchObject({ confirmed: true, approvalNeeded: false, budgetSeconds: 20, startedAt: NOW.toISOString(), finishedAt: NOW.toISOString() });
+    expect(result.steps.map((st) => st.resource)).toEqual(['payments-api', 'ledger-worker', 'ledger', 'accounts']);
+    expect(result.steps).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ resource: 'payments-api', kind: 'ecs-service', status: 'confirmed', confirmed: true, action: 'scale-to-zero' }),
+        expect.objectContaining({ resource: 'ledger-worker', kind: 'ecs-service', status: 'confirmed', confirmed: true, action: 'scale-to-zero' }),
+        expect.objectContaining({ resource: 'accounts', kind: 'rds-replica', status: 'confirmed', confirmed: true, action: 'read-only' }),
+      ]),
+    );
+    // ledger: the Aurora cluster parameter group fence once registered for the kind, else "compute layer only"; never left out.
+    expect(result.steps.find((st) => st.resource === 'ledger')).toMatchObject({ confirmed: true, status: expect.stringMatching(/^(confirmed|skipped)$/) });
+  });
+
+  it('trusts the RDS fence only when the plan parameter group is attached to the primary instance and in-sync, read before and after the change', async () => {
+    const result = await fenceUsWriters(input(), ctx);
+
+    const describes = rds.commandCalls(DescribeDBInstancesCommand);
+    expect(describes.map((c) => c.args[0].input)).toEqual([{ DBInstanceIdentifier: 'payments-accounts-use1' }, { DBInstanceIdentifier: 'payments-accounts-use1' }]);
+    await expect(regionOf(describes[0]!)).resolves.toBe('us-east-1');
+    expect(result.steps.find((st) => st.resource === 'accounts')!.detail).toBe(
+      'before: payments-accounts-pg15 attached to payments-accounts-use1 (available), in-sync; ModifyDBParameterGroup payments-accounts-pg15 default_transaction_read_only=1 (immediate); ' +
+        'after: payments-accounts-pg15 attached to payments-accounts-use1 (available), in-sync',
+    );
+  });
+
+  it('does not change a parameter group the primary instance does not use, and reports that database unconfirmed', async () => {
+    rds.on(DescribeDBInstancesCommand).resolves(accountsPrimary({ name: 'default.postgres15' }));
+
+    const result = await fenceUsWriters(input(), ctx);
+
+    expect(rds).not.toHaveReceivedCommand(ModifyDBParameterGroupCommand);
+    expect(result).toMatchObject({ confirmed: false, approvalNeeded: true });
+    expect(result.steps.find((st) => st.resource === 'accounts')).toMatchObject({
+      status: 'unconfirmed',
+      confirmed: false,
+      detail: expect.stringContaining('payments-accounts-pg15 is NOT attached to payments-accounts-use1 (available); attached: default.postgres15'),
     });
+  });
+
+  it.each(['pending-reboot', 'failed-to-apply'])('reports the RDS fence unconfirmed when the group is %s after the change (the setting is not in force)', async (status) => {
+    rds.on(DescribeDBInstancesCommand).resolvesOnce(accountsPrimary()).resolves(accountsPrimary({ applyStatus: status }));
+
+    const result = await fenceUsWriters(input(), ctx);
+
+    expect(result.steps.find((st) => st.resource === 'accounts')).toMatchObject({ status: 'unconfirmed', detail: expect.stringContaining(`after: payments-accounts-pg15 attached to payments-accounts-use1 (available), ${status}`) });
+    expect(result.confirmed).toBe(false);
+  });
+
+  it('polls while the group is applying and confirms once it is in-sync', async () => {
+    rds.on(DescribeDBInstancesCommand).resolvesOnce(accountsPrimary()).resolvesOnce(accountsPrimary({ applyStatus: 'applying' })).resolves(accountsPrimary());
+    const context = stageContext();
+
+    const result = await fenceUsWriters(input(), context);
+
+    expect(result.steps.find((st) => st.resource === 'accounts')!.status).toBe('confirmed');
+    expect(rds).toHaveReceivedCommandTimes(DescribeDBInstancesCommand, 3);
+    expect(context.sleep).toHaveBeenCalledWith(1000);
+  });
+
+  it('ends within the fence budget when the primary region accepts calls and never answers: steps unconfirmed, their calls aborted, no hang', async () => {
+    const plan = examplePlan((raw) => {
+      raw.fence = { timeoutSeconds: 1 };
+    });
+    const signals: AbortSignal[] = [];
+    const hang = (_input: unknown, _getClient: unknown) => new Promise(() => {});
+    ecs.on(DescribeServicesCommand).callsFake(hang);
+    rds.on(DescribeDBInstancesCommand).callsFake(hang);
+    rds.on(DescribeDBClustersCommand).callsFake(hang);
+    autoscaling.on(RegisterScalableTargetCommand).callsFake(hang);
+
+    const result = await fenceUsWriters(input({ plan }), ctx);
+
+    for (const mock of [ecs, rds, autoscaling]) {
+      for (const call of mock.calls()) signals.push(((call.args as unknown[])[1] as { abortSignal?: AbortSignal } | undefined)?.abortSignal as AbortSignal);
+    }
+    expect(result).toMatchObject({ confirmed: false, approvalNeeded: true, budgetSeconds: 1 });
+    expect(result.steps.filter((st) => st.status === 'unconfirmed').map((st) => st.resource)).toEqual(['payments-api', 'ledger-worker', ...(result.steps.find((st) => st.resource === 'ledger')!.status === 'unconfirmed' ? ['ledger'] : []), 'accounts']);
+    expect(result.steps.find((st) => st.resource === 'accounts')!.detail).toContain('no answer within 1 s (fence budget)');
+    expect(signals.length).toBeGreaterThan(0);
+    expect(signals.every((sig) => sig?.aborted)).toBe(true);
+    expect(rds).not.toHaveReceivedCommand(ModifyDBParameterGroupCommand);
+  });
+
+  it('shortens the fence budget to the stage deadline when that is nearer', async () => {
+    const context = { ...stageContext(), deadlineAt: Date.now() + 4_000 };
+
+    const result = await fenceUsWriters(input(), context);
+
+    expect(result.budgetSeconds).toBeLessThanOrEqual(3);
   });
 
   it('does not call UpdateService for a writer already at zero', async () => {
@@ -120,6 +202,8 @@ describe('fence-us-writers', () => {
 
   it('reports an unreachable US region as an unconfirmed fence needing approval (policy require-approval), without throwing', async () => {
     ecs.on(DescribeServicesCommand).rejects(unreachable());
+    rds.on(DescribeDBInstancesCommand).rejects(unreachable());
+    rds.on(DescribeDBClustersCommand).rejects(unreachable());
     rds.on(ModifyDBParameterGroupCommand).rejects(unreachable());
 
     const result = await fenceUsWriters(input(), ctx);
@@ -128,7 +212,8 @@ describe('fence-us-writers', () => {
     expect(result.steps).toEqual([
       expect.objectContaining({ resource: 'payments-api', confirmed: false, detail: expect.stringContaining('payments-use1/payments-api (us-east-1) unreachable') }),
       expect.objectContaining({ resource: 'ledger-worker', confirmed: false }),
-      expect.objectContaining({ resource: 'accounts', confirmed: false, detail: expect.stringContaining('could not set payments-accounts-pg15 read-only in us-east-1: TimeoutError') }),
+      expect.objectContaining({ resource: 'ledger' }),
+      expect.objectContaining({ resource: 'accounts', status: 'unconfirmed', confirmed: false, detail: expect.stringContaining('DescribeDBInstances payments-accounts-use1 (us-east-1) failed: TransientAwsError') }),
     ]);
   });
 
@@ -139,6 +224,7 @@ describe('fence-us-writers', () => {
 
     expect(result.confirmed).toBe(false);
     expect(result.steps.filter((s) => !s.confirmed).map((s) => s.resource)).toEqual(['payments-api', 'ledger-worker']);
+    expect(result.steps.filter((s) => s.status === 'unconfirmed').map((s) => s.resource)).toEqual(['payments-api', 'ledger-worker']);
   });
 
   it('proceeds without approval on an unconfirmed fence when the plan policy is proceed', async () => {
@@ -183,10 +269,24 @@ describe('fence-us-writers', () => {
     expect(result.steps.map((s) => s.wouldDo)).toEqual([
       'auto scaling Min/MaxCapacity → 0, UpdateService payments-use1/payments-api desiredCount → 0 (us-east-1)',
       'UpdateService payments-use1/ledger-worker desiredCount → 0 (us-east-1)',
-      'ModifyDBParameterGroup payments-accounts-pg15 default_transaction_read_only=1 (us-east-1)',
+      expect.stringMatching(/^(ModifyDBClusterParameterGroup payments-ledger-apg15 default_transaction_read_only=1, confirmed when it is the parameter group of payments-ledger-use1 and in-sync on every member \(us-east-1\)|no database-level fence for aurora-global: fenced by the compute layer only)$/),
+      'ModifyDBParameterGroup payments-accounts-pg15 default_transaction_read_only=1, confirmed when attached to payments-accounts-use1 and in-sync (us-east-1)',
     ]);
+    expect(result.steps.every((s) => s.status === 'skipped')).toBe(true);
     expect(ecs).not.toHaveReceivedCommand(DescribeServicesCommand);
     expect(ecs).not.toHaveReceivedCommand(UpdateServiceCommand);
+    expect(rds).not.toHaveReceivedCommand(ModifyDBParameterGroupCommand);
+    expect(rds).not.toHaveReceivedCommand(DescribeDBInstancesCommand);
+  });
+
+  it('reports a database without primaryParameterGroup as skipped: fenced by the compute layer only', async () => {
+    const plan = examplePlan((raw) => {
+      delete raw.databases[1].primaryParameterGroup;
+    });
+
+    const result = await fenceUsWriters(input({ plan }), ctx);
+
+    expect(result.steps.find((s) => s.resource === 'accounts')).toMatchObject({ status: 'skipped', confirmed: true, detail: expect.stringContaining('fenced by the compute layer only') });
     expect(rds).not.toHaveReceivedCommand(ModifyDBParameterGroupCommand);
   });
 

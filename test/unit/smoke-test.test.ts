@@ -1,12 +1,20 @@
 import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
-import { DescribeDBInstancesCommand, DescribeGlobalClustersCommand, RDSClient } from '@aws-sdk/client-rds';
+import {
+  DescribeDBClusterParametersCommand,
+  DescribeDBClustersCommand,
+  DescribeDBInstancesCommand,
+  DescribeDBParametersCommand,
+  DescribeGlobalClustersCommand,
+  RDSClient,
+  type DescribeDBInstancesCommandInput,
+} from '@aws-sdk/client-rds';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { Mode } from '../../functions/core/contract';
 import { smokeTest } from '../../functions/smoke-test';
 import { startFixture } from '../helpers/fixtures';
 import { examplePlan } from '../helpers/plan';
-import { mockFetch, networkError, NOW, stageContext } from '../helpers/stage';
-import { accountsReplicaReplicating, ledgerGlobalCluster } from '../helpers/rds-responses';
+import { mockFetch, networkError, NOW, regionOf, stageContext } from '../helpers/stage';
+import { accountsPrimary, accountsReplicaReplicating, ledgerGlobalCluster, ledgerPrimaryCluster } from '../helpers/rds-responses';
 
 const rds = mockClient(RDSClient);
 const cloudwatch = mockClient(CloudWatchClient);
@@ -18,10 +26,19 @@ function input(mode: Mode = 'failover') {
   return { plan: examplePlan(), start: startFixture(mode === 'failover' ? {} : { mode, trigger: 'manual' }) };
 }
 
-/** The recovery region after a failover: EU is the Aurora writer and the RDS replica is standalone. */
+/** The US primary instance as DescribeDBInstances shows it (the fence's evidence). */
+let usPrimary: () => unknown = () => accountsPrimary();
+
+/** The recovery region after a failover: EU is the Aurora writer and the RDS replica is standalone; the US side is fenced read-only. */
 function databasesPromoted() {
   rds.on(DescribeGlobalClustersCommand).resolves(ledgerGlobalCluster('recovery'));
-  rds.on(DescribeDBInstancesCommand).resolves({ DBInstances: [{ DBInstanceIdentifier: 'payments-accounts-euw1', DBInstanceStatus: 'available' }] });
+  usPrimary = () => accountsPrimary();
+  rds.on(DescribeDBInstancesCommand).callsFake((input: DescribeDBInstancesCommandInput) =>
+    input.DBInstanceIdentifier === 'payments-accounts-use1' ? usPrimary() : { DBInstances: [{ DBInstanceIdentifier: 'payments-accounts-euw1', DBInstanceStatus: 'available' }] },
+  );
+  rds.on(DescribeDBParametersCommand).resolves({ Parameters: [{ ParameterName: 'default_transaction_read_only', ParameterValue: '1', Source: 'user' }] });
+  rds.on(DescribeDBClustersCommand).resolves(ledgerPrimaryCluster());
+  rds.on(DescribeDBClusterParametersCommand).resolves({ Parameters: [{ ParameterName: 'default_transaction_read_only', ParameterValue: '1', Source: 'user' }] });
 }
 
 /** Healthy recovery endpoints: GET /healthz 200, POST synthetic payment 201. */
@@ -65,9 +82,77 @@ describe('smoke-test', () => {
         expect.objectContaining({ name: 'ledger-writable', ok: true }),
         expect.objectContaining({ name: 'accounts-writable', ok: true }),
       ],
+      fenceRecheck: [
+        { database: 'ledger', kind: 'aurora-global', status: expect.stringMatching(/^(refuses-writes|no-database-fence)$/), detail: expect.any(String) },
+        { database: 'accounts', kind: 'rds-replica', status: 'refuses-writes', detail: expect.stringContaining('default_transaction_read_only=1') },
+      ],
       startedAt: NOW.toISOString(),
       finishedAt: NOW.toISOString(),
     });
+  });
+
+  it('re-checks the old primary from the fence evidence in the primary region: group attached and in-sync, default_transaction_read_only read back as 1', async () => {
+    endpoints();
+
+    await smokeTest(input(), ctx);
+
+    expect(rds).toHaveReceivedCommandWith(DescribeDBInstancesCommand, { DBInstanceIdentifier: 'payments-accounts-use1' });
+    expect(rds).toHaveReceivedCommandWith(DescribeDBParametersCommand, { DBParameterGroupName: 'payments-accounts-pg15', Source: 'user' });
+    const call = rds.commandCalls(DescribeDBParametersCommand)[0]!;
+    await expect(regionOf(call)).resolves.toBe('us-east-1');
+  });
+
+  it.each([
+    ['the read-only parameter reads 0', () => rds.on(DescribeDBParametersCommand).resolves({ Parameters: [{ ParameterName: 'default_transaction_read_only', ParameterValue: '0' }] }), 'default_transaction_read_only is 0'],
+    ['the group is pending-reboot', () => (usPrimary = () => accountsPrimary({ applyStatus: 'pending-reboot' })), 'pending-reboot: the read-only setting is not in force'],
+    ['another group is attached', () => (usPrimary = () => accountsPrimary({ name: 'default.postgres15' })), 'payments-accounts-pg15 is NOT attached'],
+  ])('fails with OldPrimaryWritable (split-brain risk) when the reachable old primary is not shown read-only: %s', async (_case, arrange, why) => {
+    endpoints();
+    arrange();
+
+    await expect(smokeTest(input(), ctx)).rejects.toMatchObject({ name: 'OldPrimaryWritable', message: expect.stringContaining(why) });
+  });
+
+  it('records an old primary whose read-only change is still applying as not proven (a crashed instance applies nothing and takes no writes), and passes', async () => {
+    endpoints();
+    usPrimary = () => accountsPrimary({ applyStatus: 'applying' });
+
+    const result = await smokeTest(input(), ctx);
+
+    expect(result.fenceRecheck).toContainEqual({ database: 'accounts', kind: 'rds-replica', status: 'unreachable', detail: expect.stringContaining('still applying') });
+  });
+
+  it('records an unreachable old primary and passes: a dead region accepts no writes', async () => {
+    endpoints();
+    usPrimary = () => Promise.reject(Object.assign(new Error('connect ETIMEDOUT 3.5.0.1:443'), { name: 'TimeoutError', $metadata: {} }));
+
+    const result = await smokeTest(input(), ctx);
+
+    expect(result.passed).toBe(true);
+    expect(result.fenceRecheck).toContainEqual({ database: 'accounts', kind: 'rds-replica', status: 'unreachable', detail: expect.stringContaining('TimeoutError') });
+  });
+
+  it('records an old primary that never answers as unreachable within the fence budget, without hanging', async () => {
+    endpoints();
+    const plan = examplePlan((raw) => {
+      raw.fence = { timeoutSeconds: 1 };
+    });
+    usPrimary = () => new Promise(() => {});
+
+    const result = await smokeTest({ plan, start: startFixture() }, ctx);
+
+    expect(result.fenceRecheck).toContainEqual({ database: 'accounts', kind: 'rds-replica', status: 'unreachable', detail: expect.stringContaining('no answer within 1 s') });
+  });
+
+  it('says when a database has no database-level fence to re-check', async () => {
+    endpoints();
+    const plan = examplePlan((raw) => {
+      delete raw.databases[1].primaryParameterGroup;
+    });
+
+    const result = await smokeTest({ plan, start: startFixture() }, ctx);
+
+    expect(result.fenceRecheck).toContainEqual({ database: 'accounts', kind: 'rds-replica', status: 'no-database-fence', detail: expect.stringContaining('compute layer only') });
   });
 
   it('sends the synthetic write as a JSON POST with the plan body', async () => {
@@ -103,7 +188,7 @@ describe('smoke-test', () => {
 
   it('fails with SmokeTestFailed when a database is still a replica', async () => {
     endpoints();
-    rds.on(DescribeDBInstancesCommand).resolves(accountsReplicaReplicating());
+    rds.on(DescribeDBInstancesCommand).callsFake((i: DescribeDBInstancesCommandInput) => (i.DBInstanceIdentifier === 'payments-accounts-use1' ? accountsPrimary() : accountsReplicaReplicating()));
 
     await expect(smokeTest(input(), ctx)).rejects.toMatchObject({
       name: 'SmokeTestFailed',
@@ -146,6 +231,7 @@ describe('smoke-test', () => {
     const result = await smokeTest(input('drill'), ctx);
 
     expect(result.passed).toBe(true);
+    expect(result).not.toHaveProperty('fenceRecheck');
     expect(rds).not.toHaveReceivedCommand(DescribeDBInstancesCommand);
     expect(rds).not.toHaveReceivedCommand(DescribeGlobalClustersCommand);
   });

@@ -1,0 +1,128 @@
+/**
+ * A dying region accepts TCP connections and never answers. These tests point a real SDK client at
+ * a local server that does exactly that and prove, from what the server and the error record, that
+ * the clients of functions/core/clients.ts end such a call with a catchable `TimeoutError` after
+ * `maxAttempts` attempts, and that the same configuration without `throwOnRequestTimeout` would
+ * still be waiting (so the Lambda would run into its own timeout: `Lambda.Unknown`).
+ * No assertion is made on wall-clock durations: the jest timeout is the bound.
+ */
+import { DescribeDBInstancesCommand, RDSClient } from '@aws-sdk/client-rds';
+import { NodeHttpHandler } from '@smithy/node-http-handler';
+import { createServer, type Server, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+import { DEFAULT_LIMITS, rds, resetClients } from '../../functions/core/clients';
+import { fenceUsWriters } from '../../functions/fence-us-writers';
+import { startFixture } from '../helpers/fixtures';
+import { examplePlan } from '../helpers/plan';
+import { stageContext } from '../helpers/stage';
+
+/** A TCP server on 127.0.0.1 that accepts every connection and never writes a byte. */
+async function blackhole(): Promise<{ server: Server; url: string; accepted: () => number; close: () => Promise<void> }> {
+  const sockets = new Set<Socket>();
+  let accepted = 0;
+  const server = createServer((socket) => {
+    accepted += 1;
+    sockets.add(socket);
+    socket.on('error', () => {});
+    socket.on('close', () => sockets.delete(socket));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    server,
+    url: `http://127.0.0.1:${port}`,
+    accepted: () => accepted,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+const settledWithin = <T>(promise: Promise<T>, ms: number): Promise<'settled' | 'pending'> =>
+  Promise.race([promise.then(() => 'settled' as const, () => 'settled' as const), new Promise<'pending'>((resolve) => setTimeout(() => resolve('pending'), ms))]);
+
+describe('SDK clients against an endpoint that accepts and never answers', () => {
+  const savedEndpoint = process.env.AWS_ENDPOINT_URL;
+  let hole: Awaited<ReturnType<typeof blackhole>>;
+  let control: Awaited<ReturnType<typeof blackhole>>;
+
+  beforeEach(async () => {
+    hole = await blackhole();
+    control = await blackhole();
+    resetClients();
+  });
+
+  afterEach(async () => {
+    resetClients();
+    if (savedEndpoint === undefined) delete process.env.AWS_ENDPOINT_URL;
+    else process.env.AWS_ENDPOINT_URL = savedEndpoint;
+    await hole.close();
+    await control.close();
+  });
+
+  it(
+    'ends rds(region).send with TimeoutError after maxAttempts attempts, while the same client without throwOnRequestTimeout is still waiting',
+    async () => {
+      process.env.AWS_ENDPOINT_URL = hole.url;
+      const hanging = rds('us-east-1').send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: 'payments-accounts-use1' }));
+
+      // The control: the same limits, but the handler only warns when requestTimeout passes (the pinned default).
+      const abort = new AbortController();
+      const unprotected = new RDSClient({
+        region: 'us-east-1',
+        endpoint: control.url,
+        maxAttempts: DEFAULT_LIMITS.maxAttempts,
+        logger: { debug() {}, info() {}, warn() {}, error() {} },
+        requestHandler: new NodeHttpHandler({
+          connectionTimeout: DEFAULT_LIMITS.connectionTimeoutMs,
+          requestTimeout: DEFAULT_LIMITS.requestTimeoutMs,
+          throwOnRequestTimeout: false,
+        }),
+      });
+      const stillWaiting = unprotected.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: 'payments-accounts-use1' }), { abortSignal: abort.signal });
+      stillWaiting.catch(() => {});
+
+      const [error, controlState] = await Promise.all([
+        hanging.then(
+          () => undefined,
+          (e: unknown) => e as Error & { $metadata?: { attempts?: number } },
+        ),
+        settledWithin(stillWaiting, DEFAULT_LIMITS.requestTimeoutMs + 2_000),
+      ]);
+
+      expect(error).toMatchObject({ name: 'TimeoutError' });
+      expect(error?.$metadata?.attempts).toBe(DEFAULT_LIMITS.maxAttempts);
+      expect(hole.accepted()).toBe(DEFAULT_LIMITS.maxAttempts);
+      // Past its requestTimeout the unprotected call has one connection open and no answer: it would wait for the Lambda timeout.
+      expect(controlState).toBe('pending');
+      expect(control.accepted()).toBe(1);
+      abort.abort();
+      unprotected.destroy();
+    },
+    40_000,
+  );
+
+  it(
+    'fences a primary region that accepts and never answers within the fence budget: every step unconfirmed, every call aborted rather than retried',
+    async () => {
+      process.env.AWS_ENDPOINT_URL = hole.url;
+      const plan = examplePlan((raw) => {
+        raw.fence = { timeoutSeconds: 1 };
+      });
+
+      const result = await fenceUsWriters({ plan, start: startFixture() }, stageContext());
+
+      expect(result).toMatchObject({ confirmed: false, budgetSeconds: 1 });
+      for (const step of result.steps.filter((st) => st.status !== 'skipped')) {
+        expect(step).toMatchObject({ status: 'unconfirmed', detail: expect.stringContaining('no answer within 1 s') });
+      }
+      const calls = hole.accepted();
+      expect(calls).toBeGreaterThanOrEqual(3); // RegisterScalableTarget payments-api, DescribeServices ledger-worker, DescribeDBInstances accounts (+ Aurora)
+      // Past the clients' requestTimeout, a call that was not aborted would have timed out and been retried on a new connection.
+      await new Promise((resolve) => setTimeout(resolve, DEFAULT_LIMITS.requestTimeoutMs + 1_000));
+      expect(hole.accepted()).toBe(calls);
+    },
+    30_000,
+  );
+});
