@@ -4,12 +4,13 @@
  * handlers that deploy to AWS. Prints each stage as it runs, then a summary, and writes
  * report.json, report.html, the lab log and the client log to the output folder.
  *
- *   npm run drill -- [--scenario NAME] [--rate 167] [--latency-ms 80] [--out DIR] [--json] [--keep-data]
+ *   npm run drill -- [--scenario NAME] [--rate 167] [--latency-ms 80] [--out DIR] [--json] [--keep-data] [--lag-period 60]
  */
 import './quiet-warnings';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { closeSharedServices, Lab, stopAllLabs } from './lab';
 import { longestAckGapSeconds, orchestrationOverheadMs, rpo, rtoSeconds, stages, STAGE_OF_STATE, throughput, timeline } from './measure';
 import type { ExecutionEvent, ExecutionRecord } from './orchestrator';
@@ -18,6 +19,7 @@ import type { DrillReport, DrillSummary, Outcome, TimelineEvent } from './report
 import { SCENARIOS, type Scenario } from './scenarios';
 import { TrafficGenerator } from './traffic';
 import { ROOT } from '../scripts/lib/definitions';
+import type { RdsReplicaResource } from '../functions/core/plan';
 
 export interface DrillOptions {
   scenario: string;
@@ -29,6 +31,8 @@ export interface DrillOptions {
   /** Traffic after the execution ended (ms), to see the recovery. */
   settleMs: number;
   keepData: boolean;
+  /** Seconds between ReplicaLag datapoints (60: RDS basic monitoring). */
+  lagPeriodSeconds: number;
   progress: (line: string) => void;
 }
 
@@ -39,7 +43,14 @@ export const DEFAULT_DRILL: Omit<DrillOptions, 'outDir' | 'progress'> = {
   warmupMs: 3000,
   settleMs: 2500,
   keepData: false,
+  lagPeriodSeconds: 60,
 };
+
+/**
+ * How long a drill waits for its execution. A planned switchover waits for a ReplicaLag of 0
+ * published after the fence, and RDS publishes ReplicaLag once a minute: up to about two minutes.
+ */
+const EXECUTION_LIMIT_MS = 240_000;
 
 const ABORTED = new Set(['ApprovalRejected', 'ApprovalTimedOut', 'FenceUnconfirmed', 'SwitchoverUnsafe']);
 
@@ -84,6 +95,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     latencyMs: options.latencyMs,
     workDir: options.outDir,
     keepData: options.keepData,
+    replicaLagPeriodSeconds: options.lagPeriodSeconds,
     editPlan: scenario.editPlan,
     approver: () => scenario.approver,
     onExecutionEvent,
@@ -95,34 +107,49 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     say(`▶ lab up in ${secs(lab.timings.upMs!)}: us-east-1 primary :${lab.state.primary.db.port} → eu-west-1 standby :${lab.state.recovery.db.port} streaming over a ${options.latencyMs} ms link; apps, front door, control plane, Slack ready`);
     await scenario.prepare?.(lab);
 
-    traffic = new TrafficGenerator({ port: lab.frontDoor.port, ratePerSecond: options.rate, maxDurationMs: 120_000 });
+    traffic = new TrafficGenerator({ port: lab.frontDoor.port, ratePerSecond: options.rate, maxDurationMs: EXECUTION_LIMIT_MS + 60_000 });
     t0 = traffic.start();
     say(`▶ traffic: ${options.rate} tx/s through the front door (5 KB payments)`);
     await new Promise((r) => setTimeout(r, options.warmupMs));
+    if (scenario.needsReplicaLagHistory) {
+      const waited = await waitForReplicaLagDatapoint(lab);
+      say(`▶ t=${rel(Date.now()).toFixed(1)} s the replica's first ReplicaLag datapoint is published (waited ${secs(waited)}: one a minute, as RDS)`);
+    }
 
     const faultAt = Date.now();
     const label = await scenario.inject(lab);
     events.push({ t: rel(faultAt), label, kind: 'fault' });
     say(`✖ t=${rel(faultAt).toFixed(1)} s ${label}`);
 
-    // Wait for the orchestrator: the first execution that starts, to its end.
+    // Wait for the orchestrator: the first execution that starts, to its end — or, when single flight
+    // made it a duplicate (one incident raises several alarms), the execution that owns the failover.
     const startDeadline = Date.now() + scenario.quietPeriodMs;
     await lab.waitFor(() => lab.startedExecutions.length > 0 || Date.now() > startDeadline, scenario.quietPeriodMs + 1000, 'an execution starts');
     const first = lab.startedExecutions[0];
     let execution: ExecutionRecord | undefined;
+    const duplicates: ExecutionRecord[] = [];
     if (first) {
-      const startedAt = first.execution.startDate.getTime();
       const alarm = lab.alarmEvents.find((a) => a.matched);
       if (alarm) {
         events.push({ t: rel(alarm.at), label: `${alarm.event.detail.alarmName} → ALARM`, kind: 'alarm' });
         say(`⚑ t=${rel(alarm.at).toFixed(1)} s alarm ${alarm.event.detail.alarmName} → ALARM; EventBridge rule matched`);
       }
-      events.push({ t: rel(startedAt), label: 'execution started', kind: 'execution' });
-      say(`▶ t=${rel(startedAt).toFixed(1)} s execution ${first.execution.name} started`);
-      let limit: NodeJS.Timeout | undefined;
-      execution = await Promise.race([first.done, new Promise<undefined>((r) => (limit = setTimeout(() => r(undefined), 120_000)))]);
-      clearTimeout(limit);
-      if (!execution) throw new Error('the execution did not end within 120 s');
+      say(`▶ t=${rel(first.execution.startDate.getTime()).toFixed(1)} s execution ${first.execution.name} started`);
+      const until = Date.now() + EXECUTION_LIMIT_MS;
+      let current: Started | undefined = first;
+      while (current) {
+        let limit: NodeJS.Timeout | undefined;
+        execution = await Promise.race([current.done, new Promise<undefined>((r) => (limit = setTimeout(() => r(undefined), Math.max(0, until - Date.now()))))]);
+        clearTimeout(limit);
+        if (!execution) throw new Error(`the execution did not end within ${EXECUTION_LIMIT_MS / 1000} s`);
+        const owner = ownerOf(lab, execution);
+        if (!owner || duplicates.includes(owner.execution)) break;
+        duplicates.push(execution);
+        say(`· execution ${execution.name} ended as a duplicate: ${owner.execution.name} owns the failover (single flight)`);
+        current = owner;
+      }
+      events.push({ t: rel(execution!.startDate.getTime()), label: 'execution started', kind: 'execution' });
+      execution = execution!;
       events.push({ t: rel(execution.stopDate!.getTime()), label: `execution ${execution.status.toLowerCase()}`, kind: 'execution' });
       say(`${execution.status === 'SUCCEEDED' ? '✓' : '✗'} t=${rel(execution.stopDate!.getTime()).toFixed(1)} s execution ${execution.status}${execution.error ? `: ${execution.error}` : ''}`);
     } else {
@@ -168,6 +195,9 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     const fromEvent = lab.state.events.map((e) => (e.detail as { estimatedDataLossSeconds?: unknown } | undefined)?.estimatedDataLossSeconds).find((v): v is number => typeof v === 'number');
     const estimatedWorst = lagsAtPromotion.length > 0 ? Math.max(...lagsAtPromotion) : fromEvent;
     const reportPath = join(options.outDir, 'report.html');
+    const fence = fenceOutcome(execution);
+    const fenceExitedAt = execEvents.find((e) => !e.nested && e.state === 'FenceUsWriters' && e.type === 'StateExited')?.at;
+    const fenceToPromotedSeconds = fenceExitedAt !== undefined && promotedAt !== undefined ? Math.round((promotedAt - fenceExitedAt) / 100) / 10 : null;
     const summary: DrillSummary = {
       scenario: scenario.name,
       mode: execution?.output?.start?.mode ?? (scenario.name === 'planned-switchover' ? 'switchover' : 'failover'),
@@ -178,6 +208,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
       acknowledged: log.filter((r) => r.ok).length,
       errors: log.filter((r) => !r.ok).length,
       splitBrain: splitBrainWrites > 0,
+      fence,
       orchestrationOverheadMs: execution
         ? orchestrationOverheadMs(execEvents, execution.startDate.getTime(), execution.stopDate!.getTime(), {
             WaitForPromotion: lab.state.marks.promotedAt,
@@ -190,7 +221,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
       report: reportPath,
     };
     const notes = [
-      `Lab-sized settings: probes every ${lab.options.probeIntervalMs} ms with ${lab.options.failuresToAlarm} failures to alarm, DNS TTL ${lab.plan.traffic[0]!.ttl} s, state machine Wait states overridden to ${lab.options.pollMs} ms (the lab plan's polling says 1 s), retry pauses ${lab.options.retryMs} ms, DNS INSYNC after ${lab.options.dnsSyncMs} ms. On AWS these are 10–60 s each: see README, "Where the minutes go on AWS".`,
+      `Lab-sized settings: probes every ${lab.options.probeIntervalMs} ms, each alarm evaluated once per probe (${alarmRule(lab)}), DNS TTL ${lab.options.dnsTtlSeconds} s, state machine Wait states overridden to ${lab.options.pollMs} ms (the lab plan's polling says 1 s), retry pauses ${lab.options.retryMs} ms, DNS change in sync after ${lab.options.dnsSyncMs} ms, fence budget ${lab.plan.fence.timeoutSeconds} s, ReplicaLag published every ${lab.options.replicaLagPeriodSeconds} s${lab.options.replicaLagPeriodSeconds === 60 ? ' (as RDS)' : ' (RDS: 60 s)'}. On AWS these are 10–60 s each: see README, "Where the minutes go on AWS".`,
       `Writes unavailable (longest gap between acknowledged writes after the ${scenario.name === 'planned-switchover' ? 'start' : 'fault'}): ${longestAckGapSeconds(log, faultAt, endAt)} s.`,
       ...(scenario.name === 'planned-switchover' ? ['For the planned switchover, RTO is measured from the moment the fence stopped writes in us-east-1.'] : []),
       'Orchestration overhead is execution time outside Tasks and outside the part of each poll Wait while the system was not yet done; it includes Retry backoff pauses.',
@@ -199,7 +230,21 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     if (!scenario.outage) notes.push('No outage in this scenario: writes were never meant to stop, so no RTO is reported.');
     if (noSurvivor && measuredLoss.lostAcknowledged > 0) notes.push(`${measuredLoss.lostAcknowledged} acknowledged transactions are at risk: they exist only on the failed primary (nothing was promoted).`);
     if (lab.plan.approval.fenceUnconfirmed === 'proceed') notes.push('The lab plan lets an unconfirmed fence proceed (a dead region cannot confirm it); the notification says so.');
+    if (fence && !fence.confirmed) notes.push(`Fence unconfirmed within its ${lab.plan.fence.timeoutSeconds} s budget (lab-sized; a dead region cannot confirm it): ${fence.unconfirmed.join('; ')}.`);
+    if (fenceToPromotedSeconds !== null) {
+      notes.push(
+        scenario.name === 'planned-switchover'
+          ? `Catch-up wait: ${fenceToPromotedSeconds} s from the fence to the promotion, writes stopped meanwhile. A planned switchover promotes only on a ReplicaLag of 0 from a period that started after the fence, and ReplicaLag is published once per period (${lab.options.replicaLagPeriodSeconds} s here; RDS: 60 s, so one to two minutes on AWS).`
+          : `${fenceToPromotedSeconds} s from the end of the fence to the promotion.`,
+      );
+    }
     if (execution?.error) notes.push(`Execution ended with ${execution.error}: ${execution.cause ?? ''}`);
+    if (promoted && typeof estimatedWorst !== 'number') {
+      notes.push('The orchestrator reported the data-loss estimate as unknown: RDS publishes ReplicaLag once a minute, and no datapoint from before the fault existed (this lab had run for less than a minute before it). It said so rather than guess.');
+    }
+    const actedAlongside = lab.startedExecutions.filter((e) => e.execution !== execution && describeOther(e.execution).acted);
+    if (actedAlongside.length > 0) notes.push(`UNEXPECTED: ${actedAlongside.map((e) => e.execution.name).join(', ')} acted (fence, promotion or flip) alongside ${execution?.name ?? 'the drill'}: one failover at a time is broken.`);
+    if (duplicates.length > 0) notes.push(`Single flight: ${duplicates.map((d) => d.name).join(', ')} started by the same incident and ended as duplicate(s) of ${execution!.name}, whose figures these are.`);
     if (promoted !== scenario.expectPromotion) notes.push(`UNEXPECTED: promotion ${promoted ? 'happened' : 'did not happen'} in scenario ${scenario.name}.`);
 
     const report: DrillReport = {
@@ -208,7 +253,16 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
       startedAt: new Date(t0).toISOString(),
       faultAt: rel(faultAt),
       budgets: { rtoSeconds: lab.plan.rtoBudgetSeconds, rpoSeconds: lab.plan.rpoBudgetSeconds },
-      settings: { rate: options.rate, latencyMs: options.latencyMs, probeIntervalMs: lab.options.probeIntervalMs, failuresToAlarm: lab.options.failuresToAlarm, dnsTtlSeconds: lab.plan.traffic[0]!.ttl, pollSeconds: lab.options.pollMs / 1000 },
+      settings: {
+        rate: options.rate,
+        latencyMs: options.latencyMs,
+        probeIntervalMs: lab.options.probeIntervalMs,
+        failuresToAlarm: lab.plan.detection.healthAlarms[0]!.datapointsToAlarm,
+        dnsTtlSeconds: lab.options.dnsTtlSeconds,
+        pollSeconds: lab.options.pollMs / 1000,
+        fenceBudgetSeconds: lab.plan.fence.timeoutSeconds,
+      },
+      fenceToPromotedSeconds,
       splitBrainWrites,
       lost: log
         .filter((r) => loss.lostIds.includes(r.id))
@@ -223,6 +277,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
       execution: { status: execution?.status ?? 'NOT_STARTED', error: execution?.error, cause: execution?.cause, executionArn: execution?.executionArn },
       timeline: { points: timeline(log, lab.state.lag, t0, endAt), events: events.sort((a, b) => a.t - b.t) },
       stageBars: stageList.map((s) => ({ name: s.name, status: s.status, start: rel(s.start), end: rel(s.end) })),
+      otherExecutions: lab.startedExecutions.filter((e) => e.execution !== execution).map(({ execution: e }) => describeOther(e)),
       notes,
     };
     writeFileSync(join(options.outDir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
@@ -235,6 +290,76 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
   }
 }
 
+type Started = Lab['startedExecutions'][number];
+
+/**
+ * Waits until CloudWatch (the lab's, through the real API) has a ReplicaLag datapoint of the replica,
+ * as it has for any replica in service. Returns how long it waited (ms).
+ */
+async function waitForReplicaLagDatapoint(lab: Lab): Promise<number> {
+  const started = Date.now();
+  const replica = (lab.plan.databases[0] as RdsReplicaResource).replicaInstanceIdentifier;
+  const cw = new CloudWatchClient({ region: lab.plan.recoveryRegion, endpoint: lab.controlPlaneUrl, credentials: { accessKeyId: 'lab', secretAccessKey: 'lab' }, maxAttempts: 1 });
+  try {
+    await lab.waitFor(
+      async () => {
+        const now = new Date();
+        const out = await cw.send(
+          new GetMetricDataCommand({
+            StartTime: new Date(now.getTime() - 10 * 60_000),
+            EndTime: now,
+            MetricDataQueries: [{ Id: 'lag', MetricStat: { Metric: { Namespace: 'AWS/RDS', MetricName: 'ReplicaLag', Dimensions: [{ Name: 'DBInstanceIdentifier', Value: replica }] }, Period: 60, Stat: 'Maximum' } }],
+          }),
+        );
+        return (out.MetricDataResults?.[0]?.Values?.length ?? 0) > 0;
+      },
+      130_000,
+      'the replica has a ReplicaLag datapoint',
+      1000,
+    );
+  } finally {
+    cw.destroy();
+  }
+  return Date.now() - started;
+}
+
+/** The execution that owns the failover when `execution` ended as a duplicate of it (single flight), else undefined. */
+function ownerOf(lab: Lab, execution: ExecutionRecord): Started | undefined {
+  const of = execution.output?.start?.duplicateOf as string | undefined;
+  if (!of || of === execution.executionArn) return undefined;
+  return lab.startedExecutions.find((e) => e.execution.executionArn === of);
+}
+
+/** States whose entry means a run acted on the platform (not only looked or asked). */
+const ACTING_STATES = new Set(['FenceUsWriters', 'RecoverInParallel', 'FlipTraffic']);
+
+/** Another execution, as the report lists it. Still running: as far as it got when the drill measured. */
+function describeOther(e: ExecutionRecord): NonNullable<DrillReport['otherExecutions']>[number] {
+  const entered = e.events.filter((ev) => !ev.nested && ev.type === 'StateEntered' && ev.state).map((ev) => ev.state!);
+  return {
+    name: e.name,
+    status: e.status,
+    ...(e.error ? { error: e.error } : {}),
+    ...(e.output?.start?.duplicateOf ? { duplicateOf: String(e.output.start.duplicateOf) } : {}),
+    acted: entered.some((s) => ACTING_STATES.has(s)),
+    stages: [...new Set(entered.filter((s) => s in STAGE_OF_STATE).map((s) => STAGE_OF_STATE[s]!))],
+  };
+}
+
+/** How the lab's alarms evaluate, from the plan: "3 of 3 probes failing". */
+function alarmRule(lab: Lab): string {
+  const a = lab.plan.detection.healthAlarms[0]!;
+  return `${a.datapointsToAlarm} of ${a.evaluationPeriods} probes failing to alarm`;
+}
+
+/** The fence as the execution reported it: confirmed, or which steps were not (null when it did not run). */
+export function fenceOutcome(execution: ExecutionRecord | undefined): DrillSummary['fence'] {
+  const fence = execution?.output?.fence as { confirmed?: unknown; steps?: Array<{ resource?: string; confirmed?: boolean; detail?: string }> } | undefined;
+  if (!fence || typeof fence.confirmed !== 'boolean') return null;
+  const unconfirmed = (fence.steps ?? []).filter((s) => s.confirmed === false).map((s) => `${s.resource ?? '?'}: ${s.detail ?? 'unconfirmed'}`);
+  return { confirmed: fence.confirmed, unconfirmed };
+}
+
 /** The terminal summary. */
 export function summaryLines(r: DrillReport): string[] {
   const rto = r.rtoSeconds === null ? 'no write acknowledged after the fault' : `${r.rtoSeconds.toFixed(2)} s`;
@@ -244,6 +369,7 @@ export function summaryLines(r: DrillReport): string[] {
     `  RTO (fault → first acknowledged write)   ${rto}   [budget ${r.budgets.rtoSeconds} s]`,
     `  Lost acknowledged transactions           ${r.rpo.lostAcknowledged}   (${r.rpo.seconds} s of writes; orchestrator estimated ${r.rpo.estimatedSeconds ?? 'n/a'} s)   [RPO budget ${r.budgets.rpoSeconds} s]`,
     `  Split-brain (writes on the fenced side)  ${r.splitBrain ? `YES (${r.splitBrainWrites})` : 'none'}`,
+    `  Fence                                    ${r.fence === null ? 'not run' : r.fence.confirmed ? 'confirmed' : `UNCONFIRMED (${r.fence.unconfirmed.length} step(s); budget ${r.settings.fenceBudgetSeconds ?? '?'} s)`}`,
     `  Traffic                                  ${r.acknowledged} acknowledged, ${r.errors} errors, ${r.throughput.txPerSecond} tx/s, p50 ${r.throughput.p50Ms} ms, p99 ${r.throughput.p99Ms} ms`,
     `  Orchestration overhead                   ${r.orchestrationOverheadMs} ms`,
     '  Stages:',
@@ -265,17 +391,20 @@ export async function main(argv: string[]): Promise<number> {
         out: { type: 'string' },
         json: { type: 'boolean', default: false },
         'keep-data': { type: 'boolean', default: false },
+        'lag-period': { type: 'string', default: String(DEFAULT_DRILL.lagPeriodSeconds) },
       },
       strict: true,
     }));
   } catch (error) {
-    console.error(`${(error as Error).message}\nusage: npm run drill -- [--scenario ${Object.keys(SCENARIOS).join('|')}] [--rate N] [--latency-ms N] [--out DIR] [--json] [--keep-data]`);
+    console.error(`${(error as Error).message}\nusage: npm run drill -- [--scenario ${Object.keys(SCENARIOS).join('|')}] [--rate N] [--latency-ms N] [--out DIR] [--json] [--keep-data] [--lag-period 60]`);
     return 2;
   }
   const rate = Number(values.rate);
   const latencyMs = Number(values['latency-ms']);
   if (!Number.isFinite(rate) || rate <= 0 || rate > 2000) return usageError(`--rate must be a number of transactions per second in (0, 2000], got ${values.rate}`);
   if (!Number.isFinite(latencyMs) || latencyMs < 0 || latencyMs > 5000) return usageError(`--latency-ms must be in [0, 5000], got ${values['latency-ms']}`);
+  const lagPeriodSeconds = Number(values['lag-period']);
+  if (!Number.isInteger(lagPeriodSeconds) || lagPeriodSeconds < 1 || lagPeriodSeconds > 60) return usageError(`--lag-period must be whole seconds in [1, 60] (RDS: 60), got ${values['lag-period']}`);
   if (!SCENARIOS[values.scenario!]) return usageError(`--scenario must be one of ${Object.keys(SCENARIOS).join(', ')}, got ${values.scenario}`);
   // Interrupted (Ctrl-C, a closed pipe): tear the lab down before leaving, as a finished drill does.
   const interrupt = (code: number) => {
@@ -290,14 +419,14 @@ export async function main(argv: string[]): Promise<number> {
   const write = values.json ? (line: string) => process.stderr.write(`${line}\n`) : (line: string) => process.stdout.write(`${line}\n`);
   let report: DrillReport;
   try {
-    report = await runDrill({ ...DEFAULT_DRILL, scenario: values.scenario!, rate, latencyMs, outDir, keepData: values['keep-data']!, progress: write });
+    report = await runDrill({ ...DEFAULT_DRILL, scenario: values.scenario!, rate, latencyMs, outDir, keepData: values['keep-data']!, lagPeriodSeconds, progress: write });
   } finally {
     await closeSharedServices();
   }
   for (const line of summaryLines(report)) write(line);
   if (values.json) {
-    const { scenario, mode, outcome, rtoSeconds: rto, rpo: loss, acknowledged, errors, splitBrain, orchestrationOverheadMs: overhead, throughput: tp, stages: st, report: path } = report;
-    process.stdout.write(`${JSON.stringify({ scenario, mode, outcome, rtoSeconds: rto, rpo: loss, acknowledged, errors, splitBrain, orchestrationOverheadMs: overhead, throughput: tp, stages: st, report: path })}\n`);
+    const { scenario, mode, outcome, rtoSeconds: rto, rpo: loss, acknowledged, errors, splitBrain, fence, orchestrationOverheadMs: overhead, throughput: tp, stages: st, report: path } = report;
+    process.stdout.write(`${JSON.stringify({ scenario, mode, outcome, rtoSeconds: rto, rpo: loss, acknowledged, errors, splitBrain, fence, orchestrationOverheadMs: overhead, throughput: tp, stages: st, report: path })}\n`);
   }
   return 0;
 }

@@ -1,21 +1,33 @@
 /**
- * The lab's front door: what clients reach. It routes each request by the current DNS record (the
- * simulated Route 53 weighted pair), caching the answer for the record's TTL as resolvers do, so a
- * flip takes effect only when the cached answer expires. Binds 127.0.0.1 only.
+ * The lab's front door: what clients reach. It routes each request by the current DNS answer (what
+ * the simulated Route 53 records resolve to, whichever traffic kind moved them), caching it for the
+ * lab's DNS TTL as resolvers do, so a flip takes effect only when the cached answer expires.
+ *
+ * A request routed to a region that hangs waits as a client would: until `upstreamTimeoutMs`, then
+ * 502. When the client gives up first, its upstream request is dropped with it (its socket to the
+ * hanging region is released). Binds 127.0.0.1 only.
  */
 import { Agent, createServer, request, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { closeHttpServer, listenLocal } from './net';
 
 export interface DnsAnswer {
-  /** Region → weight, as the weighted records say. */
+  /** Region → weight, as the records say. */
   weights: Record<string, number>;
+  /** How long resolvers cache the answer (the lab's DNS TTL; ARC routing controls have none of their own). */
   ttlSeconds: number;
+}
+
+export interface FrontDoorOptions {
+  /** How long a request waits for its region before answering 502 (the client's own patience). */
+  upstreamTimeoutMs: number;
 }
 
 export class FrontDoor {
   private server?: Server;
   private cached?: { answer: DnsAnswer; expires: number };
-  private readonly agent = new Agent({ keepAlive: true, maxSockets: 256 });
+  // No cap on connections per region: a request waiting on a hanging region must not hold up the
+  // ones behind it (each client has its own connection); keep-alive reuses the idle ones.
+  private readonly agent = new Agent({ keepAlive: true });
   port = 0;
 
   constructor(
@@ -23,6 +35,7 @@ export class FrontDoor {
     private readonly resolve: () => DnsAnswer,
     /** Region → app port. */
     private readonly upstreams: () => Record<string, number>,
+    private readonly options: FrontDoorOptions = { upstreamTimeoutMs: 2000 },
   ) {}
 
   async start(): Promise<number> {
@@ -56,13 +69,17 @@ export class FrontDoor {
       return;
     }
     const upstream = request(
-      { host: '127.0.0.1', port, method: req.method, path: req.url, headers: req.headers, agent: this.agent, timeout: 2000 },
+      { host: '127.0.0.1', port, method: req.method, path: req.url, headers: req.headers, agent: this.agent, timeout: this.options.upstreamTimeoutMs },
       (up) => {
         res.writeHead(up.statusCode ?? 502, { ...up.headers, 'x-routed-to': region });
         up.pipe(res);
       },
     );
     upstream.on('timeout', () => upstream.destroy(new Error('upstream timeout')));
+    // The client went away (its own timeout): drop its request to the region too.
+    res.on('close', () => {
+      if (!res.writableFinished) upstream.destroy();
+    });
     upstream.on('error', (error) => {
       if (!res.headersSent) res.writeHead(502, { 'content-type': 'application/json', 'x-routed-to': region });
       res.end(JSON.stringify({ error: `upstream ${region}: ${error.message}` }));

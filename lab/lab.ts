@@ -25,14 +25,29 @@ import { SlackInteractivityEndpoint, SlackReceiver } from './slack';
 import { LatencyLink } from './tcp-proxy';
 import { LabWorld, type LabState } from './world';
 
-const NOMINAL_PORTS = { primary: 47001, recovery: 47002 };
+/** Ports config/lab.yml is written with: the us-east-1 app, the eu-west-1 app, the control plane (ARC cluster endpoints). */
+const NOMINAL_PORTS = { primary: 47001, recovery: 47002, controlPlane: 47003 };
 export const LAB_ACCOUNT = '000000000000';
 const SIGNING_SECRET = 'lab-signing-secret-not-a-real-secret-0000';
+/** DynamoDB tables of the stack, as the lab creates them (hash keys as in serverless.yml). */
+export const LAB_TABLES = { approvals: { name: 'lab-approvals', key: 'approvalId' }, leases: { name: 'lab-leases', key: 'leaseId' } } as const;
+/** The Slack callback's function name (serverless.yml `slackCallback`, stage lab): it invokes itself by it. */
+export const SLACK_CALLBACK_FUNCTION = 'failover-orchestrator-lab-slackCallback';
 
 export interface LabOptions {
   latencyMs: number;
+  /** One probe tick: every alarm of the plan gets one datapoint per tick (lab-sized alarm period). */
   probeIntervalMs: number;
-  failuresToAlarm: number;
+  /**
+   * How long resolvers cache the front door's DNS answer. A lab setting, not the plan's: ARC
+   * routing controls have no TTL of their own (the pre-built records they drive have one).
+   */
+  dnsTtlSeconds: number;
+  /**
+   * Seconds between the replica's AWS/RDS ReplicaLag datapoints: 60, as RDS basic monitoring
+   * publishes them (the default); smaller only to drill a switchover faster (the report says so).
+   */
+  replicaLagPeriodSeconds: number;
   /** Wait-state duration in the lab (the ASL's 1 s polls, lab-sized). */
   pollMs: number;
   /** Retry pauses in the lab (lab-sized backoff). */
@@ -53,7 +68,8 @@ export interface LabOptions {
 export const DEFAULT_LAB_OPTIONS: LabOptions = {
   latencyMs: 80,
   probeIntervalMs: 1000,
-  failuresToAlarm: 3,
+  dnsTtlSeconds: 1,
+  replicaLagPeriodSeconds: 60,
   pollMs: 250,
   retryMs: 250,
   dnsSyncMs: 250,
@@ -61,10 +77,11 @@ export const DEFAULT_LAB_OPTIONS: LabOptions = {
 };
 
 /** config/lab.yml with the nominal ports replaced by the real ones, validated. */
-export function labPlan(ports: { primary: number; recovery: number }, edit?: (raw: Record<string, any>) => void): Plan {
+export function labPlan(ports: { primary: number; recovery: number; controlPlane?: number }, edit?: (raw: Record<string, any>) => void): Plan {
   const text = readFileSync(join(ROOT, 'config', 'lab.yml'), 'utf8')
     .replaceAll(`:${NOMINAL_PORTS.primary}/`, `:${ports.primary}/`)
-    .replaceAll(`:${NOMINAL_PORTS.recovery}/`, `:${ports.recovery}/`);
+    .replaceAll(`:${NOMINAL_PORTS.recovery}/`, `:${ports.recovery}/`)
+    .replaceAll(`:${NOMINAL_PORTS.controlPlane}/`, `:${ports.controlPlane ?? NOMINAL_PORTS.controlPlane}/`);
   const raw = parse(text) as Record<string, any>;
   edit?.(raw);
   return parsePlan(raw, 'config/lab.yml');
@@ -75,17 +92,23 @@ export function labPlan(ports: { primary: number; recovery: number }, edit?: (ra
  * the handlers' SDK clients and Slack base URL are created once per process (as in a Lambda
  * container), so each new lab swaps the backend behind the same endpoints instead.
  */
-let shared: { controlPlane: { url: string; close(): Promise<void> }; slack: SlackReceiver; holder: { backend?: ControlPlaneBackend; log?: (line: string) => void } } | undefined;
+let shared: { controlPlane: { url: string; port: number; close(): Promise<void> }; slack: SlackReceiver; holder: { backend?: ControlPlaneBackend; log?: (line: string) => void } } | undefined;
 
 async function sharedServices() {
   if (!shared) {
     const holder: { backend?: ControlPlaneBackend; log?: (line: string) => void } = {};
+    // Every operation is looked up on the running lab's world when it is called, not when the control
+    // plane starts (it starts before any lab, and asks which operations exist once).
     const delegate = new Proxy({} as ControlPlaneBackend, {
       get: (_target, key) => {
-        const backend = holder.backend as unknown as Record<PropertyKey, unknown> | undefined;
-        if (!backend) throw new Error('no lab is running');
-        const member = backend[key];
-        return typeof member === 'function' ? member.bind(backend) : member;
+        if (typeof key !== 'string' || key === 'then') return undefined;
+        return (...args: unknown[]) => {
+          const backend = holder.backend as unknown as Record<string, unknown> | undefined;
+          if (!backend) throw new Error('no lab is running');
+          const member = backend[key];
+          if (typeof member !== 'function') throw new Error(`the lab world has no ${key}`);
+          return (member as (...a: unknown[]) => unknown).apply(backend, args);
+        };
       },
     });
     const controlPlane = await startControlPlane(delegate, { log: (line) => holder.log?.(`control-plane: ${line}`) });
@@ -168,7 +191,8 @@ export class Lab {
     const recoveryApp = new RegionApp({ region: draft.recoveryRegion, db: dbConfig(standbyDb), desiredCount: svc.standbyDesiredCount, taskStartMs: this.options.taskStartMs });
     await primaryApp.start();
     await recoveryApp.start();
-    this.plan = labPlan({ primary: primaryApp.port, recovery: recoveryApp.port }, this.options.editPlan);
+    this.services = await sharedServices();
+    this.plan = labPlan({ primary: primaryApp.port, recovery: recoveryApp.port, controlPlane: this.services.controlPlane.port }, this.options.editPlan);
 
     const tokens = new TaskTokens();
     this.state = {
@@ -178,6 +202,8 @@ export class Lab {
       alarms: new Map(),
       lag: [],
       regionsDown: new Set(),
+      regionsBlackholed: new Set(),
+      startExecution: (input, name) => this.startExecution(input, name),
       dnsWeights: { [this.plan.primaryRegion]: 100, [this.plan.recoveryRegion]: 0 },
       orchestrator: () => this.orchestrator,
       tokens,
@@ -189,16 +215,17 @@ export class Lab {
     };
 
     // Front door following DNS.
-    const record = this.plan.traffic[0]!;
     this.frontDoor = new FrontDoor(
-      () => ({ weights: { ...this.state.dnsWeights }, ttlSeconds: record.ttl }),
+      () => ({ weights: { ...this.state.dnsWeights }, ttlSeconds: this.options.dnsTtlSeconds }),
       () => ({ [this.plan.primaryRegion]: this.state.primary.app.port, [this.plan.recoveryRegion]: this.state.recovery.app.port }),
+      // Longer than the clients' own 2 s: a request to a hanging region ends by the client's timeout, as it would.
+      { upstreamTimeoutMs: 5000 },
     );
     await this.frontDoor.start();
 
     // Control plane, Slack, environment of the handlers (the SDK's standard settings; no lab branch in handler code).
-    this.services = await sharedServices();
-    this.services.holder.backend = new LabWorld(this.state);
+    const world = new LabWorld(this.state, { replicaLagPublishSeconds: this.options.replicaLagPeriodSeconds });
+    this.services.holder.backend = world;
     this.services.holder.log = (line) => this.log(line);
     this.slack = this.services.slack;
     this.slack.messages.length = 0;
@@ -210,11 +237,16 @@ export class Lab {
       AWS_SECRET_ACCESS_KEY: 'lab',
       AWS_SESSION_TOKEN: '',
       SLACK_API_URL: `${this.slack.url}/api`,
-      APPROVALS_TABLE: 'lab-approvals',
+      APPROVALS_TABLE: LAB_TABLES.approvals.name,
+      LEASE_TABLE: LAB_TABLES.leases.name,
       SLACK_SIGNING_SECRET_PARAMETER: this.plan.slack.signingSecretParameter,
     });
     delete process.env.AWS_PROFILE;
-    this.interactivity = new SlackInteractivityEndpoint(slackCallback);
+    // The stack's DynamoDB tables, fresh with this lab's world (hash keys as in serverless.yml).
+    for (const table of Object.values(LAB_TABLES)) await world.ensureTable(table.name, table.key);
+    // Lambda Invoke of the Slack callback's self-invocation (answer Slack first, update the message after).
+    world.registerFunction(SLACK_CALLBACK_FUNCTION, (event) => this.asSlackCallback(() => slackCallback(event as never)));
+    this.interactivity = new SlackInteractivityEndpoint((event) => this.asSlackCallback(() => slackCallback(event)));
     await this.interactivity.start();
 
     // Orchestrator: the real definition, rendered with the lab plan.
@@ -236,10 +268,26 @@ export class Lab {
 
     // Wait until the standby has replayed the schema, then arm the probes.
     await this.waitFor(async () => (await standbyDb.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 'transactions'`))[0]!.n === 1, 10_000, 'standby replays the schema');
-    this.probes = new Probes({ intervalMs: this.options.probeIntervalMs, failuresToAlarm: this.options.failuresToAlarm, state: this.state, onEvent: (e) => this.routeEvent(e) });
+    this.probes = new Probes({ intervalMs: this.options.probeIntervalMs, state: this.state, onEvent: (e) => this.routeEvent(e) });
     this.probes.start();
     this.timings.upMs = Date.now() - t0;
     this.log(`lab up in ${this.timings.upMs} ms (databases ${this.timings.databasesMs} ms)`);
+  }
+
+  /**
+   * Runs the Slack callback as its Lambda would run: with AWS_LAMBDA_FUNCTION_NAME set to its own
+   * function name, which it invokes asynchronously to update the message after answering Slack (the
+   * control plane's Lambda Invoke runs the handler the lab registered under that name).
+   */
+  private async asSlackCallback<T>(run: () => Promise<T>): Promise<T> {
+    const previous = process.env.AWS_LAMBDA_FUNCTION_NAME;
+    process.env.AWS_LAMBDA_FUNCTION_NAME = SLACK_CALLBACK_FUNCTION;
+    try {
+      return await run();
+    } finally {
+      if (previous === undefined) delete process.env.AWS_LAMBDA_FUNCTION_NAME;
+      else process.env.AWS_LAMBDA_FUNCTION_NAME = previous;
+    }
   }
 
   /** Powertools writes to the lab log, not the terminal (the terminal shows progress). */
@@ -257,8 +305,8 @@ export class Lab {
     if (matched && !this.stopped) this.startExecution(event);
   }
 
-  startExecution(input: unknown): { execution: ExecutionRecord; done: Promise<ExecutionRecord> } {
-    const started = this.orchestrator.start(input);
+  startExecution(input: unknown, name?: string): { execution: ExecutionRecord; done: Promise<ExecutionRecord> } {
+    const started = this.orchestrator.start(input, name);
     this.startedExecutions.push(started);
     this.log(`states: execution ${started.execution.name} started`);
     return started;
@@ -278,7 +326,13 @@ export class Lab {
     this.log(`slack: callback answered HTTP ${status}`);
   }
 
-  async waitFor(check: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
+  /** The simulated control plane's endpoint (AWS_ENDPOINT_URL of the handlers). */
+  get controlPlaneUrl(): string {
+    if (!this.services) throw new Error('the lab is not started');
+    return this.services.controlPlane.url;
+  }
+
+  async waitFor(check: () => Promise<boolean> | boolean, timeoutMs: number, what: string, everyMs = 50): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       try {
@@ -287,18 +341,38 @@ export class Lab {
         /* not yet */
       }
       if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting until ${what}`);
-      await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, everyMs));
     }
   }
 
   // --- faults ---------------------------------------------------------------------------------
 
-  /** The primary region is gone: its database crashes, its app stops, its control plane stops answering. */
+  /** The primary region is gone and says so: its database crashes, its app and control plane refuse connections. */
   async killPrimaryRegion(): Promise<void> {
     this.state.regionsDown.add(this.plan.primaryRegion);
     this.state.primary.dbAlive = false;
     await Promise.all([this.state.primary.app.kill(), this.state.primary.db.stop('immediate')]);
     this.log('fault: us-east-1 region down (database crashed, app gone, control plane unreachable)');
+  }
+
+  /**
+   * The primary region is blackholed, as a dying AWS region usually is: every endpoint in it —
+   * the app (health and database probes, the front door's traffic), its control plane (RDS, ECS,
+   * CloudWatch, Route 53's API, its ARC cluster endpoint) and the replication link — accepts TCP and
+   * never answers, holding the sockets until the lab stops.
+   *
+   * The database crashes as in `killPrimaryRegion` (so region-outage and region-blackhole lose the
+   * same writes and can be compared): nothing outside the region can tell a crashed database from
+   * an unreachable one, and no lab path may reach a dead region's database by a back door. Its
+   * replication link hangs rather than closes, so the standby notices only when its
+   * wal_receiver_timeout expires, as a real replica would.
+   */
+  async blackholePrimaryRegion(): Promise<void> {
+    (this.state.regionsBlackholed ??= new Set()).add(this.plan.primaryRegion);
+    this.state.primary.dbAlive = false;
+    this.link.blackhole();
+    await Promise.all([this.state.primary.app.hang(), this.state.primary.db.stop('immediate')]);
+    this.log('fault: us-east-1 blackholed (database crashed; app, control plane and replication link accept and never answer)');
   }
 
   /** Only the primary database crashes. */
@@ -321,9 +395,12 @@ export class Lab {
       }
     };
     await quietly(() => this.frontDoor?.close());
-    await quietly(() => this.state?.primary.app.kill());
-    await quietly(() => this.state?.recovery.app.kill());
+    await quietly(() => this.state?.primary.app.stop());
+    await quietly(() => this.state?.recovery.app.stop());
     await quietly(() => this.interactivity?.close());
+    // The world owns per-lab resources (its DynamoDB, hanging requests of a blackholed region): released with the lab.
+    const world = this.services?.holder.backend as { close?: () => Promise<void> } | undefined;
+    await quietly(() => world?.close?.());
     if (this.services) Object.assign(this.services.holder, { backend: undefined, log: undefined });
     await quietly(() => this.link?.close());
     await quietly(() => this.state?.primary.db.stop('immediate'));

@@ -6,10 +6,20 @@
  *   POST /transactions                 a payment (the traffic generator's)
  *   POST /v1/synthetic/transactions    a synthetic write (smoke test), marked synthetic
  *   GET  /healthz                      liveness of the app (not of its database: that has its own alarm)
+ *   GET  /healthz/db                   its database answers a trivial query within 250 ms: 200 (the body says
+ *                                      whether it is read-only), else 503 (the `db-us` probe of the lab plan)
+ *
+ * Clients reach the app through its region's edge (lab/tcp-proxy.ts), which is how the region can
+ * fail: `kill()` refuses connections (the region is down and says so), `hang()` accepts them and
+ * never answers (a blackholed region). Either way the app behind stops.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Pool } from 'pg';
 import { closeHttpServer, listenLocal } from './net';
+import { LatencyLink } from './tcp-proxy';
+
+/** How long /healthz/db waits for its database (below the lab plan's 300 ms probe timeout). */
+export const DB_HEALTH_TIMEOUT_MS = 250;
 
 export const TRANSACTIONS_DDL = `
 CREATE TABLE IF NOT EXISTS transactions (
@@ -33,7 +43,9 @@ export interface RegionAppOptions {
 
 export class RegionApp {
   private server?: Server;
+  private edge?: LatencyLink;
   private pool: Pool;
+  /** The port clients use: the region's edge in front of the app. */
   port = 0;
   desiredCount: number;
   runningCount: number;
@@ -53,7 +65,9 @@ export class RegionApp {
   async start(port = 0): Promise<number> {
     this.server = createServer((req, res) => void this.handle(req, res));
     this.server.keepAliveTimeout = 5000;
-    this.port = await listenLocal(this.server, port);
+    const appPort = await listenLocal(this.server);
+    this.edge = new LatencyLink({ targetPort: appPort, latencyMs: 0 });
+    this.port = await this.edge.start(port);
     return this.port;
   }
 
@@ -98,6 +112,7 @@ export class RegionApp {
         return this.send(res, 503, { error: 'no running tasks', region: this.options.region });
       }
       if (req.method === 'GET' && req.url === '/healthz') return this.send(res, 200, { ok: true, region: this.options.region, running: this.runningCount });
+      if (req.method === 'GET' && req.url === '/healthz/db') return await this.databaseHealth(res);
       if (req.method === 'POST' && (req.url === '/transactions' || req.url === '/v1/synthetic/transactions')) {
         const synthetic = req.url !== '/transactions';
         const body = await this.body(req);
@@ -121,8 +136,60 @@ export class RegionApp {
     }
   }
 
-  /** The region is gone: the server stops answering and drops its connections. */
+  /**
+   * The database behind this app, as its writer sees it. 503 when it cannot be reached or does not
+   * answer `SELECT 1` within DB_HEALTH_TIMEOUT_MS: that is "the writer is down" (the database
+   * alarm). A read-only database answers 200 with `readOnly: true`: read-only is what the
+   * orchestrator's own fence does, and a fenced primary must not raise the alarm that starts a
+   * failover (a planned switchover would start a second run against itself).
+   */
+  private async databaseHealth(res: ServerResponse): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${DB_HEALTH_TIMEOUT_MS} ms`)), DB_HEALTH_TIMEOUT_MS)));
+    try {
+      const check = this.pool.query<{ ro: string }>('SELECT current_setting(\'transaction_read_only\') AS ro');
+      check.catch(() => undefined);
+      const { rows } = await Promise.race([check, timeout]);
+      return this.send(res, 200, { ok: true, region: this.options.region, readOnly: rows[0]?.ro === 'on' });
+    } catch (error) {
+      return this.send(res, 503, { ok: false, region: this.options.region, error: (error as Error).message });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** The region is gone and says so: connections are refused, open ones dropped, the app stops. */
   async kill(): Promise<void> {
+    await this.edge?.refuse();
+    await this.stopApp();
+  }
+
+  /**
+   * The region is blackholed: its edge accepts connections and never answers (open ones go silent
+   * too), holding every socket until `stop()`. The app behind stops.
+   */
+  async hang(): Promise<void> {
+    this.edge?.blackhole();
+    await this.stopApp();
+  }
+
+  /** Releases everything, including the sockets a blackholed edge still holds (lab stop). */
+  async stop(): Promise<void> {
+    await this.stopApp();
+    await this.edge?.close();
+  }
+
+  /** Edge mode: open, refused, blackholed. */
+  get reachability(): string {
+    return this.edge?.state ?? 'refused';
+  }
+
+  /** Connections the (blackholed) edge holds without answering. */
+  get heldConnections(): number {
+    return this.edge?.heldConnections ?? 0;
+  }
+
+  private async stopApp(): Promise<void> {
     clearInterval(this.scaleTimer);
     await closeHttpServer(this.server);
     this.server = undefined;

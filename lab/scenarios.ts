@@ -24,9 +24,15 @@ export interface Scenario {
   outage: boolean;
   /** How long to keep going when no execution ever starts (ms). */
   quietPeriodMs: number;
+  /**
+   * Start only once the replica has published a ReplicaLag datapoint, as a replica in service has:
+   * RDS publishes one a minute, so a lab younger than a minute has none, and a planned switchover
+   * needs the evidence that replication is healthy. Costs up to a minute of warm-up.
+   */
+  needsReplicaLagHistory?: boolean;
 }
 
-/** The fault of every region-outage variant: the primary region is gone. */
+/** The fault of every region-outage variant: the primary region is gone (and refuses connections). */
 const regionDown = async (lab: Lab): Promise<string> => {
   await lab.killPrimaryRegion();
   return 'us-east-1 region down';
@@ -40,6 +46,18 @@ export const SCENARIOS: Record<string, Scenario> = {
     description: 'us-east-1 is lost: its database crashes, its app stops, its control plane stops answering',
     approver: 'approve',
     inject: regionDown,
+    expectPromotion: true,
+    outage: true,
+    quietPeriodMs: 20_000,
+  },
+  'region-blackhole': {
+    name: 'region-blackhole',
+    description: 'us-east-1 is blackholed: its database crashes, and its app, control plane and replication link accept connections and never answer',
+    approver: 'approve',
+    inject: async (lab) => {
+      await lab.blackholePrimaryRegion();
+      return 'us-east-1 blackholed';
+    },
     expectPromotion: true,
     outage: true,
     quietPeriodMs: 20_000,
@@ -88,6 +106,7 @@ export const SCENARIOS: Record<string, Scenario> = {
     name: 'planned-switchover',
     description: 'an operator starts a planned switchover: fence, wait for the standby to catch up, promote, flip — zero loss',
     approver: 'approve',
+    needsReplicaLagHistory: true,
     inject: async (lab) => {
       lab.startExecution(manual('switchover', 'lab: planned switchover'));
       return 'switchover started by the operator';

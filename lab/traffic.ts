@@ -38,10 +38,17 @@ export class TrafficGenerator {
   private seq = 0;
   private inflight = 0;
   private startedAt = 0;
-  private readonly agent = new Agent({ keepAlive: true, maxSockets: 128 });
+  private readonly agent: Agent;
   private drained?: () => void;
 
-  constructor(private readonly options: TrafficOptions) {}
+  constructor(private readonly options: TrafficOptions) {
+    // The clients are independent: each request in flight has its own connection, so a region that
+    // hangs delays only the requests sent to it (until their own timeout), never the ones behind them.
+    // A shared pool smaller than rate × timeout would queue new payments behind hanging ones and add
+    // the timeout to the RTO, which no real client population does.
+    const inFlightAtMost = Math.ceil(options.ratePerSecond * ((options.timeoutMs ?? 2000) / 1000));
+    this.agent = new Agent({ keepAlive: true, maxSockets: Math.max(128, 2 * inFlightAtMost) });
+  }
 
   start(): number {
     this.startedAt = Date.now();

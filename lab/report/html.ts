@@ -169,6 +169,17 @@ function figures(report: DrillReport): Figure[] {
     detail: `${fmtNumber(report.splitBrainWrites)} write${report.splitBrainWrites === 1 ? '' : 's'} accepted by the old primary after the new one took writes`,
     tone: report.splitBrain ? 'fail' : 'ok',
   });
+  if (report.fence) {
+    out.push({
+      id: 'fig-fence',
+      label: 'Fence of the old primary',
+      value: report.fence.confirmed ? 'confirmed' : 'unconfirmed',
+      detail: report.fence.confirmed
+        ? 'every writer in the old region was confirmed stopped or read-only'
+        : `${fmtNumber(report.fence.unconfirmed.length)} step${report.fence.unconfirmed.length === 1 ? '' : 's'} not confirmed within the fence budget (a dead region cannot confirm); the plan's policy decided`,
+      tone: report.fence.confirmed ? 'ok' : 'warn',
+    });
+  }
   out.push({
     id: 'fig-overhead',
     label: 'Orchestration overhead',
@@ -205,6 +216,7 @@ function renderSettings(report: DrillReport): string {
   const rows: Array<[string, string]> = [
     ['health probes', `every ${fmtMs(s.probeIntervalMs)}, alarm after ${fmtNumber(s.failuresToAlarm)} failures`],
     ['DNS TTL', fmtSeconds(s.dnsTtlSeconds)],
+    ...(finite(s.fenceBudgetSeconds) ? ([['fence budget', fmtSeconds(s.fenceBudgetSeconds)]] as Array<[string, string]>) : []),
     ['poll interval', fmtSeconds(s.pollSeconds)],
     ['load', `${fmtNumber(s.rate)} tx/s`],
     ['injected latency', fmtMs(s.latencyMs)],

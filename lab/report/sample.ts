@@ -110,6 +110,7 @@ export function sampleReport(overrides: Partial<DrillReport> = {}): DrillReport 
     acknowledged,
     errors,
     splitBrain: false,
+    fence: { confirmed: false, unconfirmed: ['payments-api: us-east-1 ECS did not answer within the fence budget'] },
     orchestrationOverheadMs: 1840,
     throughput: { txPerSecond: round(steady.reduce((sum, p) => sum + p.acknowledged, 0) / steady.length, 1), p50Ms: 6.2, p99Ms: 38.5 },
     stages,

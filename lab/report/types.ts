@@ -29,6 +29,12 @@ export interface DrillSummary {
   acknowledged: number;
   errors: number;
   splitBrain: boolean;
+  /**
+   * The fence as the execution reported it: `confirmed`, or the steps it could not confirm within
+   * the plan's fence budget (a dead region cannot confirm; the plan's policy decides). null when
+   * the run did not reach the fence.
+   */
+  fence: { confirmed: boolean; unconfirmed: string[] } | null;
   orchestrationOverheadMs: number;
   throughput: { txPerSecond: number; p50Ms: number; p99Ms: number };
   stages: StageTiming[];
@@ -41,7 +47,11 @@ export interface TimelinePoint {
   t: number;
   acknowledged: number;
   errors: number;
-  /** Replication lag of the standby (seconds), null when unknown (primary gone, or promoted). */
+  /**
+   * Replication lag of the standby (seconds), as RDS's ReplicaLag reads it: after the primary dies it
+   * keeps growing with the clock (time since the last replayed transaction). null when there is no
+   * datapoint (promoted, or the standby did not answer).
+   */
   lagSeconds: number | null;
 }
 
@@ -60,7 +70,9 @@ export interface DrillReport extends DrillSummary {
   faultAt: number | null;
   budgets: { rtoSeconds: number; rpoSeconds: number };
   /** Lab-sized settings, reported next to the figures (they are not AWS's). */
-  settings: { rate: number; latencyMs: number; probeIntervalMs: number; failuresToAlarm: number; dnsTtlSeconds: number; pollSeconds: number };
+  settings: { rate: number; latencyMs: number; probeIntervalMs: number; failuresToAlarm: number; dnsTtlSeconds: number; pollSeconds: number; fenceBudgetSeconds?: number };
+  /** From the end of the fence stage to the moment the standby was writable (null when nothing was promoted after a fence). */
+  fenceToPromotedSeconds?: number | null;
   splitBrainWrites: number;
   /** The lost acknowledged transactions themselves: who can be told, and what to replay. */
   /** `acknowledgedAt`: when the client saw the acknowledgement; `regionAcknowledgedAt`: when the region sent it. */
@@ -69,5 +81,11 @@ export interface DrillReport extends DrillSummary {
   timeline: { points: TimelinePoint[]; events: TimelineEvent[] };
   /** Stage bars on the timeline: seconds since start. */
   stageBars: Array<{ name: string; status: string; start: number; end: number }>;
+  /**
+   * Every other execution the drill saw start (alarms of the same incident, alarms the failover
+   * itself raised): whether single flight made it a duplicate, and whether it acted anyway (entered
+   * the fence, promotion or flip). One failover at a time: none may act.
+   */
+  otherExecutions?: Array<{ name: string; status: string; error?: string; duplicateOf?: string; acted: boolean; stages: string[] }>;
   notes: string[];
 }

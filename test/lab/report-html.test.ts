@@ -180,6 +180,8 @@ describe('renderReportHtml (pure)', () => {
     expect(html).toMatch(/id="fig-lost"[\s\S]*?<div class="figure-value">38<\/div>/);
     expect(html).toMatch(/id="fig-rpo"[\s\S]*?0\.31 s[\s\S]*?orchestrator&#39;s estimate: 0\.35 s/);
     expect(html).toMatch(/id="fig-split-brain"[\s\S]*?<div class="figure-value">no<\/div>/);
+    // A fence a dead region could not confirm is shown as a warning, not hidden and not a failure.
+    expect(html).toMatch(/class="figure tone-warn" id="fig-fence"[\s\S]*?<div class="figure-value">unconfirmed<\/div>[\s\S]*?1 step not confirmed within the fence budget/);
     expect(html).toContain('p50 6.2 ms · p99 39 ms');
     expect(html).toMatch(/id="settings"[\s\S]*every 1 s, alarm after 3 failures[\s\S]*DNS TTL<\/dt><dd>2 s/);
     expect(tags(html, /<tr data-stage="[^"]*">/g)).toHaveLength(report.stages.length);
