@@ -17,11 +17,10 @@
 import { z } from 'zod';
 import { databaseKind, trafficKind } from './adapters';
 import { alarmStates } from './adapters/cloudwatch';
-import type { DatabaseAdapter } from './adapters/types';
 import type { DetectionResult, ProbeResult, ReplicationObservation, StartResult } from './core/contract';
 import { DrillNotReadyError, SwitchoverUnsafeError } from './core/errors';
 import { httpCheck } from './core/http-check';
-import { alarmNames, type Classification, type DatabaseResource, type Plan } from './core/plan';
+import { alarmNames, type Classification, type Plan } from './core/plan';
 import { logger } from './core/powertools';
 import { stageHandler, stateParts, type StageContext } from './core/stage';
 
@@ -194,7 +193,7 @@ export async function confirmRegionFailure(input: ConfirmInput, ctx: StageContex
   const [probes, alarms, replication, onRecovery] = await Promise.all([
     Promise.all(plan.detection.probes.map((p) => probe(p, plan.detection.probeAttempts, ctx))),
     alarmStates(plan.recoveryRegion, allAlarms),
-    Promise.all(plan.databases.map((db) => (databaseKind(db) as DatabaseAdapter<DatabaseResource>).replication(db, plan, startedAt, { faultAt: fault.at }))),
+    Promise.all(plan.databases.map((db) => databaseKind(db).replication(db, plan, startedAt, { faultAt: fault.at }))),
     trafficOnRecovery(plan, reasons),
   ]);
   const evidence: Evidence = { probes, alarms, replication, trafficOnRecovery: onRecovery };

@@ -12,7 +12,7 @@
  */
 import { z } from 'zod';
 import { computeKind, databaseKind } from './adapters';
-import { budgetSpent, fenceBudgetMs, fenceOutcome, withinFenceBudget, type DatabaseAdapter, type Fencer, type FenceOutcome } from './adapters/types';
+import { budgetSpent, fenceBudgetMs, fenceOutcome, withinFenceBudget, type Fencer, type FenceOutcome } from './adapters/types';
 import type { FenceResult } from './core/contract';
 import { FenceUnconfirmedError } from './core/errors';
 import type { ComputeResource, DatabaseResource, Plan } from './core/plan';
@@ -34,7 +34,7 @@ interface Target {
 function fenceTargets(plan: Plan): Target[] {
   return [
     ...plan.compute.map((svc) => ({ name: svc.name, kind: svc.kind, resource: svc, fencer: computeKind(svc).fencer as Fencer<never> })),
-    ...plan.databases.map((db) => ({ name: db.name, kind: db.kind, resource: db, fencer: (databaseKind(db) as DatabaseAdapter<DatabaseResource>).fencer as Fencer<never> | undefined })),
+    ...plan.databases.map((db) => ({ name: db.name, kind: db.kind, resource: db, fencer: databaseKind(db).fencer as Fencer<never> | undefined })),
   ];
 }
 

@@ -12,11 +12,11 @@
  */
 import { z } from 'zod';
 import { databaseKind } from './adapters';
-import { budgetSpent, fenceBudgetMs, withinFenceBudget, type DatabaseAdapter, type FenceRecheck } from './adapters/types';
+import { budgetSpent, fenceBudgetMs, withinFenceBudget, type FenceRecheck } from './adapters/types';
 import type { SmokeResult } from './core/contract';
 import { OldPrimaryWritableError, SmokeTestFailedError } from './core/errors';
 import { httpCheck } from './core/http-check';
-import type { DatabaseResource, Plan } from './core/plan';
+import type { Plan } from './core/plan';
 import { logger } from './core/powertools';
 import { stageHandler, stateParts, type StageContext } from './core/stage';
 
@@ -32,7 +32,7 @@ async function recheckFences(plan: Plan, ctx: StageContext): Promise<Recheck[]> 
     fenceBudgetMs(plan, ctx.deadlineAt),
     ctx.sleep,
     async (db, fence): Promise<FenceRecheck> => {
-      const fencer = (databaseKind(db) as DatabaseAdapter<DatabaseResource>).fencer;
+      const fencer = databaseKind(db).fencer;
       return fencer?.recheck
         ? fencer.recheck(db, plan, fence)
         : { status: 'no-database-fence', detail: `no database-level fence for ${db.kind}: the old primary is fenced by the compute layer only` };

@@ -4,7 +4,7 @@
  * handlers that deploy to AWS. Prints each stage as it runs, then a summary, and writes
  * report.json, report.html, the lab log and the client log to the output folder.
  *
- *   npm run drill -- [--scenario NAME] [--rate 167] [--latency-ms 80] [--out DIR] [--json] [--keep-data] [--lag-period 60]
+ *   npm run drill -- [--scenario NAME] [--rate 167] [--latency-ms 80] [--out DIR] [--json] [--keep-data] [--lag-period S]
  */
 import './quiet-warnings';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -32,7 +32,8 @@ export interface DrillOptions {
   settleMs: number;
   keepData: boolean;
   /** Seconds between ReplicaLag datapoints (60: RDS basic monitoring). */
-  lagPeriodSeconds: number;
+  /** ReplicaLag period; default: the lab plan's `detection.lagPeriodSeconds` (5 s, lab-sized). */
+  lagPeriodSeconds?: number;
   progress: (line: string) => void;
 }
 
@@ -43,7 +44,6 @@ export const DEFAULT_DRILL: Omit<DrillOptions, 'outDir' | 'progress'> = {
   warmupMs: 3000,
   settleMs: 2500,
   keepData: false,
-  lagPeriodSeconds: 60,
 };
 
 /**
@@ -221,7 +221,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
       report: reportPath,
     };
     const notes = [
-      `Lab-sized settings: probes every ${lab.options.probeIntervalMs} ms, each alarm evaluated once per probe (${alarmRule(lab)}), DNS TTL ${lab.options.dnsTtlSeconds} s, state machine Wait states overridden to ${lab.options.pollMs} ms (the lab plan's polling says 1 s), retry pauses ${lab.options.retryMs} ms, DNS change in sync after ${lab.options.dnsSyncMs} ms, fence budget ${lab.plan.fence.timeoutSeconds} s, ReplicaLag published every ${lab.options.replicaLagPeriodSeconds} s${lab.options.replicaLagPeriodSeconds === 60 ? ' (as RDS)' : ' (RDS: 60 s)'}. On AWS these are 10–60 s each: see README, "Where the minutes go on AWS".`,
+      `Lab-sized settings: probes every ${lab.options.probeIntervalMs} ms, each alarm evaluated once per probe (${alarmRule(lab)}), DNS TTL ${lab.options.dnsTtlSeconds} s, state machine Wait states overridden to ${lab.options.pollMs} ms (the lab plan's polling says 1 s), retry pauses ${lab.options.retryMs} ms, DNS change in sync after ${lab.options.dnsSyncMs} ms, fence budget ${lab.plan.fence.timeoutSeconds} s, ReplicaLag published every ${lab.lagPeriodSeconds} s${lab.lagPeriodSeconds === 60 ? ' (as RDS)' : ' (RDS: 60 s)'}. On AWS these are 10–60 s each: see README, "Where the minutes go on AWS".`,
       `Writes unavailable (longest gap between acknowledged writes after the ${scenario.name === 'planned-switchover' ? 'start' : 'fault'}): ${longestAckGapSeconds(log, faultAt, endAt)} s.`,
       ...(scenario.name === 'planned-switchover' ? ['For the planned switchover, RTO is measured from the moment the fence stopped writes in us-east-1.'] : []),
       'Orchestration overhead is execution time outside Tasks and outside the part of each poll Wait while the system was not yet done; it includes Retry backoff pauses.',
@@ -234,7 +234,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     if (fenceToPromotedSeconds !== null) {
       notes.push(
         scenario.name === 'planned-switchover'
-          ? `Catch-up wait: ${fenceToPromotedSeconds} s from the fence to the promotion, writes stopped meanwhile. A planned switchover promotes only on a ReplicaLag of 0 from a period that started after the fence, and ReplicaLag is published once per period (${lab.options.replicaLagPeriodSeconds} s here; RDS: 60 s, so one to two minutes on AWS).`
+          ? `Catch-up wait: ${fenceToPromotedSeconds} s from the fence to the promotion, writes stopped meanwhile. A planned switchover promotes only on a ReplicaLag of 0 from a period that started after the fence, and ReplicaLag is published once per period (${lab.lagPeriodSeconds} s here; RDS: 60 s, so one to two minutes on AWS).`
           : `${fenceToPromotedSeconds} s from the end of the fence to the promotion.`,
       );
     }
@@ -391,20 +391,20 @@ export async function main(argv: string[]): Promise<number> {
         out: { type: 'string' },
         json: { type: 'boolean', default: false },
         'keep-data': { type: 'boolean', default: false },
-        'lag-period': { type: 'string', default: String(DEFAULT_DRILL.lagPeriodSeconds) },
+        'lag-period': { type: 'string' },
       },
       strict: true,
     }));
   } catch (error) {
-    console.error(`${(error as Error).message}\nusage: npm run drill -- [--scenario ${Object.keys(SCENARIOS).join('|')}] [--rate N] [--latency-ms N] [--out DIR] [--json] [--keep-data] [--lag-period 60]`);
+    console.error(`${(error as Error).message}\nusage: npm run drill -- [--scenario ${Object.keys(SCENARIOS).join('|')}] [--rate N] [--latency-ms N] [--out DIR] [--json] [--keep-data] [--lag-period S]`);
     return 2;
   }
   const rate = Number(values.rate);
   const latencyMs = Number(values['latency-ms']);
   if (!Number.isFinite(rate) || rate <= 0 || rate > 2000) return usageError(`--rate must be a number of transactions per second in (0, 2000], got ${values.rate}`);
   if (!Number.isFinite(latencyMs) || latencyMs < 0 || latencyMs > 5000) return usageError(`--latency-ms must be in [0, 5000], got ${values['latency-ms']}`);
-  const lagPeriodSeconds = Number(values['lag-period']);
-  if (!Number.isInteger(lagPeriodSeconds) || lagPeriodSeconds < 1 || lagPeriodSeconds > 60) return usageError(`--lag-period must be whole seconds in [1, 60] (RDS: 60), got ${values['lag-period']}`);
+  const lagPeriodSeconds = values['lag-period'] === undefined ? undefined : Number(values['lag-period']);
+  if (lagPeriodSeconds !== undefined && (!Number.isInteger(lagPeriodSeconds) || lagPeriodSeconds < 1 || lagPeriodSeconds > 60)) return usageError(`--lag-period must be whole seconds in [1, 60] (RDS: 60), got ${values['lag-period']}`);
   if (!SCENARIOS[values.scenario!]) return usageError(`--scenario must be one of ${Object.keys(SCENARIOS).join(', ')}, got ${values.scenario}`);
   // Interrupted (Ctrl-C, a closed pipe): tear the lab down before leaving, as a finished drill does.
   const interrupt = (code: number) => {

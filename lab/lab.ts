@@ -44,10 +44,12 @@ export interface LabOptions {
    */
   dnsTtlSeconds: number;
   /**
-   * Seconds between the replica's AWS/RDS ReplicaLag datapoints: 60, as RDS basic monitoring
-   * publishes them (the default); smaller only to drill a switchover faster (the report says so).
+   * Seconds between the replica's AWS/RDS ReplicaLag datapoints, and the Period the orchestrator
+   * reads them with (the plan's `detection.lagPeriodSeconds` is set to it, so both always agree).
+   * RDS publishes once a minute; the lab plan says 5 (lab-sized, like its TTL and polls; the report
+   * says so). `--lag-period 60` drills at AWS's pace.
    */
-  replicaLagPeriodSeconds: number;
+  replicaLagPeriodSeconds?: number;
   /** Wait-state duration in the lab (the ASL's 1 s polls, lab-sized). */
   pollMs: number;
   /** Retry pauses in the lab (lab-sized backoff). */
@@ -69,7 +71,6 @@ export const DEFAULT_LAB_OPTIONS: LabOptions = {
   latencyMs: 80,
   probeIntervalMs: 1000,
   dnsTtlSeconds: 1,
-  replicaLagPeriodSeconds: 60,
   pollMs: 250,
   retryMs: 250,
   dnsSyncMs: 250,
@@ -153,7 +154,15 @@ export class Lab {
   readonly timings: Record<string, number> = {};
 
   constructor(options: Partial<LabOptions> = {}) {
-    this.options = { ...DEFAULT_LAB_OPTIONS, ...options };
+    const merged = { ...DEFAULT_LAB_OPTIONS, ...options };
+    const period = merged.replicaLagPeriodSeconds;
+    const edit = merged.editPlan;
+    this.options = period === undefined ? merged : { ...merged, editPlan: (raw) => (edit?.(raw), (raw.detection.lagPeriodSeconds = period)) };
+  }
+
+  /** Seconds between ReplicaLag datapoints in this lab (and the Period the orchestrator reads them with). */
+  get lagPeriodSeconds(): number {
+    return this.plan.detection.lagPeriodSeconds;
   }
 
   private log(line: string): void {
@@ -224,7 +233,7 @@ export class Lab {
     await this.frontDoor.start();
 
     // Control plane, Slack, environment of the handlers (the SDK's standard settings; no lab branch in handler code).
-    const world = new LabWorld(this.state, { replicaLagPublishSeconds: this.options.replicaLagPeriodSeconds });
+    const world = new LabWorld(this.state, { replicaLagPublishSeconds: this.plan.detection.lagPeriodSeconds });
     this.services.holder.backend = world;
     this.services.holder.log = (line) => this.log(line);
     this.slack = this.services.slack;

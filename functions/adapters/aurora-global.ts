@@ -49,7 +49,10 @@ const rpoLag = (db: AuroraGlobalResource): MetricRef => ({ namespace: 'AWS/RDS',
 
 /** The RPO gap of the recovery cluster in seconds (the metric is in milliseconds): at the fault, or the newest. */
 async function readLag(db: AuroraGlobalResource, plan: Plan, now: Date, faultAt?: Date): Promise<LagReading> {
-  const ms = faultAt ? await lagAt(plan.recoveryRegion, rpoLag(db), faultAt, 'ms') : await latestLag(plan.recoveryRegion, rpoLag(db), now, undefined, 'ms');
+  const period = plan.detection.lagPeriodSeconds;
+  const ms = faultAt
+    ? await lagAt(plan.recoveryRegion, rpoLag(db), faultAt, 'ms', period)
+    : await latestLag(plan.recoveryRegion, rpoLag(db), now, undefined, 'ms', period);
   return scaled(ms, 1 / 1000);
 }
 
@@ -69,7 +72,8 @@ export async function replication(db: AuroraGlobalResource, plan: Plan, now: Dat
   }
   const lag = await readLag(db, plan, now, query.faultAt);
   const sync = member.SynchronizationStatus;
-  const broken = sync === 'pending-resync' || lag.value === null;
+  // Broken is Aurora's own word (pending-resync); a missing lag datapoint is an unknown gap (RPO at risk), not a broken link.
+  const broken = sync === 'pending-resync';
   return {
     database: db.name,
     kind: db.kind,

@@ -42,17 +42,18 @@ export interface Datapoint {
   at: Date;
 }
 
-/** Period of every lag query: RDS publishes its metrics once a minute (basic monitoring). */
+/** Period of a lag query unless the plan says otherwise: RDS publishes its metrics once a minute (basic monitoring). */
 export const LAG_PERIOD_SECONDS = 60;
 /** The statistic of every lag query: the worst gap seen in the period. */
 export const LAG_STAT = 'Maximum';
 /** How far back a lag query looks. */
 export const LAG_LOOKBACK_SECONDS = 300;
-/** How old (period start, against the time asked about) a lag datapoint may be and still count. */
+/** How old (period start, against the time asked about) a lag datapoint may be and still count: 3 periods, at least 180 s. */
 export const MAX_LAG_AGE_SECONDS = 180;
+const maxAgeSeconds = (period: number) => Math.max(MAX_LAG_AGE_SECONDS, 3 * period);
 
-/** The datapoints of one metric in [start, end), newest first (Period 60 s, Stat Maximum). */
-export async function lagSeries(region: string, metric: MetricRef, window: { start: Date; end: Date }): Promise<Datapoint[]> {
+/** The datapoints of one metric in [start, end), newest first (Stat Maximum over `period` seconds). */
+export async function lagSeries(region: string, metric: MetricRef, window: { start: Date; end: Date }, period = LAG_PERIOD_SECONDS): Promise<Datapoint[]> {
   const out = await awsCall(`cloudwatch:GetMetricData ${metric.namespace}/${metric.name} ${region}`, () =>
     cloudwatch(region).send(
       new GetMetricDataCommand({
@@ -68,7 +69,7 @@ export async function lagSeries(region: string, metric: MetricRef, window: { sta
                 MetricName: metric.name,
                 Dimensions: Object.entries(metric.dimensions).map(([Name, Value]) => ({ Name, Value })),
               },
-              Period: LAG_PERIOD_SECONDS,
+              Period: period,
               Stat: LAG_STAT,
             },
           },
@@ -92,42 +93,44 @@ export async function lagSeries(region: string, metric: MetricRef, window: { sta
 export type LagReading = { value: number; at: Date; detail: string } | { value: null; detail: string };
 
 const iso = (d: Date) => d.toISOString().replace('.000Z', 'Z');
-const describe = (metric: MetricRef, p: Datapoint, unit: string) =>
-  `${metric.name} ${p.value} ${unit} (${LAG_STAT} of the ${LAG_PERIOD_SECONDS} s period starting ${iso(p.at)})`;
+const describe = (metric: MetricRef, p: Datapoint, unit: string, period: number) =>
+  `${metric.name} ${p.value} ${unit} (${LAG_STAT} of the ${period} s period starting ${iso(p.at)})`;
 
 /** A reading from the newest datapoint, unless it is negative (invalid) or older than allowed relative to `reference`. */
-function judge(metric: MetricRef, newest: Datapoint | undefined, reference: Date, unit: string, what: string): LagReading {
+function judge(metric: MetricRef, newest: Datapoint | undefined, reference: Date, unit: string, what: string, period: number): LagReading {
   if (!newest) return { value: null, detail: `unknown: no ${metric.name} datapoint ${what}` };
   if (newest.value < 0) {
     return { value: null, detail: `unknown: invalid negative ${metric.name} datapoint ${newest.value} (period starting ${iso(newest.at)}; -1 means replication is not active)` };
   }
   const age = (reference.getTime() - newest.at.getTime()) / 1000;
-  if (age > MAX_LAG_AGE_SECONDS) {
-    return { value: null, detail: `unknown: the last ${metric.name} datapoint ${what} is from the period starting ${iso(newest.at)}, ${Math.round(age)} s earlier (more than ${MAX_LAG_AGE_SECONDS} s)` };
+  if (age > maxAgeSeconds(period)) {
+    return { value: null, detail: `unknown: the last ${metric.name} datapoint ${what} is from the period starting ${iso(newest.at)}, ${Math.round(age)} s earlier (more than ${maxAgeSeconds(period)} s)` };
   }
-  return { value: newest.value, at: newest.at, detail: describe(metric, newest, unit) };
+  return { value: newest.value, at: newest.at, detail: describe(metric, newest, unit, period) };
 }
 
 /**
- * The gap at time `at` (the fault): the last datapoint whose period started at or before `at`.
- * The window ends just after `at`, so samples taken after the fault, when RDS PostgreSQL's lag
- * grows with the clock, do not count where CloudWatch can leave them out. A period that began
- * before the fault may still hold later samples: the value is then an upper bound (conservative).
+ * The gap at time `at` (the fault): the last period that ENDED at or before `at`. After the primary
+ * dies, RDS PostgreSQL's ReplicaLag (`now() - pg_last_xact_replay_timestamp()`) grows with the
+ * clock, so the period that holds the fault mixes in samples that measure time since the last
+ * commit, not data lost: it is left out. The last complete period is at most one period old.
  */
-export async function lagAt(region: string, metric: MetricRef, at: Date, unit = 's'): Promise<LagReading> {
-  const points = await lagSeries(region, metric, { start: new Date(at.getTime() - LAG_LOOKBACK_SECONDS * 1000), end: new Date(at.getTime() + 1) });
-  const newest = points.find((p) => p.at.getTime() <= at.getTime());
-  return judge(metric, newest, at, unit, `at or before ${iso(at)}`);
+export async function lagAt(region: string, metric: MetricRef, at: Date, unit = 's', period = LAG_PERIOD_SECONDS): Promise<LagReading> {
+  const lookback = Math.max(LAG_LOOKBACK_SECONDS, 5 * period);
+  const points = await lagSeries(region, metric, { start: new Date(at.getTime() - lookback * 1000), end: new Date(at.getTime() + 1) }, period);
+  const newest = points.find((p) => p.at.getTime() + period * 1000 <= at.getTime());
+  return judge(metric, newest, at, unit, `from a period that ended at or before ${iso(at)}`, period);
 }
 
 /**
  * The newest gap measured up to `now`; with `notBefore` (a switchover's fence), only a period that
  * STARTED at or after it counts: a period that began before the fence mixes writes from before it.
  */
-export async function latestLag(region: string, metric: MetricRef, now: Date, notBefore?: Date, unit = 's'): Promise<LagReading> {
-  const points = await lagSeries(region, metric, { start: new Date(now.getTime() - LAG_LOOKBACK_SECONDS * 1000), end: now });
+export async function latestLag(region: string, metric: MetricRef, now: Date, notBefore?: Date, unit = 's', period = LAG_PERIOD_SECONDS): Promise<LagReading> {
+  const lookback = Math.max(LAG_LOOKBACK_SECONDS, 5 * period);
+  const points = await lagSeries(region, metric, { start: new Date(now.getTime() - lookback * 1000), end: now }, period);
   const eligible = notBefore ? points.filter((p) => p.at.getTime() >= notBefore.getTime()) : points;
-  const reading = judge(metric, eligible[0], now, unit, notBefore ? `from a period starting at or after ${iso(notBefore)}` : `before ${iso(now)}`);
+  const reading = judge(metric, eligible[0], now, unit, notBefore ? `from a period starting at or after ${iso(notBefore)}` : `before ${iso(now)}`, period);
   if (reading.value === null && notBefore && points[0]) {
     return { value: null, detail: `${reading.detail} (newest: period starting ${iso(points[0].at)}, before it)` };
   }

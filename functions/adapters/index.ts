@@ -2,25 +2,17 @@
  * The resource kinds a plan can name, by layer. A stage looks its resources' adapter up here; adding
  * a kind is one adapter module, its schema in functions/core/plan.ts, and one line in this file.
  */
-import type { ReplicationObservation } from '../core/contract';
 import type { ComputeResource, DatabaseResource, Plan, TrafficResource } from '../core/plan';
 import * as arcRoutingControl from './arc-routing-control';
 import * as auroraGlobal from './aurora-global';
 import * as ecsService from './ecs-service';
 import * as rdsReplica from './rds-replica';
 import * as route53Record from './route53-record';
-import type { Fencer, ReconcileAdapter } from './types';
+import type { DatabaseAdapter, Fencer, ReconcileAdapter } from './types';
 
-export interface DatabaseKind<R> {
-  promote: ReconcileAdapter<R>;
-  replication: (db: R, plan: Plan, now: Date) => Promise<ReplicationObservation>;
-  fencer?: Fencer<R>;
-}
-
-
-export const databaseKinds: { [K in DatabaseResource['kind']]: DatabaseKind<Extract<DatabaseResource, { kind: K }>> } = {
-  'aurora-global': { promote: auroraGlobal.promote, replication: auroraGlobal.replication },
-  'rds-replica': { promote: rdsReplica.promote, replication: rdsReplica.replication, fencer: rdsReplica.fencer },
+export const databaseKinds: { [K in DatabaseResource['kind']]: DatabaseAdapter<Extract<DatabaseResource, { kind: K }>> } = {
+  'aurora-global': auroraGlobal.database,
+  'rds-replica': rdsReplica.database,
 };
 
 export const computeKinds: { [K in ComputeResource['kind']]: { scale: ReconcileAdapter<Extract<ComputeResource, { kind: K }>>; fencer: Fencer<Extract<ComputeResource, { kind: K }>> } } = {
@@ -42,8 +34,8 @@ export const trafficKinds: { [K in TrafficResource['kind']]: TrafficKind<Extract
 };
 
 /** The adapter set of one database resource (typed by its kind). */
-export function databaseKind(db: DatabaseResource): DatabaseKind<DatabaseResource> {
-  return databaseKinds[db.kind] as DatabaseKind<DatabaseResource>;
+export function databaseKind(db: DatabaseResource): DatabaseAdapter<DatabaseResource> {
+  return databaseKinds[db.kind] as DatabaseAdapter<DatabaseResource>;
 }
 export function computeKind(svc: ComputeResource) {
   return computeKinds[svc.kind] as { scale: ReconcileAdapter<ComputeResource>; fencer: Fencer<ComputeResource> };

@@ -70,7 +70,10 @@ const TERMINAL = new Set(['failed', 'storage-full', 'incompatible-parameters', '
 
 /** The gap at the fault (unplanned failover, detection), or the newest (planned switchover after the fence). */
 function readLag(db: RdsReplicaResource, plan: Plan, now: Date, at: { faultAt?: Date; notBefore?: Date }): Promise<LagReading> {
-  return at.faultAt ? lagAt(plan.recoveryRegion, replicaLag(db), at.faultAt) : latestLag(plan.recoveryRegion, replicaLag(db), now, at.notBefore);
+  const period = plan.detection.lagPeriodSeconds;
+  return at.faultAt
+    ? lagAt(plan.recoveryRegion, replicaLag(db), at.faultAt, 's', period)
+    : latestLag(plan.recoveryRegion, replicaLag(db), now, at.notBefore, 's', period);
 }
 
 export async function replication(db: RdsReplicaResource, plan: Plan, now: Date, query: ReplicationQuery = {}): Promise<ReplicationObservation> {
@@ -85,7 +88,9 @@ export async function replication(db: RdsReplicaResource, plan: Plan, now: Date,
   return {
     database: db.name,
     kind: db.kind,
-    status: status === 'replicating' && lag.value !== null ? 'replicating' : status === undefined ? 'unknown' : 'broken',
+    // The link's state is RDS's own read-replication status; a missing lag datapoint (a young replica,
+    // a metric not yet published) makes the gap unknown — RPO at risk — not the replication broken.
+    status: status === 'replicating' ? 'replicating' : status === undefined ? 'unknown' : 'broken',
     ...(lag.value !== null ? { lagSeconds: lag.value } : {}),
     lagDetail: lag.detail,
     detail: `read replication ${status ?? 'unknown'}, gap ${query.faultAt ? 'at the fault ' : ''}${lag.detail}; ${backups}`,

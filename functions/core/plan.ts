@@ -199,6 +199,12 @@ const planObject = z.object({
     probeAttempts: z.number().int().min(1).max(10).default(3),
     /** How often the stack's probe Lambda probes the primary from the recovery region (EventBridge Scheduler). */
     probeSchedule: z.string().regex(/^(cron|rate)\(.+\)$/, 'must be a cron(...) or rate(...) expression').default('rate(1 minute)'),
+    /**
+     * Period (seconds) of the replication-lag metrics the orchestrator reads: RDS `ReplicaLag` and
+     * Aurora `AuroraGlobalDBRPOLag` are published once a minute, so 60 on AWS. Only a lab with a
+     * faster clock for its metrics sets less.
+     */
+    lagPeriodSeconds: z.number().int().min(1).max(300).default(60),
     /** Namespace of the probe metric the probe Lambda publishes in the recovery region. */
     metricNamespace: z.string().regex(/^[A-Za-z0-9._/#:-]{1,255}$/, 'must be a CloudWatch namespace').default('FailoverOrchestrator/Detection'),
     /** Alarms (created by the stack, in the recovery region) whose ALARM state means the primary region is unhealthy. */
@@ -236,7 +242,9 @@ const planObject = z.object({
     enabled: z.boolean().default(true),
   }),
   /** Fencing the primary region is best effort: steps not confirmed within this budget are reported unconfirmed. */
-  fence: z.object({ timeoutSeconds: seconds(300).default(20) }).default({ timeoutSeconds: 20 }),
+  // At most 40 s: the fence Lambda runs 50 s (serverless.yml) and keeps 3 s for itself; the smoke
+  // test re-checks the fence within the same budget inside its 100 s.
+  fence: z.object({ timeoutSeconds: seconds(40).default(20) }).default({ timeoutSeconds: 20 }),
   /**
    * Single flight: one failover at a time, by a lease (a conditional write in DynamoDB) that expires
    * by itself when a run crashes, and a cool-down after a failover before another may start.

@@ -120,6 +120,8 @@ export const stateParts = {
     executionId: z.string(),
     startedAt: z.string(),
     duplicateOf: z.string().optional(),
+    /** When the failure began (the first failing signal): the replication gap is read at this time. */
+    faultAt: z.string().optional(),
   }),
   detection: z.custom<import('./contract').DetectionResult>((v) => !!v && typeof v === 'object' && 'classification' in v, 'detection result missing'),
   approval: z.custom<import('./contract').ApprovalDecision>((v) => !!v && typeof v === 'object' && 'approved' in v, 'approval decision missing'),

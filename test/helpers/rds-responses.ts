@@ -87,5 +87,17 @@ export function metricSeries(series: Record<string, Array<[string, number]>>) {
 
 /** Per-minute points from `from` (ISO, a minute boundary) on: `values[i]` is the period starting i minutes later. */
 export function perMinute(from: string, values: number[]): Array<[string, number]> {
-  return values.map((v, i) => [new Date(Date.parse(from) + i * 60_000).toISOString(), v]);
+  return perPeriod(from, 60, values);
+}
+
+/** Points every `seconds` from `from` (a period boundary) on: `values[i]` is the period starting i periods later. */
+export function perPeriod(from: string, seconds: number, values: number[]): Array<[string, number]> {
+  return values.map((v, i) => [new Date(Date.parse(from) + i * seconds * 1000).toISOString(), v]);
+}
+
+/** DescribeDBInstances for the accounts replica with the given read-replication status (undefined: no StatusInfos at all). */
+export function accountsReplicaWithStatus(status: string | undefined): Partial<DescribeDBInstancesCommandOutput> {
+  const out = accountsReplicaReplicating();
+  const instance = out.DBInstances![0]!;
+  return { DBInstances: [{ ...instance, StatusInfos: status === undefined ? [] : [{ StatusType: 'read replication', Status: status, Normal: status === 'replicating' }] }] };
 }

@@ -16,10 +16,10 @@ import type { Mode, ResourceStep, StartResult } from '../../functions/core/contr
 import type { AuroraGlobalResource } from '../../functions/core/plan';
 import { promoteEuDatabase } from '../../functions/promote-eu-database';
 import { NOW, previousStep, reconcileInput, regionOf, stageContext } from '../helpers/stage';
-import { ledgerPrimaryCluster, metricSeries, perMinute } from '../helpers/rds-responses';
+import { ledgerPrimaryCluster, metricSeries, perMinute, perPeriod } from '../helpers/rds-responses';
 import { examplePlan } from '../helpers/plan';
 import type { FenceContext } from '../../functions/adapters/types';
-import { fencer } from '../../functions/adapters/aurora-global';
+import { fencer, replication } from '../../functions/adapters/aurora-global';
 
 const rds = mockClient(RDSClient);
 const cloudwatch = mockClient(CloudWatchClient);
@@ -64,9 +64,10 @@ describe('aurora-global promotion', () => {
     expect(step).toMatchObject({ resource: 'ledger', kind: 'aurora-global', done: false, phase: 'started', mutated: true });
   });
 
-  it('records AuroraGlobalDBRPOLag (ms) AT THE FAULT as the data-loss estimate in seconds, not a later reading', async () => {
+  it('records AuroraGlobalDBRPOLag (ms) from the last period that ENDED by the fault as the data-loss estimate in seconds, not the period holding it nor a later reading', async () => {
+    // Fault at 09:59:40: the period starting 09:58 ended at 09:59; the one starting 09:59 holds the fault (its Maximum is post-fault growth).
     cloudwatch.on(GetMetricDataCommand).callsFake(
-      metricSeries({ AuroraGlobalDBRPOLag: perMinute('2025-03-04T09:58:00.000Z', [900, 3200, 65_000, 125_000]), AuroraGlobalDBReplicationLag: perMinute('2025-03-04T09:58:00.000Z', [1, 1, 1, 1]) }),
+      metricSeries({ AuroraGlobalDBRPOLag: perMinute('2025-03-04T09:58:00.000Z', [3200, 23_200, 83_200, 143_200]), AuroraGlobalDBReplicationLag: perMinute('2025-03-04T09:58:00.000Z', [1, 1, 1, 1]) }),
     );
     const input = ledger('failover');
 
@@ -75,7 +76,7 @@ describe('aurora-global promotion', () => {
     const step = await promoteEuDatabase({ ...input, start }, ctx);
 
     expect(step.lagSecondsAtPromotion).toBe(3.2);
-    expect(step.detail).toContain('data-loss estimate (gap at the fault): AuroraGlobalDBRPOLag 3200 ms');
+    expect(step.detail).toContain('data-loss estimate (gap at the fault): AuroraGlobalDBRPOLag 3200 ms (Maximum of the 60 s period starting 2025-03-04T09:58:00Z)');
     expect(cloudwatch).toHaveReceivedCommandWith(GetMetricDataCommand, {
       EndTime: new Date('2025-03-04T09:59:40.001Z'),
       MetricDataQueries: [
@@ -83,6 +84,23 @@ describe('aurora-global promotion', () => {
           MetricStat: { Metric: { Namespace: 'AWS/RDS', MetricName: 'AuroraGlobalDBRPOLag', Dimensions: [{ Name: 'DBClusterIdentifier', Value: 'payments-ledger-euw1' }] }, Period: 60, Stat: 'Maximum' },
         }),
       ],
+    });
+  });
+
+  it("uses the plan's detection.lagPeriodSeconds as the Period and for the 'ended at or before the fault' rule", async () => {
+    const plan = examplePlan((raw) => {
+      raw.detection.lagPeriodSeconds = 5;
+    });
+    // 5 s periods around a fault at 09:59:40: the one starting 09:59:35 ends at the fault; the one starting 09:59:40 holds it.
+    cloudwatch.on(GetMetricDataCommand).callsFake(metricSeries({ AuroraGlobalDBRPOLag: perPeriod('2025-03-04T09:59:30.000Z', 5, [1200, 1500, 6500, 11_500]) }));
+    const input = reconcileInput((p) => p.databases[0] as AuroraGlobalResource, { mode: 'failover', plan });
+
+    const step = await promoteEuDatabase({ ...input, start: { ...input.start, faultAt: '2025-03-04T09:59:40.000Z' } }, ctx);
+
+    expect(step.lagSecondsAtPromotion).toBe(1.5);
+    expect(step.detail).toContain('AuroraGlobalDBRPOLag 1500 ms (Maximum of the 5 s period starting 2025-03-04T09:59:35Z)');
+    expect(cloudwatch).toHaveReceivedCommandWith(GetMetricDataCommand, {
+      MetricDataQueries: [expect.objectContaining({ MetricStat: expect.objectContaining({ Period: 5, Stat: 'Maximum' }) })],
     });
   });
 
@@ -262,5 +280,36 @@ describe('aurora-global fence (primary cluster parameter group)', () => {
     rds.on(DescribeDBClusterParametersCommand).resolves({ Parameters: [{ ParameterName: 'work_mem', ParameterValue: '65536' }] });
 
     await expect(fencer.recheck!(db, plan, fenceCtx())).resolves.toMatchObject({ status: 'accepts-writes', detail: expect.stringContaining('default_transaction_read_only is not set') });
+  });
+});
+
+/**
+ * The link's state is Aurora's own word (GlobalClusterMember.SynchronizationStatus `pending-resync`:
+ * https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_GlobalClusterMember.html); a missing
+ * AuroraGlobalDBRPOLag datapoint makes the GAP unknown (RPO at risk), not the replication broken.
+ */
+describe('aurora-global replication (detection)', () => {
+  const plan = examplePlan();
+  const db = plan.databases[0] as AuroraGlobalResource;
+  const fault = { faultAt: new Date('2025-03-04T09:59:40.000Z') };
+  const withSync = (status: 'connected' | 'pending-resync'): GlobalCluster => {
+    const cluster = globalCluster({ writer: 'primary' });
+    return { ...cluster, GlobalClusterMembers: cluster.GlobalClusterMembers!.map((m) => (m.DBClusterArn === RECOVERY ? { ...m, SynchronizationStatus: status } : m)) };
+  };
+
+  it("is 'replicating' with the gap unknown (no lagSeconds, the reason kept) when connected and AuroraGlobalDBRPOLag has no datapoint", async () => {
+    cloudwatch.on(GetMetricDataCommand).resolves({ MetricDataResults: [{ Id: 'm', Values: [], Timestamps: [] }] });
+
+    const observed = await replication(db, plan, NOW, fault);
+
+    expect(observed).toMatchObject({ database: 'ledger', status: 'replicating', lagDetail: 'unknown: no AuroraGlobalDBRPOLag datapoint from a period that ended at or before 2025-03-04T09:59:40Z' });
+    expect(observed).not.toHaveProperty('lagSeconds');
+  });
+
+  it("is 'broken' when the recovery member is pending-resync, even with a lag datapoint", async () => {
+    rds.on(DescribeGlobalClustersCommand).resolves({ GlobalClusters: [withSync('pending-resync')] });
+    cloudwatch.on(GetMetricDataCommand).callsFake(metricSeries({ AuroraGlobalDBRPOLag: perMinute('2025-03-04T09:58:00.000Z', [3200, 23_200]) }));
+
+    await expect(replication(db, plan, NOW, fault)).resolves.toMatchObject({ status: 'broken', lagSeconds: 3.2, detail: expect.stringContaining('synchronization pending-resync') });
   });
 });

@@ -5,7 +5,9 @@ import type { Mode, ResourceStep } from '../../functions/core/contract';
 import type { RdsReplicaResource } from '../../functions/core/plan';
 import { promoteEuDatabase } from '../../functions/promote-eu-database';
 import { NOW, previousStep, reconcileInput, regionOf, stageContext } from '../helpers/stage';
-import { metricSeries, perMinute } from '../helpers/rds-responses';
+import { accountsReplicaWithStatus, metricSeries, perMinute, perPeriod } from '../helpers/rds-responses';
+import { examplePlan } from '../helpers/plan';
+import { replication } from '../../functions/adapters/rds-replica';
 
 const rds = mockClient(RDSClient);
 const cloudwatch = mockClient(CloudWatchClient);
@@ -23,9 +25,11 @@ const atFault = (mode: Mode = 'failover', previous?: ResourceStep) => {
 
 /**
  * ReplicaLag as RDS PostgreSQL publishes it around a crash at 09:59:30: a few seconds while the
- * primary lives, then `now() - pg_last_xact_replay_timestamp()` growing with the clock.
+ * primary lives, then `now() - pg_last_xact_replay_timestamp()` growing with the clock
+ * (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/USER_PostgreSQL.Replication.ReadReplicas.Monitor.html):
+ * the period starting 09:59 holds the fault, so its Maximum (34 s) is already 30 s of clock.
  */
-const crashSeries = perMinute('2025-03-04T09:56:00.000Z', [2, 3, 2, 4, 34, 94, 154, 214, 274]);
+const crashSeries = perMinute('2025-03-04T09:56:00.000Z', [2, 3, 4, 34, 94, 154, 214, 274, 334]);
 
 /** The recovery-region instance: a replica (replicating) until promoted, then standalone. */
 function instance(state: { replica: boolean; status?: string }): DBInstance {
@@ -73,8 +77,9 @@ describe('rds-replica promotion', () => {
 
     const step = await promoteEuDatabase(atFault('failover'), ctx);
 
-    // The period starting 09:59 holds the fault (09:59:30); 274 s is the clock running at 10:04.
-    expect(step).toMatchObject({ mutated: true, lagSecondsAtPromotion: 4 });
+    // The last period that ENDED by the fault (09:59:30) starts 09:58; the one starting 09:59 holds the fault (34 s of
+    // clock), and 334 s is the clock running at 10:04.
+    expect(step).toMatchObject({ mutated: true, lagSecondsAtPromotion: 4, detail: expect.stringContaining('ReplicaLag 4 s (Maximum of the 60 s period starting 2025-03-04T09:58:00Z)') });
     expect(cloudwatch).toHaveReceivedCommandWith(GetMetricDataCommand, {
       StartTime: new Date('2025-03-04T09:54:30.000Z'),
       EndTime: new Date('2025-03-04T09:59:30.001Z'),
@@ -91,7 +96,7 @@ describe('rds-replica promotion', () => {
 
     const step = await promoteEuDatabase(accounts('failover'), ctx);
 
-    expect(step.lagSecondsAtPromotion).toBe(34); // the period starting 10:00:00, the execution start
+    expect(step.lagSecondsAtPromotion).toBe(34); // the period 09:59–10:00, the last one ended by the execution start (10:00:00)
   });
 
   it('keeps the lag at the fault through an approval wait: a later poll reads the same period', async () => {
@@ -103,19 +108,35 @@ describe('rds-replica promotion', () => {
   });
 
   it('says the gap is unknown (null, and why, in the step detail) when a negative ReplicaLag is the datapoint at the fault', async () => {
-    cloudwatch.on(GetMetricDataCommand).callsFake(metricSeries({ ReplicaLag: perMinute('2025-03-04T09:58:00.000Z', [3, -1, 300]) }));
+    cloudwatch.on(GetMetricDataCommand).callsFake(metricSeries({ ReplicaLag: perMinute('2025-03-04T09:57:00.000Z', [3, -1, 300]) }));
 
     const step = await promoteEuDatabase(atFault('failover'), ctx);
 
     expect(step).toMatchObject({ mutated: true, lagSecondsAtPromotion: null, detail: expect.stringContaining('data-loss estimate (gap at the fault): unknown: invalid negative ReplicaLag datapoint -1') });
   });
 
-  it('records an unknown data-loss estimate as null when ReplicaLag has no datapoint at or before the fault', async () => {
-    cloudwatch.on(GetMetricDataCommand).callsFake(metricSeries({ ReplicaLag: perMinute('2025-03-04T10:00:00.000Z', [30, 90]) }));
+  it('records an unknown data-loss estimate as null when no ReplicaLag period ended by the fault (only the one holding it exists)', async () => {
+    cloudwatch.on(GetMetricDataCommand).callsFake(metricSeries({ ReplicaLag: perMinute('2025-03-04T09:59:00.000Z', [34, 94]) }));
 
     const step = await promoteEuDatabase(atFault('failover'), ctx);
 
-    expect(step).toMatchObject({ mutated: true, lagSecondsAtPromotion: null, detail: expect.stringContaining('unknown: no ReplicaLag datapoint at or before 2025-03-04T09:59:30Z') });
+    expect(step).toMatchObject({ mutated: true, lagSecondsAtPromotion: null, detail: expect.stringContaining('unknown: no ReplicaLag datapoint from a period that ended at or before 2025-03-04T09:59:30Z') });
+  });
+
+  it("uses the plan's detection.lagPeriodSeconds as the Period and for the 'ended at or before the fault' rule", async () => {
+    const plan = examplePlan((raw) => {
+      raw.detection.lagPeriodSeconds = 5;
+    });
+    // 5 s periods: the one starting 09:59:25 ends 09:59:30 (the fault); the one starting 09:59:30 holds it.
+    cloudwatch.on(GetMetricDataCommand).callsFake(metricSeries({ ReplicaLag: perPeriod('2025-03-04T09:59:20.000Z', 5, [1, 2, 6, 11]) }));
+    const input = reconcileInput((p) => p.databases[1] as RdsReplicaResource, { mode: 'failover', plan });
+
+    const step = await promoteEuDatabase({ ...input, start: { ...input.start, faultAt: FAULT } }, ctx);
+
+    expect(step).toMatchObject({ mutated: true, lagSecondsAtPromotion: 2, detail: expect.stringContaining('ReplicaLag 2 s (Maximum of the 5 s period starting 2025-03-04T09:59:25Z)') });
+    expect(cloudwatch).toHaveReceivedCommandWith(GetMetricDataCommand, {
+      MetricDataQueries: [expect.objectContaining({ MetricStat: expect.objectContaining({ Period: 5, Stat: 'Maximum' }) })],
+    });
   });
 
   it('is done without a mutating call when the instance is already a standalone writer', async () => {
@@ -253,5 +274,48 @@ describe('rds-replica promotion', () => {
 
     expect(step).toMatchObject({ done: true, phase: 'drill', mutated: false, wouldDo: `PromoteReadReplica ${REPLICA} (irreversible; reboots)` });
     expect(rds).not.toHaveReceivedCommand(PromoteReadReplicaCommand);
+  });
+});
+
+/**
+ * The link's state comes from RDS's own read-replication status (DBInstanceStatusInfo, StatusType
+ * `read replication`: https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DBInstanceStatusInfo.html);
+ * a missing ReplicaLag datapoint makes the GAP unknown (RPO at risk), not the replication broken.
+ */
+describe('rds-replica replication (detection)', () => {
+  const plan = examplePlan();
+  const db = plan.databases[1] as RdsReplicaResource;
+  const fault = { faultAt: new Date(FAULT) };
+
+  it("is 'replicating' with the gap unknown (no lagSeconds, the reason kept) when the status is replicating and ReplicaLag has no datapoint", async () => {
+    replicaLag(null);
+
+    const observed = await replication(db, plan, NOW, fault);
+
+    expect(observed).toMatchObject({ database: 'accounts', status: 'replicating', lagDetail: 'unknown: no ReplicaLag datapoint from a period that ended at or before 2025-03-04T09:59:30Z' });
+    expect(observed).not.toHaveProperty('lagSeconds');
+  });
+
+  it("is 'replicating' with the gap unknown when the only ReplicaLag datapoint is -1 (invalid, not a broken link)", async () => {
+    cloudwatch.on(GetMetricDataCommand).callsFake(metricSeries({ ReplicaLag: perMinute('2025-03-04T09:58:00.000Z', [-1]) }));
+
+    const observed = await replication(db, plan, NOW, fault);
+
+    expect(observed).toMatchObject({ status: 'replicating', lagDetail: expect.stringContaining('invalid negative ReplicaLag datapoint -1') });
+    expect(observed).not.toHaveProperty('lagSeconds');
+  });
+
+  it("is 'broken' when RDS says read replication is in error, even with a fresh lag datapoint", async () => {
+    rds.on(DescribeDBInstancesCommand).resolves(accountsReplicaWithStatus('error'));
+    cloudwatch.on(GetMetricDataCommand).callsFake(metricSeries({ ReplicaLag: crashSeries }));
+
+    await expect(replication(db, plan, NOW, fault)).resolves.toMatchObject({ status: 'broken', lagSeconds: 4, detail: expect.stringContaining('read replication error') });
+  });
+
+  it("is 'unknown' when RDS reports no read-replication status, whatever the lag", async () => {
+    rds.on(DescribeDBInstancesCommand).resolves(accountsReplicaWithStatus(undefined));
+    cloudwatch.on(GetMetricDataCommand).callsFake(metricSeries({ ReplicaLag: crashSeries }));
+
+    await expect(replication(db, plan, NOW, fault)).resolves.toMatchObject({ status: 'unknown', lagSeconds: 4 });
   });
 });

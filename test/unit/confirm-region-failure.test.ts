@@ -9,7 +9,7 @@ import { faultTimeOf, type AlarmEvent, type ProbeResult, type ReplicationObserva
 import { startFixture } from '../helpers/fixtures';
 import { examplePlan } from '../helpers/plan';
 import { mockFetch, networkError, NOW, stageContext } from '../helpers/stage';
-import { accountsReplicaReplicating, ledgerGlobalCluster, metricSeries, perMinute } from '../helpers/rds-responses';
+import { accountsReplicaReplicating, ledgerGlobalCluster, metricSeries, perMinute, perPeriod } from '../helpers/rds-responses';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../helpers/plan';
@@ -68,9 +68,9 @@ describe('classify', () => {
     expect(decision.reasons).toContainEqual(expect.stringContaining('automatic failover blocked: replication gap above the RPO budget'));
   });
 
-  it('marks the RPO at risk when a replication gap is unknown', () => {
+  it('marks the RPO at risk when a replication gap is unknown (the link still replicating: a missing datapoint is not a broken link)', () => {
     const unknown: ReplicationObservation[] = [
-      { database: 'ledger', kind: 'aurora-global', status: 'broken', detail: 'no replication-lag datapoint in the last 5 minutes' },
+      { database: 'ledger', kind: 'aurora-global', status: 'replicating', lagDetail: 'unknown: no AuroraGlobalDBRPOLag datapoint from a period that ended at or before 2025-03-04T09:59:30Z', detail: 'synchronization connected' },
       replicating()[1]!,
     ];
 
@@ -112,6 +112,18 @@ describe('classify', () => {
     const decision = classify(proceedPlan, healthAlarmStart, evidence({ alarms: alarms([HEALTH_ALARM]), replication: broken }), []);
 
     expect(decision).toMatchObject({ classification: 'partition', action: 'failover', approvalRequired: true, onApprovalTimeout: 'abort' });
+  });
+
+  it("does not call healthy probes with a replicating link whose gap is unknown a partition: the gap is unknown and the RPO at risk, nothing is broken", () => {
+    const unknownGap: ReplicationObservation[] = [
+      replicating()[0]!,
+      { database: 'accounts', kind: 'rds-replica', status: 'replicating', lagDetail: 'unknown: no ReplicaLag datapoint from a period that ended at or before 2025-03-04T10:00:00Z', detail: 'read replication replicating' },
+    ];
+
+    const decision = classify(plan, healthAlarmStart, evidence({ alarms: alarms([HEALTH_ALARM]), replication: unknownGap }), []);
+
+    expect(decision).toMatchObject({ classification: 'healthy', action: 'notify-only', rpoAtRisk: true });
+    expect(decision.reasons).not.toContainEqual(expect.stringContaining('replication of accounts'));
   });
 
   it('applies the plan timeout policy to anything but a partition', () => {
@@ -240,16 +252,16 @@ describe('readiness', () => {
 
   it('says, database by database, what the gap at the fault is, or that it is unknown and why (the line is never dropped)', () => {
     const mixed: ReplicationObservation[] = [
-      { ...replicating()[0]!, lagSeconds: 2.5, lagDetail: 'AuroraGlobalDBRPOLag 2500 ms (Maximum of the 60 s period starting 2025-03-04T09:59:00Z)' },
-      { ...replicating()[1]!, status: 'broken', lagSeconds: undefined, lagDetail: 'unknown: invalid negative ReplicaLag datapoint -1 (period starting 2025-03-04T09:59:00Z; -1 means replication is not active)' },
+      { ...replicating()[0]!, lagSeconds: 2.5, lagDetail: 'AuroraGlobalDBRPOLag 2500 ms (Maximum of the 60 s period starting 2025-03-04T09:58:00Z)' },
+      { ...replicating()[1]!, lagSeconds: undefined, lagDetail: 'unknown: invalid negative ReplicaLag datapoint -1 (period starting 2025-03-04T09:58:00Z; -1 means replication is not active)' },
     ];
 
     const decision = classify(plan, healthAlarmStart, evidence({ probes: probesDown, replication: mixed }), []);
 
     expect(decision.reasons).toEqual(
       expect.arrayContaining([
-        'replication gap of ledger at the fault: 2.5 s (AuroraGlobalDBRPOLag 2500 ms (Maximum of the 60 s period starting 2025-03-04T09:59:00Z))',
-        'replication gap of accounts at the fault: unknown (invalid negative ReplicaLag datapoint -1 (period starting 2025-03-04T09:59:00Z; -1 means replication is not active))',
+        'replication gap of ledger at the fault: 2.5 s (AuroraGlobalDBRPOLag 2500 ms (Maximum of the 60 s period starting 2025-03-04T09:58:00Z))',
+        'replication gap of accounts at the fault: unknown (invalid negative ReplicaLag datapoint -1 (period starting 2025-03-04T09:58:00Z; -1 means replication is not active))',
       ]),
     );
   });
@@ -284,10 +296,14 @@ describe('faultTimeOf (StartResult.faultAt from an alarm event)', () => {
 const FAULT = '2025-03-04T09:59:30.000Z';
 const atFault: StartResult = { ...healthAlarmStart, faultAt: FAULT };
 
-/** Lag series around a crash at 09:59:30 (published per minute, period start): growing with the clock after it. */
+/**
+ * Lag series around a crash at 09:59:30 (published per minute, timestamp = period start): growing with
+ * the clock after it, so the period starting 09:59, which holds the fault, already reads ~30 s more
+ * than the data lost; the gap at the fault is the period 09:58–09:59, the last one that ended by then.
+ */
 const LAG = {
-  AuroraGlobalDBRPOLag: perMinute('2025-03-04T09:57:00.000Z', [1800, 2100, 2500, 62_500, 122_500, 182_500, 242_500]),
-  ReplicaLag: perMinute('2025-03-04T09:57:00.000Z', [1, 1, 1, 31, 91, 151, 211]),
+  AuroraGlobalDBRPOLag: perMinute('2025-03-04T09:57:00.000Z', [1800, 2500, 32_500, 92_500, 152_500, 212_500, 272_500]),
+  ReplicaLag: perMinute('2025-03-04T09:57:00.000Z', [1, 1, 31, 91, 151, 211, 271]),
 };
 
 /** Lag of a healthy primary: steady, well within the RPO budget. */
@@ -362,18 +378,52 @@ describe('confirmRegionFailure', () => {
 
     expect(detection).toMatchObject({ replicationGapSeconds: 2.5, rpoAtRisk: false, approvalRequired: false });
     expect(detection.reasons[0]).toBe(`replication gaps read at ${FAULT} (first failing signal of ${HEALTH_ALARM})`);
-    expect(detection.reasons).toContain('replication gap of accounts at the fault: 1.0 s (ReplicaLag 1 s (Maximum of the 60 s period starting 2025-03-04T09:59:00Z))');
+    expect(detection.reasons).toContain('replication gap of accounts at the fault: 1.0 s (ReplicaLag 1 s (Maximum of the 60 s period starting 2025-03-04T09:58:00Z))');
+    expect(detection.reasons).toContain('replication gap of ledger at the fault: 2.5 s (AuroraGlobalDBRPOLag 2500 ms (Maximum of the 60 s period starting 2025-03-04T09:58:00Z))');
   });
 
-  it('says the gap is unknown for a database without a datapoint at or before the fault, and marks the RPO at risk', async () => {
-    platformInEu({ health: HEALTH_ALARM, series: { AuroraGlobalDBRPOLag: LAG.AuroraGlobalDBRPOLag, ReplicaLag: perMinute('2025-03-04T10:00:00.000Z', [31, 91]) } });
+  it('says the gap is unknown for a database with no period that ended by the fault (only the one holding it), and marks the RPO at risk', async () => {
+    platformInEu({ health: HEALTH_ALARM, series: { AuroraGlobalDBRPOLag: LAG.AuroraGlobalDBRPOLag, ReplicaLag: perMinute('2025-03-04T09:59:00.000Z', [31, 91]) } });
     mockFetch(() => Promise.reject(networkError()));
 
     const detection = await confirmRegionFailure({ plan, start: atFault }, stageContext());
 
-    expect(detection).toMatchObject({ rpoAtRisk: true, approvalRequired: true });
+    expect(detection).toMatchObject({ classification: 'region-outage', rpoAtRisk: true, approvalRequired: true });
+    expect(detection.evidence.replication[1]).toMatchObject({ database: 'accounts', status: 'replicating' });
     expect(detection.evidence.replication[1]).not.toHaveProperty('lagSeconds');
-    expect(detection.reasons).toContain('replication gap of accounts at the fault: unknown (no ReplicaLag datapoint at or before 2025-03-04T09:59:30Z)');
+    expect(detection.reasons).toContain('replication gap of accounts at the fault: unknown (no ReplicaLag datapoint from a period that ended at or before 2025-03-04T09:59:30Z)');
+  });
+
+  it("keeps a replica that RDS says is 'replicating' but has no ReplicaLag datapoint replicating: with healthy probes that is not a partition, the gap is unknown and the RPO at risk", async () => {
+    platformInEu({ health: HEALTH_ALARM, series: { AuroraGlobalDBRPOLag: HEALTHY_LAG.AuroraGlobalDBRPOLag } });
+    mockFetch(() => new Response('ok', { status: 200 }));
+
+    const detection = await confirmRegionFailure({ plan, start: atFault }, stageContext());
+
+    expect(detection.evidence.replication[1]).toMatchObject({ database: 'accounts', status: 'replicating', lagDetail: expect.stringContaining('unknown: no ReplicaLag datapoint') });
+    expect(detection.evidence.replication[1]).not.toHaveProperty('lagSeconds');
+    expect(detection.classification).not.toBe('partition');
+    expect(detection).toMatchObject({ classification: 'healthy', action: 'notify-only', rpoAtRisk: true });
+    expect(detection.reasons).toContain('replication gap unknown for at least one database');
+  });
+
+  it("reads the gap with the plan's detection.lagPeriodSeconds: Period 5, and the last 5 s period that ended by the fault", async () => {
+    const fastPlan = examplePlan((raw) => {
+      raw.detection.lagPeriodSeconds = 5;
+    });
+    // 5 s periods: the one starting 09:59:25 ends at the fault (09:59:30); the one starting 09:59:30 holds it.
+    platformInEu({
+      health: HEALTH_ALARM,
+      series: { AuroraGlobalDBRPOLag: perPeriod('2025-03-04T09:59:20.000Z', 5, [1500, 2000, 7000, 12_000]), ReplicaLag: perPeriod('2025-03-04T09:59:20.000Z', 5, [1, 1.5, 6.5, 11.5]) },
+    });
+    mockFetch(() => Promise.reject(networkError()));
+
+    const detection = await confirmRegionFailure({ plan: fastPlan, start: atFault }, stageContext());
+
+    expect(detection).toMatchObject({ replicationGapSeconds: 2, rpoAtRisk: false, approvalRequired: false });
+    expect(detection.reasons).toContain('replication gap of accounts at the fault: 1.5 s (ReplicaLag 1.5 s (Maximum of the 5 s period starting 2025-03-04T09:59:25Z))');
+    for (const call of cloudwatch.commandCalls(GetMetricDataCommand)) expect(call.args[0].input.MetricDataQueries?.[0]?.MetricStat?.Period).toBe(5);
+    expect(cloudwatch).toHaveReceivedCommandTimes(GetMetricDataCommand, 2);
   });
 
   it('reads every plan alarm, the replication status of each database, and its RPO lag with Period 60 and Maximum up to the fault', async () => {
