@@ -45,6 +45,15 @@ async function describe(id: string, region: string, signal?: AbortSignal): Promi
 
 const isReplica = (i: DBInstance): boolean => !!i.ReadReplicaSourceDBInstanceIdentifier;
 const replicationStatus = (i: DBInstance): string | undefined => i.StatusInfos?.find((s) => s.StatusType === 'read replication')?.Status;
+
+/**
+ * Read-replication statuses in which the replica still receives the primary's changes
+ * (https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DBInstanceStatusInfo.html;
+ * RDS user guide, "Monitoring read replication": `replication degraded` is PostgreSQL's
+ * "receiving data, some of it not yet applied"). `error`, `stopped`, `terminated` and the
+ * stop-point states are a broken link for failover purposes.
+ */
+const RECEIVING = new Set(['replicating', 'replication degraded']);
 const replicaLag = (db: RdsReplicaResource): MetricRef => ({ namespace: 'AWS/RDS', name: 'ReplicaLag', dimensions: { DBInstanceIdentifier: db.replicaInstanceIdentifier } });
 
 /**
@@ -90,7 +99,7 @@ export async function replication(db: RdsReplicaResource, plan: Plan, now: Date,
     kind: db.kind,
     // The link's state is RDS's own read-replication status; a missing lag datapoint (a young replica,
     // a metric not yet published) makes the gap unknown — RPO at risk — not the replication broken.
-    status: status === 'replicating' ? 'replicating' : status === undefined ? 'unknown' : 'broken',
+    status: status !== undefined && RECEIVING.has(status) ? 'replicating' : status === undefined ? 'unknown' : 'broken',
     ...(lag.value !== null ? { lagSeconds: lag.value } : {}),
     lagDetail: lag.detail,
     detail: `read replication ${status ?? 'unknown'}, gap ${query.faultAt ? 'at the fault ' : ''}${lag.detail}; ${backups}`,

@@ -312,6 +312,15 @@ describe('rds-replica replication (detection)', () => {
     await expect(replication(db, plan, NOW, fault)).resolves.toMatchObject({ status: 'broken', lagSeconds: 4, detail: expect.stringContaining('read replication error') });
   });
 
+  // https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_DBInstanceStatusInfo.html: PostgreSQL's "replication degraded" still receives data.
+  it("is 'replicating' when RDS says 'replication degraded' (still receiving), and 'broken' at a replication stop point", async () => {
+    cloudwatch.on(GetMetricDataCommand).callsFake(metricSeries({ ReplicaLag: crashSeries }));
+    rds.on(DescribeDBInstancesCommand).resolves(accountsReplicaWithStatus('replication degraded'));
+    await expect(replication(db, plan, NOW, fault)).resolves.toMatchObject({ status: 'replicating', lagSeconds: 4 });
+    rds.on(DescribeDBInstancesCommand).resolves(accountsReplicaWithStatus('replication stop point reached'));
+    await expect(replication(db, plan, NOW, fault)).resolves.toMatchObject({ status: 'broken' });
+  });
+
   it("is 'unknown' when RDS reports no read-replication status, whatever the lag", async () => {
     rds.on(DescribeDBInstancesCommand).resolves(accountsReplicaWithStatus(undefined));
     cloudwatch.on(GetMetricDataCommand).callsFake(metricSeries({ ReplicaLag: crashSeries }));
