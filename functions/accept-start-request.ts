@@ -4,14 +4,17 @@
  * The failover state machine is started four ways: a CloudWatch alarm through an EventBridge rule,
  * by hand (console / CLI), by the monthly drill schedule, and (resumed) by Slack. This stage turns
  * the raw execution input into one `StartResult`, fails fast with `InvalidInput` naming what was
- * wrong, and detects duplicate starts (at-least-once delivery) so only one execution acts.
+ * wrong, and takes the plan's single-flight lease (functions/core/single-flight.ts): a duplicate start
+ * (EventBridge delivers at least once; one incident raises several alarms) ends as `duplicateOf`
+ * the run that owns the failover, and a manual start during the post-failover cool-down fails fast
+ * with `CooldownActive`.
  */
 import { z } from 'zod';
-import { alarmEventSchema, manualStartSchema, type StartResult } from './core/contract';
-import { ownRegion } from './core/clients';
+import { alarmEventSchema, faultTimeOf, manualStartSchema, type StartResult } from './core/contract';
 import { InvalidInputError } from './core/errors';
 import { alarmNames, formatIssues, type Plan } from './core/plan';
-import { findOwner } from './core/single-flight';
+import { logger } from './core/powertools';
+import { acquire } from './core/single-flight';
 import { stageHandler, stateParts, type StageContext } from './core/stage';
 
 const inputSchema = z.object({
@@ -41,7 +44,10 @@ export function interpretRequest(request: unknown, plan: Plan): Omit<StartResult
           : undefined;
     if (!alarmKind) throw new InvalidInputError(`request.detail.alarmName: ${alarmName} is not an alarm of plan ${plan.name}`);
     if (state.value !== 'ALARM') throw new InvalidInputError(`request.detail.state.value: ${state.value}, only ALARM starts a failover`);
-    return { trigger: 'alarm', mode: 'failover', alarmName, alarmKind, reason: state.reason ?? `${alarmName} in ALARM`, requestedBy: `alarm:${alarmName}` };
+    // The gap that an unplanned failover loses is read at the first failing signal, not at detection.
+    const planAlarm = [...plan.detection.healthAlarms, ...plan.detection.databaseAlarms, ...plan.detection.replicationLagAlarms].find((a) => a.name === alarmName);
+    const faultAt = faultTimeOf(parsed.data, planAlarm);
+    return { trigger: 'alarm', mode: 'failover', alarmName, alarmKind, reason: state.reason ?? `${alarmName} in ALARM`, requestedBy: `alarm:${alarmName}`, faultAt };
   }
   const parsed = manualStartSchema.safeParse(request);
   if (!parsed.success) throw new InvalidInputError(`manual start input is invalid: ${formatIssues(parsed.error, 'request')}`);
@@ -58,26 +64,34 @@ export function incidentKey(request: Omit<StartResult, 'executionId' | 'startedA
   return `${request.trigger}:${request.mode}:${request.requestedBy}:${request.reason}`;
 }
 
-export async function acceptStartRequest(input: AcceptStartInput, ctx: StageContext): Promise<StartResult> {
+/**
+ * How serious an incident is, for the single-flight lease: a run deciding on a less serious incident
+ * is taken over by a more (or equally) serious one, never the other way round. A replication-lag
+ * alarm ranks lowest: it may be a partition or lag alone, and a real outage raises it too (RDS
+ * `ReplicaLag` grows with the clock once the primary is gone), so it must never displace a run for
+ * a failing primary or an operator's request.
+ */
+export function incidentPrecedence(request: Omit<StartResult, 'executionId' | 'startedAt'>): number {
+  return request.trigger === 'alarm' && request.alarmKind === 'replication-lag' ? 0 : 1;
+}
+
+/** The start result, with why single flight ended this run as a duplicate (or whose lease it took over). */
+export type AcceptedStart = StartResult & { duplicateReason?: string; tookOverFrom?: string };
+
+export async function acceptStartRequest(input: AcceptStartInput, ctx: StageContext): Promise<AcceptedStart> {
   const interpreted = interpretRequest(input.request, input.plan);
-  const key = incidentKey(interpreted);
-  const sameIncident = (other: unknown): boolean => {
-    try {
-      return incidentKey(interpretRequest(other, input.plan)) === key;
-    } catch {
-      return false; // an input that was never valid owns nothing
-    }
-  };
-  const duplicateOf = await findOwner(
-    ownRegion(),
-    { executionArn: input.execution.id, stateMachineArn: input.execution.stateMachineId, startTime: input.execution.startTime, isDrill: interpreted.mode === 'drill' },
-    sameIncident,
+  const now = ctx.now();
+  const lease = await acquire(
+    input.plan,
+    { executionId: input.execution.id, incidentKey: incidentKey(interpreted), precedence: incidentPrecedence(interpreted), trigger: interpreted.trigger, mode: interpreted.mode },
+    now,
   );
+  if (!lease.acquired) logger.info('duplicate start: another run owns the failover', { duplicateOf: lease.duplicateOf, reason: lease.reason });
   return {
     ...interpreted,
     executionId: input.execution.id,
-    startedAt: ctx.now().toISOString(),
-    ...(duplicateOf ? { duplicateOf } : {}),
+    startedAt: now.toISOString(),
+    ...(lease.acquired ? (lease.tookOverFrom ? { tookOverFrom: lease.tookOverFrom } : {}) : { duplicateOf: lease.duplicateOf, duplicateReason: lease.reason }),
   };
 }
 

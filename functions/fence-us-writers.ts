@@ -17,6 +17,7 @@ import type { FenceResult } from './core/contract';
 import { FenceUnconfirmedError } from './core/errors';
 import type { ComputeResource, DatabaseResource, Plan } from './core/plan';
 import { logger } from './core/powertools';
+import { markActing } from './core/single-flight';
 import { stageHandler, stateParts, type StageContext } from './core/stage';
 
 const inputSchema = z.object({ plan: stateParts.plan, start: stateParts.start }).passthrough();
@@ -43,6 +44,9 @@ const computeOnly = (t: Target): FenceOutcome => fenceOutcome('skipped', 'none',
 
 export async function fenceUsWriters(input: FenceInput, ctx: StageContext): Promise<FenceResult> {
   const { plan, start } = input;
+  // Never mutate without the lease: another incident may have taken it over while this run waited
+  // at its approval gate (LeaseLost, before any fencing call).
+  if (start.mode !== 'drill') await markActing(plan, start.executionId, ctx.now());
   const startedAt = ctx.now().toISOString();
   const targets = fenceTargets(plan);
 

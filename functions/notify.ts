@@ -4,6 +4,10 @@
  * Drill Completed"), both with per-stage timings, fence status and the data-loss estimate. The event
  * carries an idempotency key (execution id + outcome): a retried notification may deliver twice,
  * and consumers dedupe on it.
+ *
+ * Every notify path (succeeded, no-failover, failed) is the end of a run, so it also releases the
+ * run's single-flight lease (functions/core/single-flight.ts) and, when traffic moved, starts the
+ * plan's cool-down. The release never fails the notification: the lease expires by itself.
  */
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
@@ -12,6 +16,7 @@ import type { FailoverState, ResourceStep } from './core/contract';
 import { eventbridge } from './core/clients';
 import { awsCall, NotificationFailedError } from './core/errors';
 import { metrics } from './core/powertools';
+import { release, type ReleaseResult } from './core/single-flight';
 import { stageHandler, stateParts, type StageContext } from './core/stage';
 import { postMessage } from './slack/slack-api';
 import { slackBotToken } from './slack/secrets';
@@ -119,11 +124,34 @@ function slackText(s: Summary): string {
   return lines.filter(Boolean).join('\n');
 }
 
-export async function notify(input: NotifyInput, ctx: StageContext): Promise<{ detailType: string; slackTs?: string; eventId?: string }> {
+/**
+ * Whether this run moved traffic to the recovery region (starts the cool-down): a real run that
+ * succeeded, or one that failed after a traffic step made its change (e.g. the smoke test failed
+ * after the flip). A run that failed before the flip did not: an operator must be able to start
+ * the failover again at once.
+ */
+export function trafficMoved(input: NotifyInput): boolean {
+  const state = input.state as unknown as FailoverState;
+  if (isDrill(input)) return false;
+  if (input.outcome === 'succeeded') return true;
+  const traffic = state.recovery?.traffic;
+  return Array.isArray(traffic) && traffic.some((s) => s.mutated);
+}
+
+/** A drill, from the accepted start or, when the run failed before it was accepted, from the request. */
+function isDrill(input: NotifyInput): boolean {
+  const state = input.state as unknown as FailoverState & { request?: { mode?: unknown } };
+  return (state.start?.mode ?? state.request?.mode) === 'drill';
+}
+
+export async function notify(input: NotifyInput, ctx: StageContext): Promise<{ detailType: string; slackTs?: string; eventId?: string; lease: ReleaseResult }> {
   const plan = input.state.plan;
-  const summary = summarize(input, ctx.now());
+  const now = ctx.now();
+  const summary = summarize(input, now);
   const text = slackText(summary);
 
+  // Released whatever the outcome (conditional on this run owning it); never rejects.
+  const lease = release(plan, input.execution.id, now, { failedOver: trafficMoved(input), drill: isDrill(input) });
   // Both channels are attempted; a failure of one does not silence the other.
   const [slack, event] = await Promise.allSettled([
     slackBotToken(plan.slack.botTokenParameter).then((token) => postMessage(token, { channel: plan.slack.channel, text, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: text.slice(0, 2900) } }] })),
@@ -135,6 +163,7 @@ export async function notify(input: NotifyInput, ctx: StageContext): Promise<{ d
       ),
     ),
   ]);
+  const released = await lease;
   if (event.status === 'fulfilled' && (event.value.FailedEntryCount ?? 0) > 0) {
     throw new NotificationFailedError(`EventBridge refused the ${summary.detailType} event: ${event.value.Entries?.[0]?.ErrorCode} ${event.value.Entries?.[0]?.ErrorMessage}`);
   }
@@ -144,7 +173,7 @@ export async function notify(input: NotifyInput, ctx: StageContext): Promise<{ d
   metrics.addMetric(`Outcome_${summary.outcome}`, MetricUnit.Count, 1);
   if (summary.outcome === 'succeeded') metrics.addMetric('FailoverDuration', MetricUnit.Seconds, summary.totalSeconds);
   if (typeof summary.estimatedDataLossSeconds === 'number') metrics.addMetric('EstimatedDataLossSeconds', MetricUnit.Seconds, summary.estimatedDataLossSeconds);
-  return { detailType: summary.detailType, slackTs: slack.value.ts, eventId: event.value.Entries?.[0]?.EventId };
+  return { detailType: summary.detailType, slackTs: slack.value.ts, eventId: event.value.Entries?.[0]?.EventId, lease: released };
 }
 
 export const handler = stageHandler('notify', inputSchema, notify);

@@ -45,7 +45,6 @@ function iamStatements(plan, stage) {
   const P = plan.primaryRegion;
   const R = plan.recoveryRegion;
   const stateMachine = sub(`arn:\${AWS::Partition}:states:\${AWS::Region}:\${AWS::AccountId}:stateMachine:${stateMachineName(stage)}`);
-  const executions = sub(`arn:\${AWS::Partition}:states:\${AWS::Region}:\${AWS::AccountId}:execution:${stateMachineName(stage)}:*`);
   const table = (name) => sub(`arn:\${AWS::Partition}:dynamodb:\${AWS::Region}:\${AWS::AccountId}:table/${name}`);
   const approvalsTable = table(`${SERVICE}-${stage}-approvals`);
   const leaseTable = table(leaseTableName(stage));
@@ -100,13 +99,14 @@ function iamStatements(plan, stage) {
   const route53Flip = records.length
     ? [allow(['route53:ListResourceRecordSets', 'route53:ChangeResourceRecordSets'], zones), allow(['route53:GetChange'], [sub('arn:${AWS::Partition}:route53:::change/*')])]
     : [];
-  const leaseItems = allow(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'], [leaseTable]);
+  // The lease is only ever read (consistent GetItem) and changed by conditional UpdateItem (functions/core/single-flight.ts).
+  const leaseItems = allow(['dynamodb:GetItem', 'dynamodb:UpdateItem'], [leaseTable]);
   const nonEmpty = (statements) => statements.filter((s) => !Array.isArray(s.Resource) || s.Resource.length > 0);
   // Active tracing (provider.tracing.lambda) needs these on every function's own role; X-Ray has no resource-level permissions.
   const xray = allow(['xray:PutTraceSegments', 'xray:PutTelemetryRecords'], '*');
   const withTracing = (byFunction) => Object.fromEntries(Object.entries(byFunction).map(([fn, statements]) => [fn, [...nonEmpty(statements), xray]]));
   return withTracing({
-    acceptStartRequest: [allow(['states:ListExecutions'], [stateMachine]), allow(['states:DescribeExecution'], [executions]), leaseItems],
+    acceptStartRequest: [leaseItems],
     confirmRegionFailure: [
       ...describeDatabases,
       allow(['cloudwatch:DescribeAlarms'], alarms),
@@ -120,6 +120,7 @@ function iamStatements(plan, stage) {
       allow(['rds:ModifyDBParameterGroup'], parameterGroups),
       allow(['rds:ModifyDBClusterParameterGroup'], primaryClusterParameterGroups),
       ...describePrimaryDatabases,
+      leaseItems,
     ],
     promoteEuDatabase: [
       ...describeDatabases,

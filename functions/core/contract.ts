@@ -106,6 +106,10 @@ export interface StartResult {
   faultAt?: string;
   /** Set when another execution of this state machine is already handling the failover (at-least-once events). */
   duplicateOf?: string;
+  /** Why this start is a duplicate (same incident, a run already acting, cool-down, a drill yielding). */
+  duplicateReason?: string;
+  /** The execution this run took the lease from (a different incident still deciding). */
+  tookOverFrom?: string;
 }
 
 export interface ProbeResult {
@@ -161,8 +165,10 @@ export interface ApprovalDecision {
   approved: boolean;
   decidedBy: string;
   decidedAt: string;
-  via: 'slack' | 'manual-start' | 'timeout-policy' | 'policy';
+  via: 'slack' | 'cli' | 'manual-start' | 'timeout-policy' | 'policy';
   comment?: string;
+  /** Who ran the operator CLI that decided (local user and host), for the audit. */
+  operator?: { user: string; host: string };
 }
 
 /** One resource's step in a stage. */

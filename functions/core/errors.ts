@@ -104,6 +104,26 @@ export class StageDeadlineExceededError extends FailoverError {
   override readonly name = 'StageDeadlineExceeded';
 }
 
+/** Another run took this plan's single-flight lease over (a more urgent incident) before this one mutated anything. */
+export class LeaseLostError extends FailoverError {
+  override readonly name = 'LeaseLost';
+}
+
+/** A failover finished recently: no new failover starts before the plan's cool-down ends. */
+export class CooldownActiveError extends FailoverError {
+  override readonly name = 'CooldownActive';
+}
+
+/** After promotion, the old primary was reachable and still accepts writes: split-brain risk. */
+export class OldPrimaryWritableError extends FailoverError {
+  override readonly name = 'OldPrimaryWritable';
+}
+
+/** A drill (readiness check) found the plan not ready to fail over: each reason is in the message. */
+export class DrillNotReadyError extends FailoverError {
+  override readonly name = 'DrillNotReady';
+}
+
 /** Error names used in the state machines' ErrorEquals; a test checks they exist here. */
 export const ERROR_NAMES = [
   'InvalidInput',
@@ -123,6 +143,10 @@ export const ERROR_NAMES = [
   'SlackSignatureInvalid',
   'SlackUnavailable',
   'StageDeadlineExceeded',
+  'LeaseLost',
+  'CooldownActive',
+  'OldPrimaryWritable',
+  'DrillNotReady',
 ] as const;
 
 /** SDK exception names that mean "try again later", not "this will never work". */

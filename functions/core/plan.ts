@@ -295,6 +295,15 @@ export const planSchema = planObject.superRefine((plan, ctx) => {
       ctx.addIssue({ code: 'custom', path: ['compute', i, 'failoverDesiredCount'], message: `must be at least standbyDesiredCount (${svc.standbyDesiredCount})` });
     }
   });
+  // A run parked at its gates must not outlive its lease, or a duplicate of the same incident could open a second gate.
+  const minLease = 2 * plan.approval.timeoutSeconds + 300;
+  if (plan.singleFlight.leaseSeconds < minLease) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['singleFlight', 'leaseSeconds'],
+      message: `must be at least ${minLease} s: twice approval.timeoutSeconds (two approval gates) plus 300 s for the stages`,
+    });
+  }
   const probes = new Set(plan.detection.probes.map((p) => p.name));
   for (const list of ['healthAlarms', 'databaseAlarms'] as const) {
     plan.detection[list].forEach((alarm, i) => {

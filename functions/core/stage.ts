@@ -120,6 +120,8 @@ export const stateParts = {
     executionId: z.string(),
     startedAt: z.string(),
     duplicateOf: z.string().optional(),
+    duplicateReason: z.string().optional(),
+    tookOverFrom: z.string().optional(),
     /** When the failure began (the first failing signal): the replication gap is read at this time. */
     faultAt: z.string().optional(),
   }),

@@ -5,18 +5,22 @@
  */
 import { FailoverGlobalClusterCommand, PromoteReadReplicaCommand, SwitchoverGlobalClusterCommand } from '@aws-sdk/client-rds';
 import { ChangeResourceRecordSetsCommand } from '@aws-sdk/client-route-53';
+import { UpdateRoutingControlStatesCommand } from '@aws-sdk/client-route53-recovery-cluster';
 import { UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import { SendTaskFailureCommand, SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { incidentKey, incidentPrecedence, interpretRequest } from '../../functions/accept-start-request';
 import type { Plan } from '../../functions/core/plan';
+import { acquire } from '../../functions/core/single-flight';
 import { BOT_TOKEN, SIGNING_SECRET, installFakePlatform, type FakePlatform, type World } from '../helpers/fake-platform';
 import { clickSlackButton, runFailover, type RunResult } from '../helpers/local-sfn';
 import { examplePlan, ROOT } from '../helpers/plan';
 import { captureLogs } from '../helpers/logs';
 
 process.env.APPROVALS_TABLE = 'failover-orchestrator-test-approvals';
+process.env.LEASE_TABLE = 'failover-orchestrator-test-leases';
 process.env.SLACK_SIGNING_SECRET_PARAMETER = '/failover/example/slack-signing-secret';
 
 const sample = (name: string) => JSON.parse(readFileSync(join(ROOT, 'events', 'samples', name), 'utf8'));
@@ -25,10 +29,15 @@ const APPROVER = 'U0123ABCDEF';
 /** How a run ended, in one object, so a failed expectation shows the error and its cause. */
 const outcome = (run: RunResult) => ({ status: run.status, ...(run.error ? { error: run.error, cause: run.cause } : {}) });
 
-/** The example plan with lab-sized waits: one probe attempt, fast polls. */
+/**
+ * The example plan with lab-sized waits: one probe attempt, fast polls, and 1 s replication-lag
+ * periods (AWS: 60 s), so a switchover's "0 from a period that started after the fence" comes
+ * within a second or two instead of one to two minutes.
+ */
 function testPlan(edit?: (raw: Record<string, any>) => void): Plan {
   return examplePlan((raw) => {
     raw.detection.probeAttempts = 1;
+    raw.detection.lagPeriodSeconds = 1;
     raw.polling = { promoteIntervalSeconds: 1, trafficIntervalSeconds: 1, scaleIntervalSeconds: 1 };
     edit?.(raw);
   });
@@ -63,7 +72,9 @@ describe('failover state machine', () => {
     expect(p.clients.rds).toHaveReceivedCommandWith(PromoteReadReplicaCommand, { DBInstanceIdentifier: 'payments-accounts-euw1' });
     expect(p.clients.ecs).toHaveReceivedCommandWith(UpdateServiceCommand, { cluster: 'payments-use1', service: 'payments-api', desiredCount: 0 });
     expect(p.clients.ecs).toHaveReceivedCommandWith(UpdateServiceCommand, { cluster: 'payments-euw1', service: 'payments-api', desiredCount: 50 });
-    expect(p.clients.route53).toHaveReceivedCommandTimes(ChangeResourceRecordSetsCommand, 1);
+    // The example plan flips through ARC routing controls (data plane): one call for the pair, no Route 53 edit.
+    expect(p.clients.arc).toHaveReceivedCommandTimes(UpdateRoutingControlStatesCommand, 1);
+    expect(p.clients.route53).toHaveReceivedCommandTimes(ChangeResourceRecordSetsCommand, 0);
     expect(p.world.dns).toMatchObject({ primaryWeight: 0, recoveryWeight: 100 });
     expect(run.output.recovery.promotion.map((s: { done: boolean }) => s.done)).toEqual([true, true]);
     expect(run.output.smoke.passed).toBe(true);
@@ -280,17 +291,21 @@ describe('failover state machine', () => {
     expect(outcome(run)).toEqual({ status: 'SUCCEEDED' });
     expect(p.mutatingCalls()).toEqual([]);
     expect(run.output.recovery.promotion.every((s: { wouldDo?: string }) => !!s.wouldDo)).toBe(true);
-    expect(run.output.recovery.traffic[0].wouldDo).toContain('weights us-east-1=0, eu-west-1=100');
+    expect(run.output.recovery.traffic[0].wouldDo).toContain('routing controls api-euw1=On, api-use1=Off in one UpdateRoutingControlStates call');
     expect(p.fetchSpy.mock.calls.some(([, init]) => init?.method === 'POST' && !String(init?.body ?? '').includes('"channel"'))).toBe(false);
     expect(p.eventDetailTypes()).toEqual(['Failover Drill Completed']);
   });
 
-  it('ends as a duplicate when an older execution already owns the failover (at-least-once delivery)', async () => {
+  it('ends as a duplicate when an older execution already holds the lease for the same incident (at-least-once delivery)', async () => {
     const plan = testPlan();
-    const p = platformFor(plan, {
-      probesUp: false,
-      running: [{ executionArn: 'arn:aws:states:eu-west-1:111122223333:execution:failover-orchestrator-test-failover:first', startDate: new Date(Date.now() - 60_000), input: sample('health-alarm.json') }],
-    });
+    const p = platformFor(plan, { probesUp: false });
+    // The first delivery of the same alarm already took the lease (a conditional write in DynamoDB).
+    const first = interpretRequest(sample('health-alarm.json'), plan);
+    await acquire(
+      plan,
+      { executionId: 'arn:aws:states:eu-west-1:111122223333:execution:failover-orchestrator-test-failover:first', incidentKey: incidentKey(first), precedence: incidentPrecedence(first), trigger: 'alarm', mode: 'failover' },
+      new Date(Date.now() - 60_000),
+    );
 
     const run = await runFailover(plan, p, sample('health-alarm.json'));
 

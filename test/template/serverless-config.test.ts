@@ -117,12 +117,14 @@ describe('iam (example plan: ARC routing controls, no route53-record)', () => {
     expect(actionsOf(iam.probePrimary!).sort()).toEqual(['cloudwatch:PutMetricData', 'xray:PutTelemetryRecords', 'xray:PutTraceSegments']);
   });
 
-  it('gives the lease table to acceptStartRequest and notify only', () => {
+  it('gives the lease table to acceptStartRequest, fenceUsWriters (markActing) and notify only, read and conditional update only', () => {
     const onLease = Object.entries(iam)
       .filter(([, statements]) => text(statements).includes('table/failover-orchestrator-example-leases'))
       .map(([fn]) => fn);
-    expect(onLease.sort()).toEqual(['acceptStartRequest', 'notify']);
-    expect(statementsWith(iam.acceptStartRequest!, 'dynamodb:UpdateItem')[0]!.Action).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem']);
+    expect(onLease.sort()).toEqual(['acceptStartRequest', 'fenceUsWriters', 'notify']);
+    for (const fn of onLease) expect(statementsWith(iam[fn]!, 'dynamodb:UpdateItem')[0]!.Action).toEqual(['dynamodb:GetItem', 'dynamodb:UpdateItem']);
+    // ListExecutions is eventually consistent: no longer the single-flight mechanism, so no longer granted.
+    expect(actionsOf(iam.acceptStartRequest!)).not.toContain('states:ListExecutions');
   });
 
   it('lets the Slack callback invoke itself (answer first, update later) and no other function', () => {
