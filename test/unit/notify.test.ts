@@ -1,4 +1,5 @@
 import { clearCaches } from '@aws-lambda-powertools/parameters';
+import { ConditionalCheckFailedException, DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -11,6 +12,8 @@ import { mockFetch, regionOf, stageContext } from '../helpers/stage';
 
 const eventbridge = mockClient(EventBridgeClient);
 const ssm = mockClient(SSMClient);
+const dynamodb = mockClient(DynamoDBClient);
+process.env.LEASE_TABLE = 'failover-orchestrator-test-leases';
 
 const BOT_TOKEN = 'xoxb-1111-2222-abcdefghijklmnop';
 const TOKEN_PARAMETER = '/failover/example/slack-bot-token';
@@ -38,7 +41,7 @@ function finishedState(overrides: Partial<FailoverState> = {}): NotifyInput['sta
     plan: examplePlan(),
     start: startFixture(),
     detection: detectionFixture({ classification: 'region-outage', approvalRequired: false, startedAt: '2025-03-04T10:00:01.000Z', finishedAt: '2025-03-04T10:00:09.000Z' }),
-    fence: { confirmed: true, approvalNeeded: false, steps: [{ resource: 'payments-api', kind: 'ecs-service', confirmed: true, action: 'scale-to-zero', detail: 'desiredCount 0' }], startedAt: '2025-03-04T10:00:10.000Z', finishedAt: '2025-03-04T10:00:40.000Z' },
+    fence: { confirmed: true, approvalNeeded: false, steps: [{ resource: 'payments-api', kind: 'ecs-service', status: 'confirmed', confirmed: true, action: 'scale-to-zero', detail: 'desiredCount 0' }], startedAt: '2025-03-04T10:00:10.000Z', finishedAt: '2025-03-04T10:00:40.000Z' },
     recovery: {
       promotion: [step('ledger', { lagSecondsAtPromotion: 2.5 }), step('accounts', { kind: 'rds-replica', lagSecondsAtPromotion: 4, finishedAt: '2025-03-04T10:04:00.000Z' })],
       scale: [step('payments-api', { kind: 'ecs-service', phase: 'steady' })],
@@ -72,6 +75,8 @@ const ctx = stageContext();
 beforeEach(() => {
   eventbridge.reset();
   ssm.reset();
+  dynamodb.reset();
+  dynamodb.on(UpdateItemCommand).resolves({});
   clearCaches();
   ssm.on(GetParameterCommand, { Name: TOKEN_PARAMETER }).resolves({ Parameter: { Name: TOKEN_PARAMETER, Type: 'SecureString', Value: BOT_TOKEN } });
   eventbridge.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: 'b8e7f0d2-1111-2222-3333-444455556666' }] });
@@ -90,7 +95,12 @@ describe('notify', () => {
       Entries: [{ EventBusName: 'failover-events', Source: 'failover.orchestrator', DetailType: 'Failover Succeeded', Detail: expect.any(String), Resources: [EXECUTION_ID] }],
     });
     await expect(regionOf(eventbridge.commandCalls(PutEventsCommand)[0]!)).resolves.toBe('eu-west-1');
-    expect(result).toEqual({ detailType: 'Failover Succeeded', slackTs: '1741082700.000200', eventId: 'b8e7f0d2-1111-2222-3333-444455556666' });
+    expect(result).toEqual({
+      detailType: 'Failover Succeeded',
+      slackTs: '1741082700.000200',
+      eventId: 'b8e7f0d2-1111-2222-3333-444455556666',
+      lease: { released: true, cooldownUntil: '2025-03-04T10:35:00.000Z' },
+    });
   });
 
   it('carries per-stage timings, the data-loss estimate and an idempotency key in the event detail', async () => {
@@ -171,7 +181,7 @@ describe('notify', () => {
 
   it('warns in Slack when the fence was not confirmed', async () => {
     const state = finishedState({
-      fence: { confirmed: false, approvalNeeded: true, steps: [{ resource: 'payments-api', kind: 'ecs-service', confirmed: false, action: 'scale-to-zero', detail: 'us-east-1 unreachable' }], startedAt: '2025-03-04T10:00:10.000Z', finishedAt: '2025-03-04T10:00:40.000Z' },
+      fence: { confirmed: false, approvalNeeded: true, steps: [{ resource: 'payments-api', kind: 'ecs-service', status: 'unconfirmed', confirmed: false, action: 'scale-to-zero', detail: 'us-east-1 unreachable' }], startedAt: '2025-03-04T10:00:10.000Z', finishedAt: '2025-03-04T10:00:40.000Z' },
     });
 
     await notify(input('succeeded', state), ctx);
@@ -221,6 +231,85 @@ describe('notify', () => {
     eventbridge.on(PutEventsCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'ThrottlingException', $metadata: { httpStatusCode: 400 } }));
 
     await expect(notify(input(), ctx)).rejects.toMatchObject({ name: 'TransientAwsError' });
+  });
+
+  describe('the single-flight lease (functions/core/single-flight.ts)', () => {
+    /** The release UpdateItem sent, if any. */
+    const releaseCall = () => dynamodb.commandCalls(UpdateItemCommand).find((c) => c.args[0].input.ConditionExpression === '#ownerId = :me')?.args[0].input;
+
+    it('releases it after a failover that moved traffic and starts the cool-down (now + cooldownSeconds)', async () => {
+      await notify(input('succeeded'), ctx);
+
+      expect(releaseCall()).toMatchObject({
+        TableName: 'failover-orchestrator-test-leases',
+        Key: { leaseId: { S: 'failover#payments' } },
+        ExpressionAttributeValues: { ':me': { S: EXECUTION_ID }, ':until': { S: '2025-03-04T10:35:00.000Z' } },
+      });
+      expect(releaseCall()!.UpdateExpression).toContain('#cooldownUntil = :until');
+      await expect(regionOf(dynamodb.commandCalls(UpdateItemCommand)[0]!)).resolves.toBe('eu-west-1');
+    });
+
+    it('releases it without a cool-down when the run decided not to fail over', async () => {
+      const state = finishedState({ detection: detectionFixture({ classification: 'healthy', action: 'notify-only' }), recovery: undefined, smoke: undefined, fence: undefined });
+
+      const result = await notify(input('no-failover', state), ctx);
+
+      expect(result.lease).toEqual({ released: true });
+      expect(releaseCall()!.UpdateExpression).not.toContain('cooldownUntil');
+    });
+
+    it('releases it without a cool-down when the run failed before traffic moved (the operator may start again at once)', async () => {
+      const state = finishedState({ recovery: undefined, smoke: undefined, error: { Error: 'PromotionDeadlineExceeded', Cause: 'ledger not done' } });
+
+      await notify(input('failed', state), ctx);
+
+      expect(releaseCall()!.UpdateExpression).not.toContain('cooldownUntil');
+    });
+
+    it('starts the cool-down when the run failed after the traffic flip made its change', async () => {
+      const state = finishedState({ smoke: undefined, error: { Error: 'SmokeTestFailed', Cause: 'HTTP 503' } });
+
+      await notify(input('failed', state), ctx);
+
+      expect(releaseCall()!.UpdateExpression).toContain('#cooldownUntil = :until');
+    });
+
+    it('releases the drill item for a drill, never the failover lease, and starts no cool-down', async () => {
+      const state = finishedState({ start: startFixture({ mode: 'drill', trigger: 'schedule' }) });
+
+      await notify(input('succeeded', state), ctx);
+
+      expect(releaseCall()).toMatchObject({ Key: { leaseId: { S: 'failover-drill#payments' } } });
+      expect(releaseCall()!.UpdateExpression).not.toContain('cooldownUntil');
+    });
+
+    it('still tries to release when the run failed before its start was accepted (a lease taken by a crashed attempt)', async () => {
+      const state = finishedState({ start: undefined, error: { Error: 'Lambda.Unknown', Cause: 'timed out' } });
+
+      await notify(input('failed', state), ctx);
+
+      expect(releaseCall()).toMatchObject({ Key: { leaseId: { S: 'failover#payments' } }, ExpressionAttributeValues: { ':me': { S: EXECUTION_ID } } });
+    });
+
+    it('does not fail the notification when the release fails, and still sends both messages', async () => {
+      dynamodb.on(UpdateItemCommand).rejects(Object.assign(new Error('connect ETIMEDOUT'), { name: 'TimeoutError' }));
+
+      const result = await notify(input(), ctx);
+
+      expect(result).toMatchObject({ detailType: 'Failover Succeeded', lease: { released: false, detail: expect.stringContaining('TimeoutError') } });
+      expect(eventbridge).toHaveReceivedCommandTimes(PutEventsCommand, 1);
+      expect(fetchSpy).toHaveBeenCalledTimes(1);
+    });
+
+    it('leaves a lease it does not hold alone (a run that lost it, or a duplicate’s failure)', async () => {
+      dynamodb.on(UpdateItemCommand).rejects(
+        new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {}, Item: { leaseId: { S: 'failover#payments' }, ownerId: { S: 'arn:other' } } }),
+      );
+
+      const result = await notify(input('failed', finishedState({ recovery: undefined, smoke: undefined, error: { Error: 'LeaseLost', Cause: 'taken over' } })), ctx);
+
+      expect(result.lease).toEqual({ released: false, detail: 'held by arn:other' });
+    });
   });
 
   describe('the bot token', () => {
