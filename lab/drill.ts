@@ -111,11 +111,15 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     t0 = traffic.start();
     say(`▶ traffic: ${options.rate} tx/s through the front door (5 KB payments)`);
     await new Promise((r) => setTimeout(r, options.warmupMs));
-    if (scenario.needsReplicaLagHistory) {
+    // A replica in service has a history of ReplicaLag datapoints; a lab that just started has none,
+    // and the orchestrator would (rightly) call the gap at the fault unknown. Wait for the first one.
+    {
       const waited = await waitForReplicaLagDatapoint(lab);
-      say(`▶ t=${rel(Date.now()).toFixed(1)} s the replica's first ReplicaLag datapoint is published (waited ${secs(waited)}: one a minute, as RDS)`);
+      say(`▶ t=${rel(Date.now()).toFixed(1)} s the replica's first ReplicaLag datapoint is published (waited ${secs(waited)}: one every ${lab.lagPeriodSeconds} s${lab.lagPeriodSeconds === 60 ? ', as RDS' : '; RDS: 60 s'})`);
     }
 
+    // Same phase of the probe cycle for every scenario, so their detection times compare.
+    await lab.afterProbeRound();
     const faultAt = Date.now();
     const label = await scenario.inject(lab);
     events.push({ t: rel(faultAt), label, kind: 'fault' });
@@ -240,7 +244,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     }
     if (execution?.error) notes.push(`Execution ended with ${execution.error}: ${execution.cause ?? ''}`);
     if (promoted && typeof estimatedWorst !== 'number') {
-      notes.push('The orchestrator reported the data-loss estimate as unknown: RDS publishes ReplicaLag once a minute, and no datapoint from before the fault existed (this lab had run for less than a minute before it). It said so rather than guess.');
+      notes.push(`The orchestrator reported the data-loss estimate as unknown: no ReplicaLag period that ended before the fault had a valid datapoint (ReplicaLag is published every ${lab.lagPeriodSeconds} s here; RDS: 60 s). It said so rather than guess.`);
     }
     const actedAlongside = lab.startedExecutions.filter((e) => e.execution !== execution && describeOther(e.execution).acted);
     if (actedAlongside.length > 0) notes.push(`UNEXPECTED: ${actedAlongside.map((e) => e.execution.name).join(', ')} acted (fence, promotion or flip) alongside ${execution?.name ?? 'the drill'}: one failover at a time is broken.`);
@@ -308,7 +312,7 @@ async function waitForReplicaLagDatapoint(lab: Lab): Promise<number> {
           new GetMetricDataCommand({
             StartTime: new Date(now.getTime() - 10 * 60_000),
             EndTime: now,
-            MetricDataQueries: [{ Id: 'lag', MetricStat: { Metric: { Namespace: 'AWS/RDS', MetricName: 'ReplicaLag', Dimensions: [{ Name: 'DBInstanceIdentifier', Value: replica }] }, Period: 60, Stat: 'Maximum' } }],
+            MetricDataQueries: [{ Id: 'lag', MetricStat: { Metric: { Namespace: 'AWS/RDS', MetricName: 'ReplicaLag', Dimensions: [{ Name: 'DBInstanceIdentifier', Value: replica }] }, Period: lab.lagPeriodSeconds, Stat: 'Maximum' } }],
           }),
         );
         return (out.MetricDataResults?.[0]?.Values?.length ?? 0) > 0;

@@ -147,6 +147,11 @@ export class Lab {
   workDir = '';
   private interactivity?: SlackInteractivityEndpoint;
   private probes?: Probes;
+
+  /** Resolves once the next probe round has finished (see Probes.afterNextTick). */
+  afterProbeRound(): Promise<void> {
+    return this.probes ? this.probes.afterNextTick() : Promise.resolve();
+  }
   private services?: Awaited<ReturnType<typeof sharedServices>>;
   private logStream?: WriteStream;
   private patterns: Array<Record<string, unknown>> = [];

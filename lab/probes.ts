@@ -168,6 +168,16 @@ export function replicaLagSeconds(reading: LagReading, primaryLsn: string | null
 export class Probes {
   private timer?: NodeJS.Timeout;
   private running = false;
+  private tickWaiters: Array<() => void> = [];
+
+  /**
+   * Resolves when the next probe round has finished. The drill injects every fault at this same
+   * point of the probe cycle, so scenarios compare on what they do, not on where the fault happened
+   * to fall between two probe rounds (up to one round of detection time either way).
+   */
+  afterNextTick(): Promise<void> {
+    return new Promise((resolve) => this.tickWaiters.push(resolve));
+  }
   private readonly probeAlarms: Array<{ tracker: AlarmTracker; probe: Probe | undefined; kind: 'health' | 'database' }>;
   private readonly lagAlarms: Array<{ tracker: AlarmTracker; alarm: LagAlarm }>;
 
@@ -218,6 +228,9 @@ export class Probes {
       }
     } finally {
       this.running = false;
+      const waiters = this.tickWaiters;
+      this.tickWaiters = [];
+      for (const resolve of waiters) resolve();
     }
   }
 

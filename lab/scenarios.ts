@@ -24,12 +24,6 @@ export interface Scenario {
   outage: boolean;
   /** How long to keep going when no execution ever starts (ms). */
   quietPeriodMs: number;
-  /**
-   * Start only once the replica has published a ReplicaLag datapoint, as a replica in service has:
-   * RDS publishes one a minute, so a lab younger than a minute has none, and a planned switchover
-   * needs the evidence that replication is healthy. Costs up to a minute of warm-up.
-   */
-  needsReplicaLagHistory?: boolean;
 }
 
 /** The fault of every region-outage variant: the primary region is gone (and refuses connections). */
@@ -106,7 +100,6 @@ export const SCENARIOS: Record<string, Scenario> = {
     name: 'planned-switchover',
     description: 'an operator starts a planned switchover: fence, wait for the standby to catch up, promote, flip — zero loss',
     approver: 'approve',
-    needsReplicaLagHistory: true,
     inject: async (lab) => {
       lab.startExecution(manual('switchover', 'lab: planned switchover'));
       return 'switchover started by the operator';

@@ -1,16 +1,26 @@
-import { DescribeExecutionCommand, ListExecutionsCommand, SFNClient, type ExecutionListItem } from '@aws-sdk/client-sfn';
-import { mockClient } from 'aws-sdk-client-mock';
+/**
+ * AcceptStartRequest: reading the start request, and the single-flight lease it takes
+ * (functions/core/single-flight.ts). The lease lives in dynalite, an in-memory DynamoDB on
+ * 127.0.0.1 (free port), so the conditional writes are judged by a DynamoDB engine.
+ */
+import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { acceptStartRequest, handler, type AcceptStartInput } from '../../functions/accept-start-request';
+import { resetClients } from '../../functions/core/clients';
+import { failoverLeaseId, markActing, readLease, release } from '../../functions/core/single-flight';
 import { examplePlan, ROOT } from '../helpers/plan';
 import { NOW, stageContext } from '../helpers/stage';
 
-const sfn = mockClient(SFNClient);
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const dynalite = require('dynalite') as (options: Record<string, unknown>) => Server;
 
 const STATE_MACHINE = 'arn:aws:states:eu-west-1:111122223333:stateMachine:payments-failover';
 const executionArn = (name: string) => `arn:aws:states:eu-west-1:111122223333:execution:payments-failover:${name}`;
-const SELF = { id: executionArn('self'), startTime: '2025-03-04T10:00:00.000Z', stateMachineId: STATE_MACHINE };
+const execution = (name: string) => ({ id: executionArn(name), startTime: NOW.toISOString(), stateMachineId: STATE_MACHINE });
+const SELF = execution('self');
 
 /** A sample event (events/samples/*.json), as EventBridge or the scheduler delivers it. */
 function sample(name: string): Record<string, any> {
@@ -28,23 +38,53 @@ function alarmEvent(alarmName: string, state = 'ALARM') {
 
 const manualStart = (overrides: Record<string, unknown> = {}) => ({ mode: 'failover', reason: 'us-east-1 is down, declared by incident commander', requestedBy: 'alice@example.com', ...overrides });
 
-function input(request: unknown, execution = SELF): AcceptStartInput {
-  return { request, plan: examplePlan(), execution };
-}
-
-function running(name: string, startDate: string): ExecutionListItem {
-  return { executionArn: executionArn(name), stateMachineArn: STATE_MACHINE, name, status: 'RUNNING', startDate: new Date(startDate) };
+const plan = examplePlan();
+function input(request: unknown, exec = SELF): AcceptStartInput {
+  return { request, plan, execution: exec };
 }
 
 const ctx = stageContext();
+const later = (seconds: number) => stageContext(new Date(NOW.getTime() + seconds * 1000));
+const lease = () => readLease(failoverLeaseId(plan));
 
-beforeEach(() => {
-  sfn.reset();
-  sfn.on(ListExecutionsCommand).resolves({ executions: [running('self', SELF.startTime)] });
+let server: Server;
+let raw: DynamoDBClient;
+let tableSeq = 0;
+
+beforeAll(async () => {
+  server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  process.env.AWS_ENDPOINT_URL_DYNAMODB = endpoint;
+  raw = new DynamoDBClient({ region: 'eu-west-1', endpoint });
+});
+
+afterAll(async () => {
+  delete process.env.AWS_ENDPOINT_URL_DYNAMODB;
+  delete process.env.LEASE_TABLE;
+  resetClients();
+  raw.destroy();
+  await new Promise((resolve) => server.close(resolve));
+});
+
+/** A fresh, empty lease table per test (hash key leaseId, as the stack and the lab create it). */
+beforeEach(async () => {
+  resetClients();
+  const name = `failover-orchestrator-test-leases-${++tableSeq}`;
+  await raw.send(
+    new CreateTableCommand({
+      TableName: name,
+      KeySchema: [{ AttributeName: 'leaseId', KeyType: 'HASH' }],
+      AttributeDefinitions: [{ AttributeName: 'leaseId', AttributeType: 'S' }],
+      BillingMode: 'PAY_PER_REQUEST',
+    }),
+  );
+  while ((await raw.send(new DescribeTableCommand({ TableName: name }))).Table?.TableStatus !== 'ACTIVE') await new Promise((r) => setTimeout(r, 5));
+  process.env.LEASE_TABLE = name;
 });
 
 describe('accept-start-request: what started the execution', () => {
-  it('reads a health alarm of the plan as an alarm-triggered failover', async () => {
+  it('reads a health alarm of the plan as an alarm-triggered failover, with faultAt = the start of the alarm evaluation window (reasonData.startDate)', async () => {
     const result = await acceptStartRequest(input(alarmEvent('payments-us-east-1-api-health')), ctx);
 
     expect(result).toEqual({
@@ -56,6 +96,10 @@ describe('accept-start-request: what started the execution', () => {
       requestedBy: 'alarm:payments-us-east-1-api-health',
       executionId: SELF.id,
       startedAt: NOW.toISOString(),
+      // events/samples/health-alarm.json: reasonData.startDate 2026-11-03T02:59:00.000+0000, state change at 03:02:11
+      // (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch-and-eventbridge.html); faultTimeOf itself is
+      // tested in confirm-region-failure.test.ts.
+      faultAt: '2026-11-03T02:59:00.000Z',
     });
   });
 
@@ -76,7 +120,6 @@ describe('accept-start-request: what started the execution', () => {
       name: 'InvalidInput',
       message: 'request.detail.alarmName: checkout-us-east-1-api-health is not an alarm of plan payments',
     });
-    expect(sfn).not.toHaveReceivedCommand(ListExecutionsCommand);
   });
 
   it('refuses an alarm that went back to OK', async () => {
@@ -96,7 +139,7 @@ describe('accept-start-request: what started the execution', () => {
     });
   });
 
-  it('accepts a manual start as the operator wrote it', async () => {
+  it('accepts a manual start as the operator wrote it (no faultAt: the stages read the gap at startedAt)', async () => {
     const result = await acceptStartRequest(input(sample('manual-failover')), ctx);
 
     expect(result).toEqual({
@@ -145,13 +188,13 @@ describe('accept-start-request: what started the execution', () => {
 
 describe('accept-start-request: handler input validation', () => {
   it('refuses an input without the execution context with InvalidInput', async () => {
-    await expect(handler({ request: manualStart(), plan: examplePlan() })).rejects.toMatchObject({ name: 'InvalidInput', message: expect.stringContaining('execution') });
+    await expect(handler({ request: manualStart(), plan })).rejects.toMatchObject({ name: 'InvalidInput', message: expect.stringContaining('execution') });
   });
 
   it('refuses an invalid plan in the execution input with InvalidPlan naming the plan field', async () => {
-    const plan = { ...examplePlan(), recoveryRegion: 'eu-west-9' };
+    const badPlan = { ...examplePlan(), recoveryRegion: 'eu-west-9' };
 
-    await expect(handler({ request: manualStart(), plan, execution: SELF })).rejects.toMatchObject({
+    await expect(handler({ request: manualStart(), plan: badPlan, execution: SELF })).rejects.toMatchObject({
       name: 'InvalidPlan',
       message: expect.stringContaining('plan.recoveryRegion: eu-west-9 is not an AWS region'),
     });
@@ -159,116 +202,114 @@ describe('accept-start-request: handler input validation', () => {
 });
 
 describe('accept-start-request: duplicate starts (single flight)', () => {
-  it('marks the execution a duplicate of an older running one for the same incident (another health alarm of the failing primary)', async () => {
-    sfn.on(ListExecutionsCommand).resolves({ executions: [running('self', SELF.startTime), running('older', '2025-03-04T09:59:59.000Z')] });
-    sfn.on(DescribeExecutionCommand).resolves({ input: JSON.stringify(alarmEvent('payments-us-east-1-api-health')) });
-
-    const result = await acceptStartRequest(input(alarmEvent('payments-us-east-1-ledger-health')), ctx);
-
-    expect(result.duplicateOf).toBe(executionArn('older'));
-    expect(sfn).toHaveReceivedCommandWith(ListExecutionsCommand, { stateMachineArn: STATE_MACHINE, statusFilter: 'RUNNING' });
-    expect(sfn).toHaveReceivedCommandWith(DescribeExecutionCommand, { executionArn: executionArn('older') });
-  });
-
-  it('does not let an older run for another incident swallow this one (a partition parked at its approval gate vs. a region outage)', async () => {
-    sfn.on(ListExecutionsCommand).resolves({ executions: [running('self', SELF.startTime), running('partition', '2025-03-04T09:50:00.000Z')] });
-    sfn.on(DescribeExecutionCommand).resolves({ input: JSON.stringify(alarmEvent('payments-ledger-replication-lag')) });
-
+  it('takes the plan’s lease and sets no duplicateOf when nothing else runs', async () => {
     const result = await acceptStartRequest(input(alarmEvent('payments-us-east-1-api-health')), ctx);
 
-    expect(result.duplicateOf).toBeUndefined();
+    expect(result).not.toHaveProperty('duplicateOf');
+    expect(await lease()).toMatchObject({ ownerId: SELF.id, incidentKey: 'alarm:primary-unhealthy', phase: 'deciding', acquiredAt: NOW.toISOString() });
+  });
+
+  it('lets exactly one of two simultaneous starts for the same alarm go on; the other is its duplicate, with the reason', async () => {
+    const [a, b] = await Promise.all([
+      acceptStartRequest(input(alarmEvent('payments-us-east-1-api-health'), execution('a')), ctx),
+      acceptStartRequest(input(alarmEvent('payments-us-east-1-api-health'), execution('b')), ctx),
+    ]);
+
+    const owner = (await lease())!.ownerId;
+    expect([a, b].filter((r) => r.duplicateOf === undefined).map((r) => r.executionId)).toEqual([owner]);
+    expect([a, b].find((r) => r.duplicateOf !== undefined)).toMatchObject({ duplicateOf: owner, duplicateReason: expect.stringContaining('same incident') });
+  });
+
+  it('marks another health alarm of the failing primary a duplicate of the run that owns it', async () => {
+    await acceptStartRequest(input(alarmEvent('payments-us-east-1-api-health'), execution('first')), ctx);
+
+    const result = await acceptStartRequest(input(alarmEvent('payments-us-east-1-ledger-writer-down')), later(5));
+
+    expect(result.duplicateOf).toBe(executionArn('first'));
+  });
+
+  it('does not let a run for another incident parked at its approval gate swallow this one (a partition vs. a region outage)', async () => {
+    await acceptStartRequest(input(alarmEvent('payments-ledger-replication-lag'), execution('partition')), ctx);
+
+    const result = await acceptStartRequest(input(alarmEvent('payments-us-east-1-api-health')), later(600));
+
+    expect(result).not.toHaveProperty('duplicateOf');
+    expect(result.tookOverFrom).toBe(executionArn('partition'));
+    expect((await lease())!.ownerId).toBe(SELF.id);
+  });
+
+  it('makes a replication-lag alarm (which a real outage raises too) a duplicate of the region-outage run', async () => {
+    await acceptStartRequest(input(alarmEvent('payments-us-east-1-api-health'), execution('outage')), ctx);
+
+    const result = await acceptStartRequest(input(alarmEvent('payments-ledger-replication-lag')), later(60));
+
+    expect(result.duplicateOf).toBe(executionArn('outage'));
+  });
+
+  it('makes every start a duplicate once the owner has begun to act', async () => {
+    await acceptStartRequest(input(alarmEvent('payments-ledger-replication-lag'), execution('partition')), ctx);
+    await markActing(plan, executionArn('partition'), later(30).now());
+
+    const result = await acceptStartRequest(input(manualStart()), later(60));
+
+    expect(result).toMatchObject({ duplicateOf: executionArn('partition'), duplicateReason: expect.stringContaining('already failing over') });
   });
 
   it('treats an identical manual start submitted twice as one', async () => {
-    sfn.on(ListExecutionsCommand).resolves({ executions: [running('self', SELF.startTime), running('first-click', '2025-03-04T09:59:58.000Z')] });
-    sfn.on(DescribeExecutionCommand).resolves({ input: JSON.stringify(manualStart()) });
+    await acceptStartRequest(input(manualStart(), execution('first-click')), ctx);
 
-    const result = await acceptStartRequest(input(manualStart()), ctx);
+    const result = await acceptStartRequest(input(manualStart()), later(2));
 
     expect(result.duplicateOf).toBe(executionArn('first-click'));
   });
 
-  it('does not let an older running drill block a real failover', async () => {
-    sfn.on(ListExecutionsCommand).resolves({ executions: [running('self', SELF.startTime), running('drill', '2025-03-04T09:30:00.000Z')] });
-    sfn.on(DescribeExecutionCommand).resolves({ input: JSON.stringify(sample('scheduled-drill')) });
+  describe('after a failover moved traffic (cool-down)', () => {
+    beforeEach(async () => {
+      await acceptStartRequest(input(alarmEvent('payments-us-east-1-api-health'), execution('failed-over')), ctx);
+      await release(plan, executionArn('failed-over'), later(600).now(), { failedOver: true });
+    });
+    const until = new Date(NOW.getTime() + (600 + plan.singleFlight.cooldownSeconds) * 1000).toISOString();
 
-    const result = await acceptStartRequest(input(alarmEvent('payments-us-east-1-api-health')), ctx);
+    it('ends an alarm-started run as a duplicate of that failover, saying until when', async () => {
+      const result = await acceptStartRequest(input(alarmEvent('payments-us-east-1-api-health')), later(700));
 
-    expect(result.duplicateOf).toBeUndefined();
+      expect(result).toMatchObject({ duplicateOf: executionArn('failed-over'), duplicateReason: expect.stringContaining(`cooling down until ${until}`) });
+    });
+
+    it('fails a manual start fast with CooldownActive naming until when', async () => {
+      await expect(acceptStartRequest(input(manualStart()), later(700))).rejects.toMatchObject({ name: 'CooldownActive', message: expect.stringContaining(until) });
+    });
   });
 
-  it('makes a drill yield to anything running, even a failover started after it', async () => {
-    sfn.on(ListExecutionsCommand).resolves({ executions: [running('self', SELF.startTime), running('newer', '2025-03-04T10:00:30.000Z')] });
-    sfn.on(DescribeExecutionCommand).resolves({ input: JSON.stringify(alarmEvent('payments-us-east-1-api-health')) });
+  it('does not let a running drill block a real failover', async () => {
+    await acceptStartRequest(input(sample('scheduled-drill'), execution('drill')), ctx);
 
-    const result = await acceptStartRequest(input(sample('scheduled-drill')), ctx);
-
-    expect(result.duplicateOf).toBe(executionArn('newer'));
-  });
-
-  it('lets exactly one of two simultaneous drills go on (the older one), not cancel both', async () => {
-    sfn.on(ListExecutionsCommand).resolves({ executions: [running('self', SELF.startTime), running('newer-drill', '2025-03-04T10:00:30.000Z')] });
-    sfn.on(DescribeExecutionCommand).resolves({ input: JSON.stringify(sample('scheduled-drill')) });
-
-    const result = await acceptStartRequest(input(sample('scheduled-drill')), ctx);
-
-    expect(result.duplicateOf).toBeUndefined();
-  });
-
-  it('makes a drill yield to an older running drill', async () => {
-    sfn.on(ListExecutionsCommand).resolves({ executions: [running('self', SELF.startTime), running('older-drill', '2025-03-04T09:59:00.000Z')] });
-    sfn.on(DescribeExecutionCommand).resolves({ input: JSON.stringify(sample('scheduled-drill')) });
-
-    const result = await acceptStartRequest(input(sample('scheduled-drill')), ctx);
-
-    expect(result.duplicateOf).toBe(executionArn('older-drill'));
-  });
-
-  it('does not make a failover yield to one started after it', async () => {
-    sfn.on(ListExecutionsCommand).resolves({ executions: [running('newer', '2025-03-04T10:00:30.000Z'), running('self', SELF.startTime)] });
-
-    const result = await acceptStartRequest(input(alarmEvent('payments-us-east-1-api-health')), ctx);
-
-    expect(result.duplicateOf).toBeUndefined();
-    expect(sfn).not.toHaveReceivedCommand(DescribeExecutionCommand);
-  });
-
-  it('breaks a tie in start time by execution ARN, so exactly one of two simultaneous starts goes on', async () => {
-    const twin = { ...SELF, id: executionArn('a-twin') };
-    sfn.on(ListExecutionsCommand).resolves({ executions: [running('self', SELF.startTime), running('a-twin', SELF.startTime)] });
-    sfn.on(DescribeExecutionCommand).resolves({ input: JSON.stringify(alarmEvent('payments-us-east-1-api-health')) });
-
-    const self = await acceptStartRequest(input(alarmEvent('payments-us-east-1-api-health')), ctx);
-    const other = await acceptStartRequest(input(alarmEvent('payments-us-east-1-api-health'), twin), ctx);
-
-    expect(self.duplicateOf).toBe(executionArn('a-twin'));
-    expect(other.duplicateOf).toBeUndefined();
-  });
-
-  it('sets no duplicateOf when no other execution is running', async () => {
-    const result = await acceptStartRequest(input(alarmEvent('payments-us-east-1-api-health')), ctx);
+    const result = await acceptStartRequest(input(alarmEvent('payments-us-east-1-api-health')), later(30));
 
     expect(result).not.toHaveProperty('duplicateOf');
-    expect(sfn).not.toHaveReceivedCommand(DescribeExecutionCommand);
   });
 
-  it('reads every page of running executions', async () => {
-    sfn
-      .on(ListExecutionsCommand)
-      .resolvesOnce({ executions: [running('self', SELF.startTime)], nextToken: 'page-2' })
-      .resolvesOnce({ executions: [running('older', '2025-03-04T09:59:00.000Z')] });
-    sfn.on(DescribeExecutionCommand).resolves({ input: JSON.stringify(manualStart()) });
+  it('makes a drill yield to a real run that holds the lease', async () => {
+    await acceptStartRequest(input(alarmEvent('payments-us-east-1-api-health'), execution('real')), ctx);
 
-    const result = await acceptStartRequest(input(manualStart()), ctx);
+    const result = await acceptStartRequest(input(sample('scheduled-drill')), later(30));
 
-    expect(result.duplicateOf).toBe(executionArn('older'));
-    expect(sfn).toHaveReceivedCommandWith(ListExecutionsCommand, { stateMachineArn: STATE_MACHINE, nextToken: 'page-2' });
+    expect(result.duplicateOf).toBe(executionArn('real'));
+    expect((await lease())!.ownerId).toBe(executionArn('real'));
   });
 
-  it('asks Step Functions in the region the orchestrator runs in', async () => {
-    await acceptStartRequest(input(manualStart()), ctx);
+  it('lets exactly one of two simultaneous drills go on, not cancel both', async () => {
+    const results = await Promise.all([
+      acceptStartRequest(input(sample('scheduled-drill'), execution('drill-a')), ctx),
+      acceptStartRequest(input(sample('scheduled-drill'), execution('drill-b')), ctx),
+    ]);
 
-    const [call] = sfn.commandCalls(ListExecutionsCommand);
-    await expect((call!.thisValue as SFNClient).config.region()).resolves.toBe('eu-west-1');
+    expect(results.filter((r) => r.duplicateOf === undefined)).toHaveLength(1);
+  });
+
+  it('takes no lease for a request it refuses', async () => {
+    await expect(acceptStartRequest(input(alarmEvent('checkout-us-east-1-api-health')), ctx)).rejects.toMatchObject({ name: 'InvalidInput' });
+
+    expect(await lease()).toBeUndefined();
   });
 });

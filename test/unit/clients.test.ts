@@ -6,7 +6,9 @@
  * still be waiting (so the Lambda would run into its own timeout: `Lambda.Unknown`).
  * No assertion is made on wall-clock durations: the jest timeout is the bound.
  */
+import { DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { DescribeDBInstancesCommand, RDSClient } from '@aws-sdk/client-rds';
+import { mockClient } from 'aws-sdk-client-mock';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
@@ -42,12 +44,27 @@ async function blackhole(): Promise<{ server: Server; url: string; accepted: () 
 const settledWithin = <T>(promise: Promise<T>, ms: number): Promise<'settled' | 'pending'> =>
   Promise.race([promise.then(() => 'settled' as const, () => 'settled' as const), new Promise<'pending'>((resolve) => setTimeout(() => resolve('pending'), ms))]);
 
+/**
+ * The single-flight lease (DynamoDB, in the orchestrator's own region) that the fence marks acting
+ * before its first mutation: mocked, so only the primary region's services meet the blackhole.
+ */
+const ddb = mockClient(DynamoDBClient);
+
 describe('SDK clients against an endpoint that accepts and never answers', () => {
   const savedEndpoint = process.env.AWS_ENDPOINT_URL;
+  beforeAll(() => {
+    process.env.LEASE_TABLE = 'failover-orchestrator-test-leases';
+  });
+  afterAll(() => {
+    delete process.env.LEASE_TABLE;
+    ddb.restore();
+  });
   let hole: Awaited<ReturnType<typeof blackhole>>;
   let control: Awaited<ReturnType<typeof blackhole>>;
 
   beforeEach(async () => {
+    ddb.reset();
+    ddb.on(UpdateItemCommand).resolves({});
     hole = await blackhole();
     control = await blackhole();
     resetClients();
@@ -113,6 +130,7 @@ describe('SDK clients against an endpoint that accepts and never answers', () =>
 
       const result = await fenceUsWriters({ plan, start: startFixture() }, stageContext());
 
+      expect(ddb).toHaveReceivedCommandTimes(UpdateItemCommand, 1); // the lease marked acting (eu-west-1), then the fence
       expect(result).toMatchObject({ confirmed: false, budgetSeconds: 1 });
       for (const step of result.steps.filter((st) => st.status !== 'skipped')) {
         expect(step).toMatchObject({ status: 'unconfirmed', detail: expect.stringContaining('no answer within 1 s') });

@@ -1,6 +1,7 @@
 import { DescribeServicesCommand, ECSClient, UpdateServiceCommand, type Service } from '@aws-sdk/client-ecs';
 import { DBParameterGroupNotFoundFault, DescribeDBClustersCommand, DescribeDBInstancesCommand, ModifyDBClusterParameterGroupCommand, ModifyDBParameterGroupCommand, RDSClient } from '@aws-sdk/client-rds';
 import { ApplicationAutoScalingClient, RegisterScalableTargetCommand } from '@aws-sdk/client-application-auto-scaling';
+import { ConditionalCheckFailedException, DynamoDBClient, GetItemCommand, UpdateItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { Mode } from '../../functions/core/contract';
 import type { Plan } from '../../functions/core/plan';
@@ -13,6 +14,32 @@ import { accountsPrimary, ledgerPrimaryCluster } from '../helpers/rds-responses'
 const ecs = mockClient(ECSClient);
 const rds = mockClient(RDSClient);
 const autoscaling = mockClient(ApplicationAutoScalingClient);
+/** The single-flight lease table (functions/core/single-flight.ts): the fence marks the lease `acting` before its first mutation. */
+const ddb = mockClient(DynamoDBClient);
+const LEASE_TABLE = 'failover-orchestrator-test-leases';
+const OTHER_RUN = 'arn:aws:states:eu-west-1:111122223333:execution:payments-failover:0a0b0c0d-0000-4000-8000-000000000002';
+
+/**
+ * What DynamoDB throws when markActing's condition (`#ownerId = :me`) fails: with
+ * `ReturnValuesOnConditionCheckFailure: ALL_OLD` the exception carries the item as it is
+ * (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_UpdateItem.html).
+ */
+function leaseHeldBy(ownerId: string): ConditionalCheckFailedException {
+  const item: Record<string, AttributeValue> = {
+    leaseId: { S: 'failover#payments' },
+    ownerId: { S: ownerId },
+    incidentKey: { S: 'alarm:payments-us-east-1-ledger-writer-down' },
+    precedence: { N: '2' },
+    phase: { S: 'deciding' },
+    mode: { S: 'failover' },
+    acquiredAt: { S: '2025-03-04T10:04:00.000Z' },
+    expiresAt: { S: '2025-03-04T12:04:00.000Z' },
+  };
+  return new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: { httpStatusCode: 400 }, Item: item });
+}
+
+/** Every call made to the primary region's ECS, RDS and Application Auto Scaling. */
+const primaryRegionCalls = () => [...ecs.calls(), ...rds.calls(), ...autoscaling.calls()];
 
 function usService(name: string, desired: number): Service {
   return { serviceName: name, status: 'ACTIVE', desiredCount: desired, runningCount: desired, pendingCount: 0, deployments: [{ id: 'ecs-svc/1', status: 'PRIMARY', rolloutState: 'COMPLETED' }] };
@@ -30,7 +57,18 @@ function input(options: { mode?: Mode; plan?: Plan } = {}) {
 
 const ctx = stageContext();
 
+beforeAll(() => {
+  process.env.LEASE_TABLE = LEASE_TABLE;
+});
+
+afterAll(() => {
+  delete process.env.LEASE_TABLE;
+  ddb.restore();
+});
+
 beforeEach(() => {
+  ddb.reset();
+  ddb.on(UpdateItemCommand).resolves({});
   ecs.reset();
   rds.reset();
   autoscaling.reset();
@@ -260,6 +298,67 @@ describe('fence-us-writers', () => {
       name: 'FenceUnconfirmed',
       message: expect.stringContaining('planned switchover needs a confirmed fence for zero data loss: accounts'),
     });
+  });
+
+  it('marks its single-flight lease acting (conditional on still owning it) before fencing, in the orchestrator region', async () => {
+    const order: string[] = [];
+    ddb.on(UpdateItemCommand).callsFake(() => (order.push('lease'), {}));
+    ecs.on(DescribeServicesCommand).callsFake((cmd: { services: string[] }) => (order.push('ecs'), { services: [usService(cmd.services[0]!, 20)], failures: [] }));
+    autoscaling.on(RegisterScalableTargetCommand).callsFake(() => (order.push('autoscaling'), {}));
+    rds.on(DescribeDBInstancesCommand).callsFake(() => (order.push('rds'), accountsPrimary()));
+
+    const result = await fenceUsWriters(input(), ctx);
+
+    expect(result.confirmed).toBe(true);
+    expect(ddb).toHaveReceivedCommandTimes(UpdateItemCommand, 1);
+    expect(ddb).toHaveReceivedCommandWith(UpdateItemCommand, {
+      TableName: LEASE_TABLE,
+      Key: { leaseId: { S: 'failover#payments' } },
+      ConditionExpression: '#ownerId = :me',
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    });
+    const update = ddb.commandCalls(UpdateItemCommand)[0]!.args[0].input;
+    expect(update.ExpressionAttributeValues).toMatchObject({
+      ':me': { S: startFixture().executionId },
+      ':acting': { S: 'acting' },
+      ':expires': { S: new Date(NOW.getTime() + 7200 * 1000).toISOString() }, // now + singleFlight.leaseSeconds
+    });
+    await expect(regionOf(ddb.commandCalls(UpdateItemCommand)[0]!)).resolves.toBe('eu-west-1');
+    expect(order[0]).toBe('lease');
+    expect(order.filter((o) => o === 'lease')).toHaveLength(1);
+  });
+
+  it.each<Mode>(['failover', 'switchover'])(
+    'in a %s whose lease another run holds now (taken over while this one waited at its gate), fails with LeaseLost and sends no ECS, RDS or Auto Scaling command',
+    async (mode) => {
+      ddb.on(UpdateItemCommand).rejects(leaseHeldBy(OTHER_RUN));
+
+      await expect(fenceUsWriters(input({ mode }), ctx)).rejects.toMatchObject({
+        name: 'LeaseLost',
+        message: expect.stringContaining(`${OTHER_RUN} holds it now`),
+      });
+
+      expect(primaryRegionCalls()).toHaveLength(0);
+      expect(ddb).toHaveReceivedCommandTimes(UpdateItemCommand, 1);
+      expect(ddb).not.toHaveReceivedCommand(GetItemCommand); // the holder came with the failed write (ALL_OLD)
+    },
+  );
+
+  it('when the lease cannot be marked acting (DynamoDB throttles), fails with a named error and sends no command to the primary region', async () => {
+    ddb.on(UpdateItemCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'ProvisionedThroughputExceededException', $retryable: {}, $metadata: { httpStatusCode: 400 } }));
+
+    await expect(fenceUsWriters(input(), ctx)).rejects.toMatchObject({ name: 'TransientAwsError' });
+
+    expect(primaryRegionCalls()).toHaveLength(0);
+  });
+
+  it('in a drill, never touches the single-flight lease (a drill holds no failover lease)', async () => {
+    ddb.on(UpdateItemCommand).rejects(leaseHeldBy(OTHER_RUN));
+
+    const result = await fenceUsWriters(input({ mode: 'drill' }), ctx);
+
+    expect(result.confirmed).toBe(true);
+    expect(ddb.calls()).toHaveLength(0);
   });
 
   it('in a drill, says what it would fence and makes no call to the primary region', async () => {

@@ -18,7 +18,41 @@ describe('plan', () => {
 
     expect(plan.name).toBe('payments');
     expect(plan.databases.map((d) => d.residency)).toEqual(['any', 'any']);
-    expect(plan.traffic[0]).toMatchObject({ healthCheckIds: {}, syncTimeoutSeconds: 300 });
+    expect(plan.traffic[0]).toMatchObject({ kind: 'arc-routing-control', syncTimeoutSeconds: 120 });
+    expect(plan.detection).toMatchObject({ lagPeriodSeconds: 60, metricNamespace: 'FailoverOrchestrator/Detection', probeSchedule: 'rate(1 minute)' });
+    expect(plan.fence).toEqual({ timeoutSeconds: 20 });
+    expect(plan.singleFlight).toEqual({ leaseSeconds: 7200, cooldownSeconds: 1800 });
+  });
+
+  it('fills in the fence and single-flight defaults when the plan does not set them', () => {
+    const plan = examplePlan((raw) => {
+      delete raw.fence;
+      delete raw.singleFlight;
+      delete raw.detection.lagPeriodSeconds;
+    });
+
+    expect(plan.fence).toEqual({ timeoutSeconds: 20 });
+    expect(plan.singleFlight).toEqual({ leaseSeconds: 7200, cooldownSeconds: 1800 });
+    expect(plan.detection.lagPeriodSeconds).toBe(60);
+  });
+
+  it('refuses a lease shorter than two approval gates plus 300 s, so a run parked at its gates cannot outlive its lease', () => {
+    const error = planError((raw) => {
+      raw.approval.timeoutSeconds = 600;
+      raw.singleFlight = { leaseSeconds: 1499, cooldownSeconds: 1800 };
+    });
+
+    expect(error.name).toBe('InvalidPlan');
+    expect(error.message).toContain('singleFlight.leaseSeconds: must be at least 1500 s: twice approval.timeoutSeconds (two approval gates) plus 300 s for the stages');
+  });
+
+  it('accepts a lease of exactly two approval gates plus 300 s', () => {
+    const plan = examplePlan((raw) => {
+      raw.approval.timeoutSeconds = 600;
+      raw.singleFlight = { leaseSeconds: 1500, cooldownSeconds: 1800 };
+    });
+
+    expect(plan.singleFlight.leaseSeconds).toBe(1500);
   });
 
   it('accepts a plan that has already been parsed (the plan travels through the state machine and is parsed again)', () => {
@@ -83,6 +117,8 @@ describe('plan', () => {
     raw.primaryRegion = 'eu-central-1';
     raw.databases = [raw.databases[1]];
     raw.databases[0].residency = 'eu';
+    // Only accounts is left: its replication-lag alarm stays, the ledger's goes with the ledger.
+    raw.detection.replicationLagAlarms = raw.detection.replicationLagAlarms.filter((a: { database: string }) => a.database === 'accounts');
 
     expect(parsePlan(raw).databases[0]!.residency).toBe('eu');
   });
@@ -106,7 +142,19 @@ describe('plan', () => {
 
   it('refuses a weighted record without a setIdentifier', () => {
     const error = planError((raw) => {
-      delete raw.traffic[0].recovery.setIdentifier;
+      // The example's traffic is an ARC routing control; a Route 53 weighted pair needs both set identifiers.
+      raw.traffic = [
+        {
+          kind: 'route53-record',
+          name: 'api',
+          hostedZoneId: 'Z0123456789ABCDEFGHIJ',
+          recordName: 'api.payments.example.com',
+          recordType: 'CNAME',
+          routing: 'weighted',
+          primary: { setIdentifier: 'us-east-1', value: 'api-use1.payments.example.com' },
+          recovery: { value: 'api-euw1.payments.example.com' },
+        },
+      ];
     });
 
     expect(error.message).toContain('traffic[0].routing: weighted records need primary.setIdentifier and recovery.setIdentifier');
