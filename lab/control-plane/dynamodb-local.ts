@@ -19,7 +19,7 @@ import type { RawJsonRequest, RawJsonResponse } from './backend';
 const dynalite = require('dynalite') as (options: { createTableMs?: number; deleteTableMs?: number; updateTableMs?: number }) => Server;
 
 /** Signature-shaped header dynalite requires (it does not verify signatures, as the rest of the lab). */
-const LAB_AUTHORIZATION = 'AWS4-HMAC-SHA256 Credential=lab/20250101/eu-west-1/dynamodb/aws4_request, SignedHeaders=host;x-amz-date, Signature=0';
+export const LAB_AUTHORIZATION = 'AWS4-HMAC-SHA256 Credential=lab/20250101/eu-west-1/dynamodb/aws4_request, SignedHeaders=host;x-amz-date, Signature=0';
 
 const CRC_TABLE = (() => {
   const table = new Uint32Array(256);
@@ -40,20 +40,28 @@ export function crc32(text: string): number {
 
 const FORWARDED_HEADERS = ['content-type', 'x-amz-target', 'authorization', 'x-amz-date', 'x-amz-security-token'];
 
+/**
+ * Starts one dynalite (in memory, tables ACTIVE at once) on 127.0.0.1, a free port. Shared by the
+ * lab (DynamoLocal) and the tests (test/helpers/dynamodb.ts), so DynamoDB starts the same way everywhere.
+ */
+export function startDynalite(): Promise<{ server: Server; port: number }> {
+  return new Promise((resolve, reject) => {
+    const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      // Never what keeps a process alive (a drill that forgot close() still exits).
+      server.unref();
+      resolve({ server, port: (server.address() as AddressInfo).port });
+    });
+  });
+}
+
 export class DynamoLocal {
   private started?: Promise<{ server: Server; port: number }>;
 
   /** Starts dynalite on 127.0.0.1 (a free port) at first use. */
   private start(): Promise<{ server: Server; port: number }> {
-    this.started ??= new Promise((resolve, reject) => {
-      const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-      server.once('error', reject);
-      server.listen(0, '127.0.0.1', () => {
-        // Never what keeps a process alive (a drill that forgot close() still exits).
-        server.unref();
-        resolve({ server, port: (server.address() as AddressInfo).port });
-      });
-    });
+    this.started ??= startDynalite();
     return this.started;
   }
 

@@ -1,6 +1,8 @@
 /**
  * A small, stateful stand-in for the AWS control plane and the HTTP world the handlers talk to,
- * built on aws-sdk-client-mock (SDK commands) and a fetch spy (probes, smoke tests, Slack).
+ * built on aws-sdk-client-mock (SDK commands) and a fetch spy (probes, smoke tests, Slack). DynamoDB
+ * is not mocked: it is dynalite in memory (test/helpers/dynamodb.ts), which the test file must have
+ * started (the statemachine project does, in test/setup-dynamodb.js).
  *
  * The state machine tests run the real ASL with the real handlers on top of it: promoting the
  * database changes what DescribeDBInstances answers, changing the record changes what
@@ -9,7 +11,6 @@
  */
 import { ApplicationAutoScalingClient, DescribeScalableTargetsCommand, RegisterScalableTargetCommand } from '@aws-sdk/client-application-auto-scaling';
 import { CloudWatchClient, DescribeAlarmsCommand, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
-import { ConditionalCheckFailedException, DynamoDBClient, GetItemCommand, PutItemCommand, UpdateItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { DescribeServicesCommand, ECSClient, UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import { EventBridgeClient, PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import {
@@ -37,7 +38,7 @@ import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { TaskTokens } from '../../lab/orchestrator';
 import type { ArcRoutingControlResource, Plan, Route53RecordResource } from '../../functions/core/plan';
-import { applyUpdate, conditionHolds } from '../../lab/control-plane/dynamodb-expressions';
+import { testDynamoDb } from './dynamodb';
 
 export const SIGNING_SECRET = 'test-signing-secret-0123456789abcdef';
 export const BOT_TOKEN = 'xoxb-test-bot-token-do-not-log';
@@ -90,6 +91,13 @@ export const MUTATING_COMMANDS = [
   UpdateRoutingControlStateCommand,
   RegisterScalableTargetCommand,
 ] as const;
+
+/** A table name the handlers read from the environment (the test file sets it). */
+function tableName(variable: 'APPROVALS_TABLE' | 'LEASE_TABLE'): string {
+  const name = process.env[variable];
+  if (!name) throw new Error(`set ${variable} before installFakePlatform (the fake creates that table)`);
+  return name;
+}
 
 export function installFakePlatform(plan: Plan, overrides: Partial<World> = {}) {
   const world: World = {
@@ -403,38 +411,15 @@ export function installFakePlatform(plan: Plan, overrides: Partial<World> = {}) 
   const events = mockClient(EventBridgeClient);
   events.on(PutEventsCommand).resolves({ FailedEntryCount: 0, Entries: [{ EventId: 'event-1' }] });
 
-  // DynamoDB: one in-memory store for every table, keyed by table name and the table's hash key
-  // (approvals: `approvalId`, single-flight leases: `leaseId`). A failed condition throws what
-  // DynamoDB throws, with the item when ReturnValuesOnConditionCheckFailure is ALL_OLD.
-  const table = new Map<string, Record<string, AttributeValue>>();
-  const dynamodb = mockClient(DynamoDBClient);
-  const HASH_KEYS = ['approvalId', 'leaseId'];
-  const keyOf = (tableName: string | undefined, item: Record<string, AttributeValue> | undefined) => {
-    const name = HASH_KEYS.find((k) => item?.[k] !== undefined);
-    return JSON.stringify([tableName, name, name ? item![name] : undefined]);
-  };
-  const conditionFailed = (current: Record<string, AttributeValue> | undefined, returnValues: string | undefined) =>
-    new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {}, ...(returnValues === 'ALL_OLD' && current ? { Item: { ...current } } : {}) });
-  dynamodb.on(PutItemCommand).callsFake((input) => {
-    const k = keyOf(input.TableName, input.Item);
-    if (!conditionHolds(table.get(k), input.ConditionExpression, input.ExpressionAttributeNames, input.ExpressionAttributeValues)) {
-      throw conditionFailed(table.get(k), input.ReturnValuesOnConditionCheckFailure);
-    }
-    table.set(k, { ...input.Item });
-    return {};
-  });
-  dynamodb.on(GetItemCommand).callsFake((input) => ({ Item: table.get(keyOf(input.TableName, input.Key)) }));
-  dynamodb.on(UpdateItemCommand).callsFake((input) => {
-    const k = keyOf(input.TableName, input.Key);
-    const current = table.get(k);
-    if (!conditionHolds(current, input.ConditionExpression, input.ExpressionAttributeNames, input.ExpressionAttributeValues)) {
-      throw conditionFailed(current, input.ReturnValuesOnConditionCheckFailure);
-    }
-    const item = { ...(current ?? { ...input.Key! }) };
-    if (input.UpdateExpression !== undefined) applyUpdate(item, input.UpdateExpression, input.ExpressionAttributeNames, input.ExpressionAttributeValues);
-    table.set(k, item);
-    return { Attributes: item };
-  });
+  // DynamoDB: a real one (dynalite in memory, test/helpers/dynamodb.ts), reached by the handlers' own
+  // DynamoDBClient through AWS_ENDPOINT_URL_DYNAMODB. Each installed platform starts with empty
+  // tables: the approvals table (hash key `approvalId`) and the single-flight lease table (`leaseId`),
+  // under the names the handlers read (APPROVALS_TABLE, LEASE_TABLE).
+  const dynamo = testDynamoDb();
+  dynamo.resetTables([
+    { name: tableName('APPROVALS_TABLE'), hashKey: 'approvalId' },
+    { name: tableName('LEASE_TABLE'), hashKey: 'leaseId' },
+  ]);
 
   const ssm = mockClient(SSMClient);
   ssm.on(GetParameterCommand).callsFake((input) => {
@@ -467,12 +452,13 @@ export function installFakePlatform(plan: Plan, overrides: Partial<World> = {}) 
     throw new Error(`unexpected fetch in test: ${u}`);
   });
 
-  const clients = { rds, cloudwatch, ecs, autoscaling, route53, arc, sfn, events, dynamodb, ssm };
+  const clients = { rds, cloudwatch, ecs, autoscaling, route53, arc, sfn, events, ssm };
   return {
     world,
     tokens,
     clients,
-    table,
+    /** Every item of a DynamoDB table as it is now, e.g. `await p.tableItems(process.env.LEASE_TABLE!)`. */
+    tableItems: (table: string) => dynamo.items(table),
     slackMessages,
     fetchSpy,
     /** The Route 53 record sets of the plan's route53-record (by SetIdentifier; '' for a simple record), as last UPSERTed. */

@@ -25,7 +25,6 @@ import { ChangeResourceRecordSetsCommand, GetChangeCommand, ListHostedZonesComma
 import { DescribeExecutionCommand, InvalidOutput, ListExecutionsCommand, SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient, TaskTimedOut } from '@aws-sdk/client-sfn';
 import { GetParameterCommand, ParameterNotFound, SSMClient } from '@aws-sdk/client-ssm';
 import { AwsApiError, type CallContext, type ControlPlaneBackend, type DbInstanceView, type ExecutionView, type MetricDatum, type MetricQuery, type RawJsonRequest, type Reachability, type RecordSetView, type ServiceView } from '../../lab/control-plane/backend';
-import { applyUpdate, conditionHolds, DynamoTables } from '../../lab/control-plane/dynamodb-expressions';
 import { DynamoLocal } from '../../lab/control-plane/dynamodb-local';
 import { RecordStore, type Change } from '../../lab/control-plane/route53';
 import { startControlPlane, type ControlPlane } from '../../lab/control-plane/server';
@@ -873,72 +872,5 @@ describe('real adapters end to end', () => {
     const attempts = plane.calls.slice(before).filter((c) => c.region === 'us-east-1');
     expect(attempts.length).toBeGreaterThan(0);
     expect(attempts.every((c) => c.status === 0)).toBe(true);
-  });
-});
-
-describe('DynamoDB expressions', () => {
-  const names = { '#s': 'status', '#id': 'approvalId', '#c': 'createdAt', '#l': 'list', '#m': 'map' };
-
-  it('evaluates conditions: functions, comparisons, AND / OR / NOT, parentheses, BETWEEN, IN', () => {
-    const item = { approvalId: { S: 'a' }, status: { S: 'pending' }, n: { N: '5' }, tags: { SS: ['x', 'y'] }, map: { M: { k: { S: 'v' } } } };
-    const values = { ':p': { S: 'pending' }, ':d': { S: 'deciding' }, ':three': { N: '3' }, ':ten': { N: '10' }, ':x': { S: 'x' }, ':pre': { S: 'pen' }, ':v': { S: 'v' } };
-    const holds = (c: string) => conditionHolds(item, c, names, values);
-    expect(holds('attribute_not_exists(#id) OR #s = :p')).toBe(true);
-    expect(holds('attribute_not_exists(#id) OR #s = :d')).toBe(false);
-    expect(conditionHolds(undefined, 'attribute_not_exists(#id) OR #s = :d', names, values)).toBe(true);
-    expect(conditionHolds(undefined, 'attribute_exists(#id)', names, values)).toBe(false);
-    expect(holds('#s = :p AND n > :three AND NOT (n >= :ten)')).toBe(true);
-    expect(holds('n BETWEEN :three AND :ten')).toBe(true);
-    expect(holds('#s IN (:d, :p)')).toBe(true);
-    expect(holds('#s <> :d')).toBe(true);
-    expect(holds('contains(tags, :x) AND begins_with(#s, :pre) AND #m.k = :v AND size(tags) < :three')).toBe(true);
-    expect(holds('missing = :p')).toBe(false);
-    expect(() => holds('#s = = :p')).toThrow(expect.objectContaining({ name: 'ValidationException' }));
-    expect(() => holds('#nope = :p')).toThrow(/attribute name used in the document path is not defined; attribute name: #nope/);
-    expect(() => holds('#s = :nope')).toThrow(/attribute value used in expression is not defined; attribute value: :nope/);
-  });
-
-  it('applies updates: SET with if_not_exists / arithmetic / list_append, REMOVE, ADD, DELETE; right-hand sides see the old item', () => {
-    const item: Record<string, unknown> = { approvalId: { S: 'a' }, createdAt: { S: 'old' }, n: { N: '1' }, list: { L: [{ S: 'a' }] }, tags: { SS: ['x'] }, gone: { S: 'bye' }, swap: { S: 'n-was-1' } };
-    const values = { ':c': { S: 'new' }, ':one': { N: '1' }, ':l': { L: [{ S: 'b' }] }, ':t': { SS: ['y', 'x'] }, ':dx': { SS: ['x'] } };
-    applyUpdate(item, 'SET #c = if_not_exists(#c, :c), fresh = if_not_exists(fresh, :c), n = n + :one, #l = list_append(#l, :l), copy = n REMOVE gone ADD tags :t', names, values);
-    expect(item).toEqual({
-      approvalId: { S: 'a' },
-      createdAt: { S: 'old' },
-      fresh: { S: 'new' },
-      n: { N: '2' },
-      copy: { N: '1' },
-      list: { L: [{ S: 'a' }, { S: 'b' }] },
-      tags: { SS: ['x', 'y'] },
-      swap: { S: 'n-was-1' },
-    });
-    applyUpdate(item, 'DELETE tags :dx', names, values);
-    expect(item.tags).toEqual({ SS: ['y'] });
-    expect(() => applyUpdate(item, 'SET n = :one REMOVE n', names, values)).toThrow(/Two document paths overlap/);
-    expect(() => applyUpdate(item, 'SET a = :one SET b = :one', names, values)).toThrow(/can only be used once/);
-    expect(() => applyUpdate(item, 'SET a = missing', names, values)).toThrow(/does not exist in the item/);
-  });
-
-  it('DynamoTables: key checks, no key updates, empty sets, ReturnValues', () => {
-    const t = new DynamoTables({ approvals: 'approvalId' });
-    expect(() => t.putItem({ TableName: 'approvals', Item: { other: { S: 'x' } } })).toThrow(/Missing the key approvalId/);
-    expect(() => t.putItem({ TableName: 'approvals', Item: { approvalId: { S: 'a' }, approvers: { SS: [] } } })).toThrow(/set {2}may not be empty/);
-    t.putItem({ TableName: 'approvals', Item: { approvalId: { S: 'a' }, n: { N: '1' }, s: { S: 'x' } } });
-    expect(() => t.getItem({ TableName: 'approvals', Key: { approvalId: { S: 'a' }, n: { N: '1' } } })).toThrow(/key element does not match the schema/);
-    expect(() =>
-      t.updateItem({ TableName: 'approvals', Key: { approvalId: { S: 'a' } }, UpdateExpression: 'SET #id = :v', ExpressionAttributeNames: { '#id': 'approvalId' }, ExpressionAttributeValues: { ':v': { S: 'b' } } }),
-    ).toThrow(/Cannot update attribute approvalId/);
-    const values = { ':one': { N: '1' } };
-    expect(t.updateItem({ TableName: 'approvals', Key: { approvalId: { S: 'a' } }, UpdateExpression: 'SET n = n + :one', ExpressionAttributeValues: values, ReturnValues: 'UPDATED_OLD' })).toEqual({ n: { N: '1' } });
-    expect(t.updateItem({ TableName: 'approvals', Key: { approvalId: { S: 'a' } }, UpdateExpression: 'SET n = n + :one', ExpressionAttributeValues: values, ReturnValues: 'UPDATED_NEW' })).toEqual({ n: { N: '3' } });
-    expect(t.updateItem({ TableName: 'approvals', Key: { approvalId: { S: 'a' } }, UpdateExpression: 'REMOVE s', ReturnValues: 'ALL_OLD' })).toEqual({ approvalId: { S: 'a' }, n: { N: '3' }, s: { S: 'x' } });
-    expect(t.updateItem({ TableName: 'approvals', Key: { approvalId: { S: 'new' } }, UpdateExpression: 'SET n = :one', ExpressionAttributeValues: values, ReturnValues: 'ALL_NEW' })).toEqual({
-      approvalId: { S: 'new' },
-      n: { N: '1' },
-    });
-    const stored = t.getItem({ TableName: 'approvals', Key: { approvalId: { S: 'new' } } })!;
-    (stored.n as { N: string }).N = '999';
-    expect(t.getItem({ TableName: 'approvals', Key: { approvalId: { S: 'new' } } })).toEqual({ approvalId: { S: 'new' }, n: { N: '1' } });
-    expect(t.scan('approvals')).toHaveLength(2);
   });
 });
