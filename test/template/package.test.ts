@@ -195,7 +195,10 @@ describe('serverless package --stage example: detection in the recovery region',
     const [, schedule] = schedules[0]!;
     expect(schedule.Properties).toMatchObject({ ScheduleExpression: plan.detection.probeSchedule, State: 'ENABLED', FlexibleTimeWindow: { Mode: 'OFF' } });
     expect(schedule.Properties.Target.RetryPolicy).toEqual({ MaximumRetryAttempts: 0, MaximumEventAgeInSeconds: 60 });
-    expect(ofType('AWS::Lambda::EventInvokeConfig').map(([, c]) => c.Properties)).toEqual([expect.objectContaining({ MaximumRetryAttempts: 0 })]);
+    const invokeConfig = (fn: string) => ofType('AWS::Lambda::EventInvokeConfig').find(([, c]) => c.Properties.FunctionName?.Ref === fn)?.[1].Properties;
+    expect(invokeConfig('ProbePrimaryLambdaFunction')).toMatchObject({ MaximumRetryAttempts: 0 });
+    // The Slack callback's async self-invocation carries a response_url (valid 30 min): no older event, no destination that would store it.
+    expect(invokeConfig('SlackCallbackLambdaFunction')).toMatchObject({ MaximumEventAgeInSeconds: 1800, MaximumRetryAttempts: 2, DestinationConfig: {} });
     const input = JSON.parse(schedule.Properties.Target.Input);
     expect(parsePlan(input.plan)).toEqual(plan);
     expect(input.scheduledTime).toBe('<aws.scheduler.scheduled-time>');
