@@ -247,6 +247,15 @@ function probeScheduleResources(plan, stage) {
 function operatorAlarmResources(stage, powertools) {
   const topic = { Ref: 'OperatorAlertsTopic' };
   const actions = { ActionsEnabled: true, AlarmActions: [topic], OKActions: [topic] };
+  // Both alarms fire on the first failure in a one-minute period and tell the operators' topic.
+  const onAnyFailure = {
+    EvaluationPeriods: 1,
+    DatapointsToAlarm: 1,
+    Threshold: 1,
+    ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+    TreatMissingData: 'notBreaching',
+    ...actions,
+  };
   return {
     OperatorAlertsTopic: {
       Type: 'AWS::SNS::Topic',
@@ -265,12 +274,7 @@ function operatorAlarmResources(stage, powertools) {
         Dimensions: [{ Name: 'StateMachineArn', Value: sub(`arn:\${AWS::Partition}:states:\${AWS::Region}:\${AWS::AccountId}:stateMachine:${stateMachineName(stage)}`) }],
         Statistic: 'Sum',
         Period: 60,
-        EvaluationPeriods: 1,
-        DatapointsToAlarm: 1,
-        Threshold: 1,
-        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-        TreatMissingData: 'notBreaching',
-        ...actions,
+        ...onAnyFailure,
       },
     },
     // Powertools' StageFailures (functions/core/stage.ts), dimensions service + stage, summed over every stage with a
@@ -291,12 +295,7 @@ function operatorAlarmResources(stage, powertools) {
             ReturnData: true,
           },
         ],
-        EvaluationPeriods: 1,
-        DatapointsToAlarm: 1,
-        Threshold: 1,
-        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
-        TreatMissingData: 'notBreaching',
-        ...actions,
+        ...onAnyFailure,
       },
     },
   };

@@ -9,7 +9,7 @@
  * https://docs.aws.amazon.com/Route53/latest/APIReference/API_GetChange.html
  */
 import { AwsApiError, type CallContext, type ChangeInfoView, type ControlPlaneBackend, type RecordSetView } from './backend';
-import { child, childText, parseXml, xml, XmlList, type XmlNode, type XmlValue } from './xml';
+import { child, childText, extraScalars, parseXml, xml, XmlList, type XmlNode, type XmlValue } from './xml';
 
 export const ROUTE53_XMLNS = 'https://route53.amazonaws.com/doc/2013-04-01/';
 
@@ -153,16 +153,6 @@ export interface RestRoute {
   method: string;
   path: RegExp;
   handler: RestHandler;
-}
-
-/** Plain scalar fields of a view object beyond the ones serialized explicitly (XML has no schema to lean on). */
-function extraScalars(view: object, known: string[]): Record<string, XmlValue> {
-  const out: Record<string, XmlValue> = {};
-  for (const [k, v] of Object.entries(view)) {
-    if (known.includes(k)) continue;
-    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' || v instanceof Date) out[k] = v;
-  }
-  return out;
 }
 
 const KNOWN = ['Name', 'Type', 'SetIdentifier', 'Weight', 'TTL', 'ResourceRecords', 'AliasTarget', 'HealthCheckId'];

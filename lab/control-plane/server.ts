@@ -43,7 +43,7 @@ import {
 } from './backend';
 import { aggregate } from './metrics';
 import { route53Routes, type RestAnswer, type RestRoute } from './route53';
-import { formToObject, jsonToXmlValue, xml, XmlList, type XmlValue } from './xml';
+import { extraScalars, formToObject, jsonToXmlValue, xml, XmlList, type XmlValue } from './xml';
 
 /** The account id in every ARN the server makes up (as LocalStack does). */
 export const LAB_ACCOUNT_ID = '000000000000';
@@ -163,16 +163,6 @@ function optional<K extends OptionalOperation>(backend: ControlPlaneBackend, nam
     if (typeof fn !== 'function') throw unknownOperation(protocol, `${String(name)} (this backend does not model it)`);
     return fn.apply(backend, args);
   }) as NonNullable<ControlPlaneBackend[K]>;
-}
-
-/** Plain scalar fields of a view object beyond the ones serialized explicitly (XML has no schema to lean on). */
-function extraScalars(view: object, known: string[]): Record<string, XmlValue> {
-  const out: Record<string, XmlValue> = {};
-  for (const [k, v] of Object.entries(view)) {
-    if (known.includes(k)) continue;
-    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' || v instanceof Date) out[k] = v;
-  }
-  return out;
 }
 
 function isJson(text: string): boolean {

@@ -18,6 +18,16 @@ export class XmlList {
 }
 export type XmlValue = string | number | boolean | Date | null | undefined | XmlList | { [key: string]: XmlValue };
 
+/** Plain scalar fields of a view object beyond the ones serialized explicitly (XML has no schema to lean on). */
+export function extraScalars(view: object, known: string[]): Record<string, XmlValue> {
+  const out: Record<string, XmlValue> = {};
+  for (const [k, v] of Object.entries(view)) {
+    if (known.includes(k)) continue;
+    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' || v instanceof Date) out[k] = v;
+  }
+  return out;
+}
+
 /** One element and its content; undefined / null values are left out, as AWS leaves out absent members. */
 export function xml(name: string, value: XmlValue): string {
   if (value === undefined || value === null) return '';

@@ -16,3 +16,20 @@ export function examplePlan(edit?: (raw: Record<string, any>) => void): Plan {
   edit?.(raw);
   return parsePlan(raw, 'config/example.yml');
 }
+
+/**
+ * A weighted Route 53 record pair (traffic kind route53-record), for tests that put DNS traffic in
+ * place of the example's ARC routing control. A new object per call: tests may change it.
+ */
+export function route53WeightedTraffic(): Record<string, any> {
+  return {
+    kind: 'route53-record',
+    name: 'api',
+    hostedZoneId: 'Z0123456789ABCDEFGHIJ',
+    recordName: 'api.payments.example.com',
+    recordType: 'CNAME',
+    routing: 'weighted',
+    primary: { setIdentifier: 'us-east-1', value: 'api-use1.payments.example.com' },
+    recovery: { setIdentifier: 'eu-west-1', value: 'api-euw1.payments.example.com' },
+  };
+}

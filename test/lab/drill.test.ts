@@ -26,6 +26,16 @@ function expectNoOtherRunActed(report: DrillReport): void {
   expect((report.otherExecutions ?? []).filter((e) => e.acted)).toEqual([]);
 }
 
+/** The failover succeeded and writes resumed after the fault (epoch ms), acknowledged by the recovery region only. */
+function expectFailedOverToEu(report: DrillReport, log: TxRecord[], faultAt: number): void {
+  expect({ outcome: report.outcome, error: report.execution.error }).toEqual({ outcome: 'succeeded', error: undefined });
+  expect(report.mode).toBe('failover');
+  expect(report.rtoSeconds).not.toBeNull();
+  const acksAfter = log.filter((r) => r.ok && r.sentAt > faultAt);
+  expect(acksAfter.length).toBeGreaterThan(0);
+  expect(new Set(acksAfter.map((r) => r.region))).toEqual(new Set(['eu-west-1']));
+}
+
 async function drill(scenario: string): Promise<{ report: DrillReport; outDir: string; log: TxRecord[] }> {
   const outDir = mkdtempSync(join(tmpdir(), `lab-test-${scenario}-`));
   outDirs.push(outDir);
@@ -64,13 +74,7 @@ describe('npm run drill', () => {
     const faultAt = Math.round(Date.parse(report.startedAt) + report.faultAt! * 1000);
     figures['region-outage'] = { rtoSeconds: report.rtoSeconds, lost: report.rpo.lostAcknowledged, fence: report.fence };
 
-    expect({ outcome: report.outcome, error: report.execution.error }).toEqual({ outcome: 'succeeded', error: undefined });
-    expect(report.mode).toBe('failover');
-    // Writes resumed after the fault, in the recovery region.
-    expect(report.rtoSeconds).not.toBeNull();
-    const acksAfter = log.filter((r) => r.ok && r.sentAt > faultAt);
-    expect(acksAfter.length).toBeGreaterThan(0);
-    expect(new Set(acksAfter.map((r) => r.region))).toEqual(new Set(['eu-west-1']));
+    expectFailedOverToEu(report, log, faultAt);
     // Loss: only writes us-east-1 acknowledged before the fault (the replication gap), never a write the EU acknowledged.
     // The region's own acknowledgement time is the one that counts: an answer it sent just before it died can
     // reach the client a few milliseconds after the fault, through the front door.
@@ -112,12 +116,7 @@ describe('npm run drill', () => {
     const faultAt = Math.round(Date.parse(report.startedAt) + report.faultAt! * 1000);
     figures['region-blackhole'] = { rtoSeconds: report.rtoSeconds, lost: report.rpo.lostAcknowledged, fence: report.fence, stages: report.stages.map((s) => `${s.name} ${s.durationMs} ms`) };
 
-    expect({ outcome: report.outcome, error: report.execution.error }).toEqual({ outcome: 'succeeded', error: undefined });
-    expect(report.mode).toBe('failover');
-    expect(report.rtoSeconds).not.toBeNull();
-    const acksAfter = log.filter((r) => r.ok && r.sentAt > faultAt);
-    expect(acksAfter.length).toBeGreaterThan(0);
-    expect(new Set(acksAfter.map((r) => r.region))).toEqual(new Set(['eu-west-1']));
+    expectFailedOverToEu(report, log, faultAt);
     // It hung: requests to us-east-1 after the fault ended by the clients' own timeout, never by a refusal.
     expect(log.some((r) => r.sentAt >= faultAt && r.status === 0 && r.error === 'timeout')).toBe(true);
     // The fence could not be confirmed within its budget: reported per step, and the run went on (policy: proceed).

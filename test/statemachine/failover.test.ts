@@ -9,49 +9,26 @@ import { UpdateRoutingControlStatesCommand } from '@aws-sdk/client-route53-recov
 import { UpdateServiceCommand } from '@aws-sdk/client-ecs';
 import { SendTaskFailureCommand, SendTaskSuccessCommand } from '@aws-sdk/client-sfn';
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { incidentKey, incidentPrecedence, interpretRequest } from '../../functions/accept-start-request';
 import type { Plan } from '../../functions/core/plan';
 import { acquire } from '../../functions/core/single-flight';
-import { BOT_TOKEN, SIGNING_SECRET, installFakePlatform, type FakePlatform, type World } from '../helpers/fake-platform';
+import { BOT_TOKEN, SIGNING_SECRET } from '../helpers/fake-platform';
 import { clickSlackButton, runFailover, type RunResult } from '../helpers/local-sfn';
-import { examplePlan, ROOT } from '../helpers/plan';
 import { captureLogs } from '../helpers/logs';
+import { APPROVER, labSizedPlan, sample, setHandlerEnvironment, useFakePlatform } from '../helpers/statemachine';
 
-process.env.APPROVALS_TABLE = 'failover-orchestrator-test-approvals';
-process.env.LEASE_TABLE = 'failover-orchestrator-test-leases';
-process.env.SLACK_SIGNING_SECRET_PARAMETER = '/failover/example/slack-signing-secret';
-
-const sample = (name: string) => JSON.parse(readFileSync(join(ROOT, 'events', 'samples', name), 'utf8'));
-const APPROVER = 'U0123ABCDEF';
+setHandlerEnvironment();
 
 /** How a run ended, in one object, so a failed expectation shows the error and its cause. */
 const outcome = (run: RunResult) => ({ status: run.status, ...(run.error ? { error: run.error, cause: run.cause } : {}) });
 
 /**
- * The example plan with lab-sized waits: one probe attempt, fast polls, and 1 s replication-lag
- * periods (AWS: 60 s), so a switchover's "0 from a period that started after the fence" comes
- * within a second or two instead of one to two minutes.
+ * The lab-sized example plan with 1 s replication-lag periods (AWS: 60 s), so a switchover's "0 from
+ * a period that started after the fence" comes within a second or two instead of one to two minutes.
  */
-function testPlan(edit?: (raw: Record<string, any>) => void): Plan {
-  return examplePlan((raw) => {
-    raw.detection.probeAttempts = 1;
-    raw.detection.lagPeriodSeconds = 1;
-    raw.polling = { promoteIntervalSeconds: 1, trafficIntervalSeconds: 1, scaleIntervalSeconds: 1 };
-    edit?.(raw);
-  });
-}
+const testPlan = (edit?: (raw: Record<string, any>) => void): Plan => labSizedPlan(edit, { lagPeriodSeconds: 1 });
 
-let platform: FakePlatform | undefined;
-function platformFor(plan: Plan, world: Partial<World> = {}): FakePlatform {
-  platform = installFakePlatform(plan, world);
-  return platform;
-}
-afterEach(() => {
-  platform?.restore();
-  platform = undefined;
-});
+const platformFor = useFakePlatform();
 
 describe('failover state machine', () => {
   it('fails over automatically on a confirmed region outage when the primary can be fenced', async () => {

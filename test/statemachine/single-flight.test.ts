@@ -12,44 +12,23 @@
  * calls in the same millisecond would get the same execution ARN (`lab-<Date.now()>-1`).
  */
 import { FailoverGlobalClusterCommand, PromoteReadReplicaCommand } from '@aws-sdk/client-rds';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { Plan } from '../../functions/core/plan';
 import { LocalOrchestrator, type ExecutionRecord, type GateRequest } from '../../lab/orchestrator';
 import { installFakePlatform, type FakePlatform, type World } from '../helpers/fake-platform';
 import { clickSlackButton, renderLocalDefinition, STATE_MACHINE_ARN } from '../helpers/local-sfn';
-import { examplePlan, ROOT } from '../helpers/plan';
+import { APPROVER, labSizedPlan, sample, setHandlerEnvironment, useFakePlatform } from '../helpers/statemachine';
 
-process.env.APPROVALS_TABLE = 'failover-orchestrator-test-approvals';
-process.env.LEASE_TABLE = 'failover-orchestrator-test-leases';
-process.env.SLACK_SIGNING_SECRET_PARAMETER = '/failover/example/slack-signing-secret';
+setHandlerEnvironment();
 
-const sample = (name: string) => JSON.parse(readFileSync(join(ROOT, 'events', 'samples', name), 'utf8'));
-const APPROVER = 'U0123ABCDEF';
 const HEALTH_ALARM = 'health-alarm.json';
 const LAG_ALARM = 'replication-lag-alarm.json';
 
 // Several executions of the real ASL per test; the bound is jest's, never a wall-clock assertion.
 jest.setTimeout(30_000);
 
-/** The example plan with lab-sized waits: one probe attempt, fast polls. */
-function testPlan(edit?: (raw: Record<string, any>) => void): Plan {
-  return examplePlan((raw) => {
-    raw.detection.probeAttempts = 1;
-    raw.polling = { promoteIntervalSeconds: 1, trafficIntervalSeconds: 1, scaleIntervalSeconds: 1 };
-    edit?.(raw);
-  });
-}
-
-let platform: FakePlatform | undefined;
-function platformFor(plan: Plan, world: Partial<World> = {}): FakePlatform {
-  platform = installFakePlatform(plan, world);
-  return platform;
-}
-
 /** Every orchestrator a test made: runs still waiting at a gate when it ends (a failed expectation) are failed, so the worker can exit. */
 let orchestrators: LocalOrchestrator[] = [];
-afterEach(async () => {
+const platformFor = useFakePlatform(async (platform) => {
   for (let round = 0; round < 250; round++) {
     const running = orchestrators.flatMap((o) => o.executions).filter((e) => e.status === 'RUNNING');
     if (running.length === 0) break;
@@ -63,8 +42,6 @@ afterEach(async () => {
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   orchestrators = [];
-  platform?.restore();
-  platform = undefined;
 });
 
 function orchestratorFor(plan: Plan, p: FakePlatform, onGate?: (gate: GateRequest, execution: ExecutionRecord) => Promise<void> | void): LocalOrchestrator {
@@ -94,7 +71,7 @@ async function soloMutatingCalls(plan: Plan, world: Partial<World>, request: unk
 
 describe('single flight (real ASL, real handlers)', () => {
   it('turns two simultaneous starts for the same outage into one failover: one run acts, the other ends as DuplicateStart', async () => {
-    const plan = testPlan();
+    const plan = labSizedPlan();
     const world: Partial<World> = { probesUp: false, primaryControlPlaneUp: true, alarms: { 'payments-us-east-1-api-health': 'ALARM' } };
     const baseline = await soloMutatingCalls(plan, world, sample(HEALTH_ALARM));
     const p = platformFor(plan, structuredClone(world));
@@ -115,7 +92,7 @@ describe('single flight (real ASL, real handlers)', () => {
   });
 
   it('opens one approval gate, not two, when two simultaneous starts need a human', async () => {
-    const plan = testPlan();
+    const plan = labSizedPlan();
     // The primary cannot be fenced: the run stops at ApproveUnfencedPromotion until someone approves.
     const world: Partial<World> = { probesUp: false, primaryControlPlaneUp: false, alarms: { 'payments-us-east-1-api-health': 'ALARM' } };
     const approve = async (gate: GateRequest) => {
@@ -136,7 +113,7 @@ describe('single flight (real ASL, real handlers)', () => {
   });
 
   it('makes the replication-lag alarm a real outage also raises a duplicate of the outage run deciding at its gate', async () => {
-    const plan = testPlan((raw) => (raw.approval.automatic = []));
+    const plan = labSizedPlan((raw) => (raw.approval.automatic = []));
     const p = platformFor(plan, { probesUp: false, alarms: { 'payments-us-east-1-api-health': 'ALARM' } });
     let parked!: (gate: GateRequest) => void;
     const gateOpened = new Promise<GateRequest>((resolve) => (parked = resolve));
@@ -157,7 +134,7 @@ describe('single flight (real ASL, real handlers)', () => {
   });
 
   it('frees the lease at the end of a run that changed nothing: a real outage right after an unconfirmed health alarm fails over', async () => {
-    const plan = testPlan();
+    const plan = labSizedPlan();
     // The health alarm fires but the primary answers from eu-west-1: not confirmed, notify only.
     const p = platformFor(plan, { probesUp: true, alarms: { 'payments-us-east-1-api-health': 'ALARM' } });
     const orchestrator = orchestratorFor(plan, p);
@@ -174,7 +151,7 @@ describe('single flight (real ASL, real handlers)', () => {
   });
 
   it('cools down after a failover: a new alarm ends as a duplicate saying until when, a manual start fails with CooldownActive, nothing changes', async () => {
-    const plan = testPlan();
+    const plan = labSizedPlan();
     const p = platformFor(plan, { probesUp: false, primaryControlPlaneUp: true, alarms: { 'payments-us-east-1-api-health': 'ALARM' } });
     const orchestrator = orchestratorFor(plan, p);
     const first = await orchestrator.start(sample(HEALTH_ALARM), 'first').done;
@@ -197,7 +174,7 @@ describe('single flight (real ASL, real handlers)', () => {
      * then the primary goes down and a health alarm starts a second run, which is waited for.
      */
     async function partitionThenOutage() {
-      const plan = testPlan();
+      const plan = labSizedPlan();
       const p = platformFor(plan, {
         probesUp: true,
         alarms: { 'payments-accounts-replication-lag': 'ALARM' },
@@ -254,7 +231,7 @@ describe('single flight (real ASL, real handlers)', () => {
 
     // Needs FenceUsWriters to call markActing (functions/core/single-flight.ts) before its first mutation.
     it('never lets anything take the lease from a run that has begun to fence, not even the run it took the lease from', async () => {
-      const plan = testPlan();
+      const plan = labSizedPlan();
       const p = platformFor(plan, {
         probesUp: true,
         alarms: { 'payments-accounts-replication-lag': 'ALARM' },

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-import { rawExamplePlan } from '../helpers/plan';
+import { rawExamplePlan, route53WeightedTraffic } from '../helpers/plan';
 
 const config = require('../../scripts/serverless-config.js') as Record<string, (ctx: unknown) => Promise<any>>;
 
@@ -37,23 +37,12 @@ function writePlan(stage: string, edit: (raw: Record<string, any>) => void = () 
   writeFileSync(join(configDir, `${stage}.yml`), stringify(raw));
 }
 
-const route53Traffic = {
-  kind: 'route53-record',
-  name: 'api',
-  hostedZoneId: 'Z0123456789ABCDEFGHIJ',
-  recordName: 'api.payments.example.com',
-  recordType: 'CNAME',
-  routing: 'weighted',
-  primary: { value: 'api-use1.payments.example.com', setIdentifier: 'use1' },
-  recovery: { value: 'api-euw1.payments.example.com', setIdentifier: 'euw1' },
-};
-
 beforeAll(() => {
   configDir = mkdtempSync(join(tmpdir(), 'failover-config-'));
   process.env.FAILOVER_CONFIG_DIR = configDir;
   writePlan('example');
   writePlan('dns', (raw) => {
-    raw.traffic = [route53Traffic];
+    raw.traffic = [route53WeightedTraffic()];
   });
 });
 

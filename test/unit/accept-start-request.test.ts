@@ -3,19 +3,13 @@
  * (functions/core/single-flight.ts). The lease lives in dynalite, an in-memory DynamoDB on
  * 127.0.0.1 (free port), so the conditional writes are judged by a DynamoDB engine.
  */
-import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { readFileSync } from 'node:fs';
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { acceptStartRequest, handler, type AcceptStartInput } from '../../functions/accept-start-request';
-import { resetClients } from '../../functions/core/clients';
 import { failoverLeaseId, markActing, readLease, release } from '../../functions/core/single-flight';
+import { useDynaliteLeaseTable } from '../helpers/lease-table';
 import { examplePlan, ROOT } from '../helpers/plan';
 import { NOW, stageContext } from '../helpers/stage';
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const dynalite = require('dynalite') as (options: Record<string, unknown>) => Server;
 
 const STATE_MACHINE = 'arn:aws:states:eu-west-1:111122223333:stateMachine:payments-failover';
 const executionArn = (name: string) => `arn:aws:states:eu-west-1:111122223333:execution:payments-failover:${name}`;
@@ -47,41 +41,8 @@ const ctx = stageContext();
 const later = (seconds: number) => stageContext(new Date(NOW.getTime() + seconds * 1000));
 const lease = () => readLease(failoverLeaseId(plan));
 
-let server: Server;
-let raw: DynamoDBClient;
-let tableSeq = 0;
-
-beforeAll(async () => {
-  server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  process.env.AWS_ENDPOINT_URL_DYNAMODB = endpoint;
-  raw = new DynamoDBClient({ region: 'eu-west-1', endpoint });
-});
-
-afterAll(async () => {
-  delete process.env.AWS_ENDPOINT_URL_DYNAMODB;
-  delete process.env.LEASE_TABLE;
-  resetClients();
-  raw.destroy();
-  await new Promise((resolve) => server.close(resolve));
-});
-
-/** A fresh, empty lease table per test (hash key leaseId, as the stack and the lab create it). */
-beforeEach(async () => {
-  resetClients();
-  const name = `failover-orchestrator-test-leases-${++tableSeq}`;
-  await raw.send(
-    new CreateTableCommand({
-      TableName: name,
-      KeySchema: [{ AttributeName: 'leaseId', KeyType: 'HASH' }],
-      AttributeDefinitions: [{ AttributeName: 'leaseId', AttributeType: 'S' }],
-      BillingMode: 'PAY_PER_REQUEST',
-    }),
-  );
-  while ((await raw.send(new DescribeTableCommand({ TableName: name }))).Table?.TableStatus !== 'ACTIVE') await new Promise((r) => setTimeout(r, 5));
-  process.env.LEASE_TABLE = name;
-});
+/** A fresh, empty lease table per test, on dynalite. */
+useDynaliteLeaseTable();
 
 describe('accept-start-request: what started the execution', () => {
   it('reads a health alarm of the plan as an alarm-triggered failover, with faultAt = the start of the alarm evaluation window (reasonData.startDate)', async () => {

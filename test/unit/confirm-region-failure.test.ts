@@ -7,7 +7,7 @@ import { classify, confirmRegionFailure, type Evidence } from '../../functions/c
 import { alarmNames } from '../../functions/core/plan';
 import { faultTimeOf, type AlarmEvent, type ProbeResult, type ReplicationObservation, type StartResult } from '../../functions/core/contract';
 import { startFixture } from '../helpers/fixtures';
-import { examplePlan } from '../helpers/plan';
+import { examplePlan, route53WeightedTraffic } from '../helpers/plan';
 import { mockFetch, networkError, NOW, stageContext } from '../helpers/stage';
 import { accountsReplicaReplicating, ledgerGlobalCluster, metricSeries, perMinute, perPeriod } from '../helpers/rds-responses';
 import { readFileSync } from 'node:fs';
@@ -503,18 +503,7 @@ describe('confirmRegionFailure', () => {
 
   it('still decides when the Route 53 control plane does not answer, saying it could not read DNS', async () => {
     const r53plan = examplePlan((raw) => {
-      raw.traffic = [
-        {
-          kind: 'route53-record',
-          name: 'api',
-          hostedZoneId: 'Z0123456789ABCDEFGHIJ',
-          recordName: 'api.payments.example.com',
-          recordType: 'CNAME',
-          routing: 'weighted',
-          primary: { setIdentifier: 'us-east-1', value: 'api-use1.payments.example.com' },
-          recovery: { setIdentifier: 'eu-west-1', value: 'api-euw1.payments.example.com' },
-        },
-      ];
+      raw.traffic = [route53WeightedTraffic()];
     });
     platformInEu({ health: HEALTH_ALARM });
     route53.on(ListResourceRecordSetsCommand).rejects(Object.assign(new Error('connect ETIMEDOUT 52.94.236.248:443'), { name: 'TimeoutError' }));

@@ -1,6 +1,6 @@
 import { InvalidPlanError } from '../../functions/core/errors';
 import { parsePlan, planSchema } from '../../functions/core/plan';
-import { examplePlan, rawExamplePlan } from '../helpers/plan';
+import { examplePlan, rawExamplePlan, route53WeightedTraffic } from '../helpers/plan';
 
 /** The error `examplePlan(edit)` throws, so a test can look at its name and message. */
 function planError(edit: (raw: Record<string, any>) => void): Error {
@@ -143,18 +143,9 @@ describe('plan', () => {
   it('refuses a weighted record without a setIdentifier', () => {
     const error = planError((raw) => {
       // The example's traffic is an ARC routing control; a Route 53 weighted pair needs both set identifiers.
-      raw.traffic = [
-        {
-          kind: 'route53-record',
-          name: 'api',
-          hostedZoneId: 'Z0123456789ABCDEFGHIJ',
-          recordName: 'api.payments.example.com',
-          recordType: 'CNAME',
-          routing: 'weighted',
-          primary: { setIdentifier: 'us-east-1', value: 'api-use1.payments.example.com' },
-          recovery: { value: 'api-euw1.payments.example.com' },
-        },
-      ];
+      const traffic = route53WeightedTraffic();
+      delete traffic.recovery.setIdentifier;
+      raw.traffic = [traffic];
     });
 
     expect(error.message).toContain('traffic[0].routing: weighted records need primary.setIdentifier and recovery.setIdentifier');

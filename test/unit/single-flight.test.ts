@@ -9,23 +9,17 @@
  */
 import {
   ConditionalCheckFailedException,
-  CreateTableCommand,
-  DescribeTableCommand,
   DynamoDBClient,
   GetItemCommand,
   UpdateItemCommand,
   type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
 import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
-import type { AddressInfo } from 'node:net';
-import type { Server } from 'node:http';
 import { resetClients } from '../../functions/core/clients';
 import type { Plan } from '../../functions/core/plan';
 import { acquire, decide, drillLeaseId, failoverLeaseId, markActing, readLease, release, type Lease, type LeaseClaim } from '../../functions/core/single-flight';
+import { useDynaliteLeaseTable } from '../helpers/lease-table';
 import { examplePlan } from '../helpers/plan';
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const dynalite = require('dynalite') as (options: Record<string, unknown>) => Server;
 
 const plan: Plan = examplePlan((raw) => (raw.singleFlight = { leaseSeconds: 3600, cooldownSeconds: 1800 }));
 const T0 = new Date('2025-03-04T10:00:00.000Z');
@@ -44,41 +38,8 @@ const drillClaim = (name: string) => claim(name, { incidentKey: 'schedule:drill:
 const lease = () => readLease(failoverLeaseId(plan));
 
 describe('against dynalite', () => {
-  let server: Server;
-  let raw: DynamoDBClient;
-  let tableSeq = 0;
-
-  beforeAll(async () => {
-    server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    process.env.AWS_ENDPOINT_URL_DYNAMODB = endpoint;
-    raw = new DynamoDBClient({ region: 'eu-west-1', endpoint });
-  });
-
-  afterAll(async () => {
-    delete process.env.AWS_ENDPOINT_URL_DYNAMODB;
-    delete process.env.LEASE_TABLE;
-    resetClients();
-    raw.destroy();
-    await new Promise((resolve) => server.close(resolve));
-  });
-
-  /** A fresh, empty lease table per test (hash key leaseId, as the stack and the lab create it). */
-  beforeEach(async () => {
-    resetClients();
-    const name = `failover-orchestrator-test-leases-${++tableSeq}`;
-    await raw.send(
-      new CreateTableCommand({
-        TableName: name,
-        KeySchema: [{ AttributeName: 'leaseId', KeyType: 'HASH' }],
-        AttributeDefinitions: [{ AttributeName: 'leaseId', AttributeType: 'S' }],
-        BillingMode: 'PAY_PER_REQUEST',
-      }),
-    );
-    while ((await raw.send(new DescribeTableCommand({ TableName: name }))).Table?.TableStatus !== 'ACTIVE') await new Promise((r) => setTimeout(r, 5));
-    process.env.LEASE_TABLE = name;
-  });
+  /** A fresh, empty lease table per test, on dynalite. */
+  useDynaliteLeaseTable();
 
   describe('single flight: taking the lease', () => {
     it('takes a free lease with one item per plan: owner, incident, phase deciding, acquiredAt and expiresAt = acquiredAt + leaseSeconds', async () => {
