@@ -6,11 +6,8 @@
  */
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { resetClients } from '../../functions/core/clients';
-
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const dynalite = require('dynalite') as (options: Record<string, unknown>) => Server;
+import { startDynalite } from '../../lab/control-plane/dynamodb-local';
 
 /**
  * Registers, in the calling describe block (or the file's top level), the hooks that start dynalite
@@ -24,9 +21,9 @@ export function useDynaliteLeaseTable(): void {
   let tableSeq = 0;
 
   beforeAll(async () => {
-    server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const started = await startDynalite();
+    server = started.server;
+    const endpoint = `http://127.0.0.1:${started.port}`;
     process.env.AWS_ENDPOINT_URL_DYNAMODB = endpoint;
     raw = new DynamoDBClient({ region: 'eu-west-1', endpoint });
   });
