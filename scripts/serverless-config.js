@@ -94,7 +94,11 @@ function iamStatements(plan, stage) {
   // The orchestrator never overrides an ARC safety rule (a human's break-glass decision): deny any update that asks to
   // (condition key route53-recovery-cluster:AllowSafetyRulesOverrides, same reference).
   const arcFlip = routingControls.length
-    ? [allow(['route53-recovery-cluster:GetRoutingControlState', ...updateActions], routingControls), deny(updateActions, routingControls, { Bool: { 'route53-recovery-cluster:AllowSafetyRulesOverrides': 'true' } })]
+    ? [
+        // The flip sends the pair in one UpdateRoutingControlStates (functions/adapters/arc-routing-control.ts); the single-control update is not needed.
+        allow(['route53-recovery-cluster:GetRoutingControlState', 'route53-recovery-cluster:UpdateRoutingControlStates'], routingControls),
+        deny(updateActions, routingControls, { Bool: { 'route53-recovery-cluster:AllowSafetyRulesOverrides': 'true' } }),
+      ]
     : [];
   const route53Flip = records.length
     ? [allow(['route53:ListResourceRecordSets', 'route53:ChangeResourceRecordSets'], zones), allow(['route53:GetChange'], [sub('arn:${AWS::Partition}:route53:::change/*')])]

@@ -80,7 +80,7 @@ describe('iam (example plan: ARC routing controls, no route53-record)', () => {
     expect(allows).toEqual([
       {
         Effect: 'Allow',
-        Action: ['route53-recovery-cluster:GetRoutingControlState', 'route53-recovery-cluster:UpdateRoutingControlState', 'route53-recovery-cluster:UpdateRoutingControlStates'],
+        Action: ['route53-recovery-cluster:GetRoutingControlState', 'route53-recovery-cluster:UpdateRoutingControlStates'],
         Resource: controls,
       },
     ]);
