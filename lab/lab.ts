@@ -70,7 +70,7 @@ export interface LabOptions {
 export const DEFAULT_LAB_OPTIONS: LabOptions = {
   latencyMs: 80,
   probeIntervalMs: 1000,
-  dnsTtlSeconds: 1,
+  dnsTtlSeconds: 0.5,
   pollMs: 250,
   retryMs: 250,
   dnsSyncMs: 250,
