@@ -10,6 +10,7 @@
  *   npm run failover -- approve --stage prod --approval-id 0123…cdef --as U0123ABC --reason "Slack is down; bridge call agreed"
  *   npm run failover -- reject --stage prod --approval-id 0123…cdef --as U0123ABC --reason "US recovering, hold"
  *   npm run failover -- validate-plan --stage prod
+ *   npm run failover -- --help          # every command and option, one line each
  *
  * `approve` / `reject` are the Slack buttons for when Slack does not work: the same rules, in the same
  * code (functions/slack/decision.ts): the Slack id given with `--as` must be on the approval's own
@@ -28,18 +29,53 @@ import { manualStartSchema, type ManualStart } from '../functions/core/contract'
 import { InvalidInputError } from '../functions/core/errors';
 import { formatIssues, type Plan } from '../functions/core/plan';
 import { decideApproval, type DecisionResult, type OperatorIdentity } from '../functions/slack/decision';
+import { argsErrorMessage } from './lib/cli-args';
 import { loadPlan } from './lib/plan-file';
 
 const SERVICE = 'failover-orchestrator';
 
-const USAGE = `usage:
-  failover start --stage STAGE --mode failover|switchover|drill --reason TEXT --requested-by WHO [--region R] [--state-machine-arn ARN] [--dry-run]
-  failover status --stage STAGE --execution-arn ARN [--region R]
-  failover approve --stage STAGE --approval-id ID --as SLACK_USER_ID --reason TEXT [--region R] [--approvals-table NAME]
-  failover reject --stage STAGE --approval-id ID --as SLACK_USER_ID --reason TEXT [--region R] [--approvals-table NAME]
-  failover validate-plan --stage STAGE`;
+/** One entry per command: its synopsis and what it does, in one line each (`--help`). */
+const COMMAND_HELP: Array<[command: string, synopsis: string, what: string]> = [
+  ['start', '--stage STAGE --mode failover|switchover|drill --reason TEXT --requested-by WHO [--region R] [--state-machine-arn ARN] [--dry-run]', 'start an execution of the stage\'s state machine'],
+  ['status', '--stage STAGE --execution-arn ARN [--region R]', 'show an execution\'s status and its current or last state'],
+  ['approve', '--stage STAGE --approval-id ID --as SLACK_USER_ID --reason TEXT [--region R] [--approvals-table NAME]', 'approve a waiting gate without Slack'],
+  ['reject', '--stage STAGE --approval-id ID --as SLACK_USER_ID --reason TEXT [--region R] [--approvals-table NAME]', 'reject a waiting gate without Slack'],
+  ['validate-plan', '--stage STAGE', 'check config/STAGE.yml against the plan schema'],
+];
 
-const COMMANDS = ['start', 'status', 'approve', 'reject', 'validate-plan'];
+const COMMANDS = COMMAND_HELP.map(([command]) => command);
+
+/** Every option, one line each; parseArgs is configured from this table, so the help cannot miss one. */
+const OPTIONS: Array<[name: string, spec: { type: 'string' | 'boolean'; short?: string }, value: string, what: string]> = [
+  ['stage', { type: 'string' }, 'STAGE', 'all commands (required): the plan is config/STAGE.yml (or $FAILOVER_CONFIG_DIR/STAGE.yml)'],
+  ['mode', { type: 'string' }, 'MODE', 'start: failover, switchover or drill'],
+  ['reason', { type: 'string' }, 'TEXT', 'start, approve, reject: why (stored with the request or the decision)'],
+  ['requested-by', { type: 'string' }, 'WHO', 'start: who asks for it (name or e-mail)'],
+  ['region', { type: 'string' }, 'R', 'start, status, approve, reject: AWS region to call (default: the plan\'s recoveryRegion)'],
+  ['state-machine-arn', { type: 'string' }, 'ARN', 'start: the state machine (default: found by name, SERVICE-STAGE-failover)'],
+  ['execution-arn', { type: 'string' }, 'ARN', 'status: the execution to show'],
+  ['dry-run', { type: 'boolean' }, '', 'start: validate and print the input, send nothing'],
+  ['approval-id', { type: 'string' }, 'ID', 'approve, reject: the 32-character approval id (Slack message or gate output)'],
+  ['as', { type: 'string' }, 'SLACK_USER_ID', 'approve, reject: your Slack user id, as listed in the plan\'s approval.approvers'],
+  ['approvals-table', { type: 'string' }, 'NAME', 'approve, reject: the approvals table (default: SERVICE-STAGE-approvals)'],
+  ['help', { type: 'boolean', short: 'h' }, '', 'print this help and exit'],
+];
+
+const USAGE = [
+  'usage: npm run failover -- COMMAND --stage STAGE [options]',
+  ...COMMAND_HELP.map(([command, synopsis]) => `  failover ${command} ${synopsis}`),
+].join('\n');
+
+/** The full help: commands and every option, one line each. */
+const HELP = [
+  USAGE,
+  '',
+  'commands:',
+  ...COMMAND_HELP.map(([command, , what]) => `  ${command.padEnd(15)}${what}`),
+  '',
+  'options:',
+  ...OPTIONS.map(([name, spec, value, what]) => `  ${`${spec.short ? `-${spec.short}, ` : ''}--${name}${value ? ` ${value}` : ''}`.padEnd(34)}${what}`),
+].join('\n');
 
 export interface Io {
   out: (line: string) => void;
@@ -191,33 +227,39 @@ async function stateMachineArn(io: Io, region: string, stage: string, explicit?:
 }
 
 export async function main(argv: string[], io: Io = defaultIo): Promise<number> {
-  const [command, ...rest] = argv;
   let values: Record<string, string | boolean | undefined>;
+  let positionals: string[];
   try {
-    ({ values } = parseArgs({
-      args: rest,
-      options: {
-        stage: { type: 'string' },
-        mode: { type: 'string' },
-        reason: { type: 'string' },
-        'requested-by': { type: 'string' },
-        region: { type: 'string' },
-        'state-machine-arn': { type: 'string' },
-        'execution-arn': { type: 'string' },
-        'dry-run': { type: 'boolean', default: false },
-        'approval-id': { type: 'string' },
-        as: { type: 'string' },
-        'approvals-table': { type: 'string' },
-      },
+    ({ values, positionals } = parseArgs({
+      args: argv,
+      options: Object.fromEntries(OPTIONS.map(([name, spec]) => [name, spec])),
+      allowPositionals: true,
       strict: true,
     }));
   } catch (error) {
-    io.err(`${(error as Error).message}\n${USAGE}`);
+    io.err(`${argsErrorMessage(error)}\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    io.out(HELP);
+    return 0;
+  }
+  const [command, ...extra] = positionals;
+  if (!command) {
+    io.err(`missing command: one of ${COMMANDS.join(', ')}\n${USAGE}`);
+    return 2;
+  }
+  if (!COMMANDS.includes(command)) {
+    io.err(`unknown command '${command}': expected one of ${COMMANDS.join(', ')}\n${USAGE}`);
+    return 2;
+  }
+  if (extra.length > 0) {
+    io.err(`unexpected argument '${extra[0]}' after ${command} (quote a --reason with spaces)\n${USAGE}`);
     return 2;
   }
   const stage = values.stage as string | undefined;
-  if (!command || !COMMANDS.includes(command) || !stage) {
-    io.err(USAGE);
+  if (!stage) {
+    io.err(`${command} needs --stage STAGE\n${USAGE}`);
     return 2;
   }
   let decision: DecisionOptions | undefined;

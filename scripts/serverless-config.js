@@ -18,6 +18,27 @@ async function stageOf({ options, resolveVariable }) {
   return options.stage || (await resolveVariable('sls:stage'));
 }
 
+/**
+ * An error the person packaging must fix (an invalid plan, a wrong --region), without its stack:
+ * osls prints `error.stack` of a rejection from a `${file(...)}` function, and here the message says
+ * everything (74 frames of the Framework's resolver did not help anyone).
+ */
+function withoutStack(error) {
+  // Not `instanceof Error`: the plan's errors may come from another realm (a test runner's vm context).
+  if (error && typeof error === 'object' && typeof error.message === 'string') error.stack = `${error.name}: ${error.message}`;
+  return error;
+}
+
+/**
+ * The validated plan, for every resolver but `plan` itself. It first waits for `custom.plan`: when the
+ * plan is invalid, osls hands each dependent variable custom.plan's own error object (the same one)
+ * and reports it once, instead of one copy of the message (and its stack) per variable.
+ */
+async function validPlan(ctx) {
+  await ctx.resolveVariable('self:custom.plan');
+  return loadPlan(await stageOf(ctx));
+}
+
 /** serverless.yml function key → CloudFormation logical id (the Framework's own naming rule). */
 function logicalId(functionKey) {
   const normalized = functionKey.charAt(0).toUpperCase() + functionKey.slice(1);
@@ -307,11 +328,16 @@ function operatorAlarmResources(stage, powertools) {
 
 module.exports = {
   async iam(ctx) {
-    const stage = await stageOf(ctx);
-    return iamStatements(loadPlan(stage), stage);
+    return iamStatements(await validPlan(ctx), await stageOf(ctx));
   },
+  /** custom.plan: the one place an invalid plan is reported (the other resolvers wait for it). */
   async plan(ctx) {
-    return loadPlan(await stageOf(ctx));
+    const stage = await stageOf(ctx);
+    try {
+      return loadPlan(stage);
+    } catch (error) {
+      throw withoutStack(error);
+    }
   },
   /**
    * provider.region: the plan's recovery region. `--region` may only repeat it: the orchestrator must
@@ -320,23 +346,23 @@ module.exports = {
    */
   async deployRegion(ctx) {
     const stage = await stageOf(ctx);
-    const plan = loadPlan(stage);
+    const plan = await validPlan(ctx);
     const asked = ctx.options.region;
     if (asked && asked !== plan.recoveryRegion) {
-      throw new Error(
+      throw withoutStack(new Error(
         `Deploy region ${asked} differs from the plan's recoveryRegion ${plan.recoveryRegion} (stage ${stage}): ` +
           `the orchestrator and its alarms must be deployed in the recovery region; drop --region or use --region ${plan.recoveryRegion}`,
-      );
+      ));
     }
     return plan.recoveryRegion;
   },
   async probeTimeout(ctx) {
-    return detection().probeLambdaTimeoutSeconds(loadPlan(await stageOf(ctx)));
+    return detection().probeLambdaTimeoutSeconds(await validPlan(ctx));
   },
   /** Detection (probe schedule + the plan's alarms) and the alarms on the orchestrator's own failures. */
   async stackResources(ctx) {
     const stage = await stageOf(ctx);
-    const plan = loadPlan(stage);
+    const plan = await validPlan(ctx);
     const powertools = {
       namespace: await ctx.resolveVariable('self:provider.environment.POWERTOOLS_METRICS_NAMESPACE'),
       service: await ctx.resolveVariable('self:provider.environment.POWERTOOLS_SERVICE_NAME'),
@@ -347,15 +373,15 @@ module.exports = {
     };
   },
   async failoverDefinition(ctx) {
-    const plan = loadPlan(await stageOf(ctx));
+    const plan = await validPlan(ctx);
     return renderFailoverDefinition(plan, (key) => ({ 'Fn::GetAtt': [logicalId(key), 'Arn'] }));
   },
   async healthAlarmPattern(ctx) {
-    const plan = loadPlan(await stageOf(ctx));
+    const plan = await validPlan(ctx);
     return renderAlarmPattern([...plan.detection.healthAlarms, ...plan.detection.databaseAlarms].map((a) => a.name));
   },
   async replicationLagAlarmPattern(ctx) {
-    const plan = loadPlan(await stageOf(ctx));
+    const plan = await validPlan(ctx);
     const lag = plan.detection.replicationLagAlarms.map((a) => a.name);
     return renderAlarmPattern(lag.length > 0 ? lag : ['__no-replication-lag-alarm-in-plan__']);
   },

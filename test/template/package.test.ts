@@ -4,8 +4,8 @@
  * the alarm rules (firing on the plan's alarms going to ALARM and on nothing else), the detection
  * the stack creates in the recovery region (probe schedule + one alarm per plan alarm name), the
  * alarms on the orchestrator's own failures, the lease table, the monthly drill schedule, the Slack
- * HTTP route, and least-privilege IAM. Two more packages must fail: one with a broken plan (naming
- * the bad field), one with a deploy region that is not the plan's recovery region (naming both).
+ * HTTP route, least-privilege IAM, and that packaging leaves no folder in the system temp directory.
+ * Two more packages must fail: one with a broken plan (naming the bad field once, without a stack), one with a deploy region that is not the plan's recovery region (naming both).
  */
 import { execFile } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -26,22 +26,32 @@ type Resource = { Type: string; Properties: Record<string, any> };
 let workDir: string;
 let template: { Resources: Record<string, Resource>; Outputs: Record<string, any> };
 let deployedRegion: string;
+let packagePid: number;
 const plan = examplePlan();
 
-async function packageStage(stage: string, env: NodeJS.ProcessEnv = {}, extraArgs: string[] = []): Promise<{ code: number; output: string; dir: string }> {
+async function packageStage(stage: string, env: NodeJS.ProcessEnv = {}, extraArgs: string[] = []): Promise<{ code: number; output: string; dir: string; pid: number }> {
   const dir = join(workDir, `package-${stage}-${extraArgs.join('-') || 'default'}`);
+  const running = run(process.execPath, [SERVERLESS, 'package', '--stage', stage, '--package', dir, ...extraArgs], {
+    cwd: ROOT,
+    env: { ...process.env, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off', AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', ...env },
+    timeout: 240_000,
+  });
+  const pid = running.child.pid ?? -1;
   try {
-    const { stdout, stderr } = await run(process.execPath, [SERVERLESS, 'package', '--stage', stage, '--package', dir, ...extraArgs], {
-      cwd: ROOT,
-      env: { ...process.env, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off', AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', ...env },
-      timeout: 240_000,
-    });
-    return { code: 0, output: stdout + stderr, dir };
+    const { stdout, stderr } = await running;
+    return { code: 0, output: stdout + stderr, dir, pid };
   } catch (error) {
     const e = error as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof e.code === 'number' ? e.code : 1, output: `${e.stdout ?? ''}${e.stderr ?? ''}`, dir };
+    return { code: typeof e.code === 'number' ? e.code : 1, output: `${e.stdout ?? ''}${e.stderr ?? ''}`, dir, pid };
   }
 }
+
+/**
+ * Folders a packaging process left in the system temp directory: serverless-esbuild stages each
+ * function's zip in `<tmpdir>/<function key>-<pid>-<epoch ms>-<8 hex>` (scripts/serverless-esbuild-tmp-cleanup.js).
+ * Only that process's folders count: other runs on this machine may be packaging at the same time.
+ */
+const tempFoldersOf = (pid: number) => readdirSync(tmpdir()).filter((name) => new RegExp(`^[A-Za-z0-9_]+-${pid}-\\d+-[0-9a-f]{8}$`).test(name));
 
 const ofType = (type: string) => Object.entries(template.Resources).filter(([, r]) => r.Type === type);
 const policyOf = (fn: string) => JSON.stringify(template.Resources[`${fn}IamRoleLambdaExecution`]!.Properties.Policies);
@@ -53,6 +63,7 @@ beforeAll(async () => {
   workDir = mkdtempSync(join(tmpdir(), 'failover-template-'));
   const packaged = await packageStage('example');
   if (packaged.code !== 0) throw new Error(`serverless package failed:\n${packaged.output}`);
+  packagePid = packaged.pid;
   template = JSON.parse(readFileSync(join(packaged.dir, 'cloudformation-template-update-stack.json'), 'utf8'));
   deployedRegion = JSON.parse(readFileSync(join(packaged.dir, 'serverless-state.json'), 'utf8')).service.provider.region;
 }, 300_000);
@@ -62,6 +73,11 @@ afterAll(() => {
 });
 
 describe('serverless package --stage example', () => {
+  it('leaves no staging folder in the system temp directory (serverless-esbuild leaves one per function)', () => {
+    expect(packagePid).toBeGreaterThan(0);
+    expect(tempFoldersOf(packagePid)).toEqual([]);
+  });
+
   it('has at least 8 Lambda functions on nodejs22.x, one per stage plus the Slack callback and the detection probe', () => {
     const functions = ofType('AWS::Lambda::Function');
     expect(functions.length).toBeGreaterThanOrEqual(8);
@@ -330,7 +346,7 @@ describe('serverless package with a deploy region other than the plan’s recove
 });
 
 describe('serverless package with an invalid plan', () => {
-  it('fails and names the bad field and why', async () => {
+  it('fails and names the bad field and why, once and without a stack', async () => {
     const configDir = join(workDir, 'bad-config');
     mkdirSync(configDir);
     for (const f of readdirSync(join(ROOT, 'config'))) copyFileSync(join(ROOT, 'config', f), join(configDir, f));
@@ -341,5 +357,8 @@ describe('serverless package with an invalid plan', () => {
 
     expect(packaged.code).not.toBe(0);
     expect(packaged.output).toContain('recoveryRegion: eu-west-9 is not an AWS region');
+    // Once, without a stack: not once per variable that reads the plan, each with the resolver's frames.
+    expect(packaged.output.split('recoveryRegion: eu-west-9 is not an AWS region')).toHaveLength(2);
+    expect(packaged.output).not.toMatch(/^ +at /m);
   }, 300_000);
 });

@@ -20,14 +20,17 @@ const ENV_BEFORE = process.env.FAILOVER_CONFIG_DIR;
 /** A resolver context for stage `stage`, as the Framework passes it. */
 function ctx(stage: string, options: Record<string, string> = {}) {
   const environment: Record<string, string> = { POWERTOOLS_METRICS_NAMESPACE: 'FailoverOrchestrator', POWERTOOLS_SERVICE_NAME: 'failover-orchestrator' };
-  return {
+  const context = {
     options: { stage, ...options },
-    resolveVariable: async (v: string) => {
+    resolveVariable: async (v: string): Promise<unknown> => {
       const m = /^self:provider\.environment\.(\w+)$/.exec(v);
       if (m) return environment[m[1]!];
+      // serverless.yml: custom.plan is `${file(./scripts/serverless-config.js):plan}`; the other resolvers wait for it.
+      if (v === 'self:custom.plan') return config.plan!(context);
       throw new Error(`unexpected variable ${v}`);
     },
   };
+  return context;
 }
 
 /** Writes config/<stage>.yml into the temporary config folder: the example plan changed by `edit`. */
@@ -188,6 +191,27 @@ describe('deployRegion', () => {
 
   it('refuses a --region other than the plan’s recoveryRegion, naming both', async () => {
     await expect(config.deployRegion!(ctx('example', { region: 'us-east-1' }))).rejects.toThrow(/Deploy region us-east-1 differs from the plan's recoveryRegion eu-west-1/);
+  });
+});
+
+describe('an invalid plan', () => {
+  // osls prints `error.stack` of a rejection from a `${file(...)}` function: the stack must be the message alone.
+  it('is reported by custom.plan without stack frames, and every other resolver rejects with that same error', async () => {
+    writePlan('broken', (raw) => {
+      raw.recoveryRegion = 'eu-west-9';
+    });
+    const error = await config.plan!(ctx('broken')).catch((e: Error) => e);
+
+    expect(error).toMatchObject({ name: 'InvalidPlan', message: expect.stringContaining('recoveryRegion: eu-west-9 is not an AWS region') });
+    expect((error as Error).stack).toBe(`InvalidPlan: ${(error as Error).message}`);
+    for (const resolver of ['iam', 'deployRegion', 'probeTimeout', 'stackResources', 'failoverDefinition', 'healthAlarmPattern', 'replicationLagAlarmPattern']) {
+      const context = ctx('broken');
+      const asked: string[] = [];
+      const resolveVariable = context.resolveVariable;
+      context.resolveVariable = async (v: string) => (asked.push(v), resolveVariable(v));
+      await expect(config[resolver]!(context)).rejects.toMatchObject({ name: 'InvalidPlan' });
+      expect(asked).toContain('self:custom.plan');
+    }
   });
 });
 

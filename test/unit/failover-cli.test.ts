@@ -65,11 +65,56 @@ describe('failover CLI', () => {
     expect(sfn.calls()).toHaveLength(0);
   });
 
-  it('rejects unknown flags with the usage', async () => {
+  it('rejects an unknown option, naming it, with the usage', async () => {
     const cli = io();
 
     expect(await main(['start', '--stage', 'example', '--force'], cli)).toBe(2);
-    expect(cli.errors.join('\n')).toContain('usage:');
+    const [first, ...rest] = cli.errors.join('\n').split('\n');
+    expect(first).toBe("Unknown option '--force'");
+    expect(rest[0]).toMatch(/^usage: /);
+    expect(sfn.calls()).toHaveLength(0);
+  });
+});
+
+describe('failover CLI: help and usage errors', () => {
+  const OPTIONS = ['stage', 'mode', 'reason', 'requested-by', 'region', 'state-machine-arn', 'execution-arn', 'dry-run', 'approval-id', 'as', 'approvals-table', 'help'];
+  const COMMANDS = ['start', 'status', 'approve', 'reject', 'validate-plan'];
+
+  it.each([[['--help']], [['-h']], [['start', '--help']], [['status', '--help']], [['approve', '-h']], [['reject', '--help']], [['validate-plan', '--help']]])(
+    '%j prints every command and every option, one line each, on stdout and exits 0',
+    async (argv) => {
+      const cli = io();
+
+      expect(await main(argv, cli)).toBe(0);
+
+      const lines = cli.lines.join('\n').split('\n');
+      for (const option of OPTIONS) expect(lines.filter((l) => new RegExp(`^  (-\\w, )?--${option}( |$)`).test(l))).toHaveLength(1);
+      for (const command of COMMANDS) {
+        expect(lines.filter((l) => l.startsWith(`  failover ${command} `))).toHaveLength(1);
+        expect(lines.filter((l) => new RegExp(`^  ${command} +\\S`).test(l))).toHaveLength(1);
+      }
+      expect(cli.errors).toEqual([]);
+      expect(sfn.calls()).toHaveLength(0);
+    },
+  );
+
+  it.each([
+    [['stat', '--stage', 'example'], "unknown command 'stat': expected one of start, status, approve, reject, validate-plan"],
+    [['--stage', 'example'], 'missing command: one of start, status, approve, reject, validate-plan'],
+    [['status', '--execution-arn', 'arn:x'], 'status needs --stage STAGE'],
+    [['status', '--stage'], "Option '--stage <value>' argument missing"],
+    [['start', '--stage', 'example', 'us-east-1', 'down'], "unexpected argument 'us-east-1' after start (quote a --reason with spaces)"],
+    [['validate-plan', '--stage', 'example', '--verbose'], "Unknown option '--verbose'"],
+  ])('%j says what was wrong, shows the usage and exits 2', async (argv, message) => {
+    const cli = io();
+
+    expect(await main(argv, cli)).toBe(2);
+
+    const [first, second] = cli.errors.join('\n').split('\n');
+    expect(first).toBe(message);
+    expect(second).toMatch(/^usage: /);
+    expect(cli.lines).toEqual([]);
+    expect(sfn.calls()).toHaveLength(0);
   });
 });
 
