@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Plan } from '../../functions/core/plan';
-import { installFakePlatform, type FakePlatform, type World } from './fake-platform';
+import { installFakePlatform, MUTATING_COMMANDS, type FakePlatform, type World } from './fake-platform';
 import { examplePlan, ROOT } from './plan';
 
 /** The tables and the Slack secret parameter the handlers read from their environment, as the stack sets them. */
@@ -51,3 +51,44 @@ export function useFakePlatform(beforeRestore?: (platform: FakePlatform | undefi
     return platform;
   };
 }
+
+/**
+ * Every mutating command the run sent (failed attempts included), as `<region> <Command>`, sorted so
+ * the branches of a Parallel state compare the same whatever their interleaving. Tests compare it to
+ * an exact list: a count of one command would still pass if another command were sent as well.
+ */
+export async function mutatingCallsByRegion(p: FakePlatform): Promise<string[]> {
+  const mutating = new Set<string>(MUTATING_COMMANDS.map((c) => c.name));
+  const { rds, ecs, autoscaling, route53, arc } = p.clients;
+  const calls = [...rds.calls(), ...ecs.calls(), ...autoscaling.calls(), ...route53.calls(), ...arc.calls()];
+  const named = await Promise.all(
+    calls.map(async (c) => {
+      const region = await (c.thisValue as unknown as { config: { region: () => Promise<string> } }).config.region();
+      return `${region} ${(c.args[0] as object).constructor.name}`;
+    }),
+  );
+  return named.filter((n) => mutating.has(n.split(' ')[1]!)).sort();
+}
+
+/**
+ * The exact mutating commands of each path of the example plan (labSizedPlan), as `<region> <Command>`
+ * like `mutatingCallsByRegion`. Counting one command would still pass if another were sent too.
+ */
+export const MUTATIONS = {
+  /** The fence, confirmed: both primary writers scaled to 0 and auto scaling pinned, both databases' parameter groups read-only. */
+  fence: ['us-east-1 ModifyDBClusterParameterGroupCommand', 'us-east-1 ModifyDBParameterGroupCommand', 'us-east-1 RegisterScalableTargetCommand', 'us-east-1 UpdateServiceCommand', 'us-east-1 UpdateServiceCommand'],
+  /** The fence against an unreachable primary control plane: every fencer's first call fails; only the auto-scaled service's first call (RegisterScalableTarget 0..0) mutates. */
+  fenceUnreachable: ['us-east-1 RegisterScalableTargetCommand'],
+  /** Promotion of both recovery databases (Aurora by `aurora`) and the recovery region's scale-up. */
+  recovery: (aurora: 'FailoverGlobalClusterCommand' | 'SwitchoverGlobalClusterCommand') => [
+    `eu-west-1 ${aurora}`,
+    'eu-west-1 PromoteReadReplicaCommand',
+    'eu-west-1 RegisterScalableTargetCommand',
+    'eu-west-1 UpdateServiceCommand',
+    'eu-west-1 UpdateServiceCommand',
+  ],
+  /** The flip: one UpdateRoutingControlStates on the first cluster endpoint outside the primary region. */
+  flip: ['us-west-2 UpdateRoutingControlStatesCommand'],
+};
+/** The sorted union of path parts, to compare with `mutatingCallsByRegion`. */
+export const exactly = (...parts: string[][]): string[] => parts.flat().sort();

@@ -15,7 +15,7 @@ import { acquire } from '../../functions/core/single-flight';
 import { BOT_TOKEN, SIGNING_SECRET } from '../helpers/fake-platform';
 import { clickSlackButton, runFailover, type RunResult } from '../helpers/local-sfn';
 import { captureLogs } from '../helpers/logs';
-import { APPROVER, labSizedPlan, sample, setHandlerEnvironment, useFakePlatform } from '../helpers/statemachine';
+import { APPROVER, exactly, labSizedPlan, MUTATIONS, mutatingCallsByRegion, sample, setHandlerEnvironment, useFakePlatform } from '../helpers/statemachine';
 
 setHandlerEnvironment();
 
@@ -56,6 +56,7 @@ describe('failover state machine', () => {
     expect(run.output.recovery.promotion.map((s: { done: boolean }) => s.done)).toEqual([true, true]);
     expect(run.output.smoke.passed).toBe(true);
     expect(p.eventDetailTypes()).toEqual(['Failover Succeeded']);
+    expect(await mutatingCallsByRegion(p)).toEqual(exactly(MUTATIONS.fence, MUTATIONS.recovery('FailoverGlobalClusterCommand'), MUTATIONS.flip));
     expect(run.states.indexOf('FenceUsWriters')).toBeLessThan(run.states.indexOf('RecoverInParallel'));
     expect(run.states.indexOf('RecoverInParallel')).toBeLessThan(run.states.indexOf('FlipTraffic'));
   });
@@ -76,6 +77,8 @@ describe('failover state machine', () => {
     expect(run.output.fenceApproval).toMatchObject({ approved: true, decidedBy: APPROVER, via: 'slack' });
     expect(p.clients.sfn).toHaveReceivedCommandTimes(SendTaskSuccessCommand, 1);
     expect(p.clients.rds).toHaveReceivedCommand(FailoverGlobalClusterCommand);
+    expect(await mutatingCallsByRegion(p)).toEqual(exactly(MUTATIONS.fenceUnreachable, MUTATIONS.recovery('FailoverGlobalClusterCommand'), MUTATIONS.flip));
+    expect(p.eventDetailTypes()).toEqual(['Failover Succeeded']);
   });
 
   it('proceeds without a gate when the plan says an unconfirmed fence may proceed', async () => {
@@ -88,6 +91,8 @@ describe('failover state machine', () => {
     expect(run.gates).toHaveLength(0);
     expect(run.output.fence.confirmed).toBe(false);
     expect(run.output.notification.detailType).toBe('Failover Succeeded');
+    expect(await mutatingCallsByRegion(p)).toEqual(exactly(MUTATIONS.fenceUnreachable, MUTATIONS.recovery('FailoverGlobalClusterCommand'), MUTATIONS.flip));
+    expect(p.eventDetailTypes()).toEqual(['Failover Succeeded']);
   });
 
   it('runs a planned switchover with zero data loss: fence, catch up, SwitchoverGlobalCluster, never FailoverGlobalCluster', async () => {
@@ -103,6 +108,8 @@ describe('failover state machine', () => {
     expect(p.clients.rds).not.toHaveReceivedCommand(FailoverGlobalClusterCommand);
     expect(p.clients.rds).toHaveReceivedCommand(PromoteReadReplicaCommand);
     expect(run.output.notification.detailType).toBe('Failover Succeeded');
+    expect(await mutatingCallsByRegion(p)).toEqual(exactly(MUTATIONS.fence, MUTATIONS.recovery('SwitchoverGlobalClusterCommand'), MUTATIONS.flip));
+    expect(p.eventDetailTypes()).toEqual(['Failover Succeeded']);
   });
 
   it('only notifies on a replication-lag alarm: RPO at risk, nothing changed', async () => {
@@ -189,6 +196,7 @@ describe('failover state machine', () => {
 
     expect(outcome(run)).toEqual({ status: 'SUCCEEDED' });
     expect(run.output.approval).toMatchObject({ approved: true, via: 'timeout-policy' });
+    expect(await mutatingCallsByRegion(p)).toEqual(exactly(MUTATIONS.fence, MUTATIONS.recovery('FailoverGlobalClusterCommand'), MUTATIONS.flip));
   });
 
   it('fails with PromotionDeadlineExceeded when the database is not writable before its deadline', async () => {
@@ -203,6 +211,7 @@ describe('failover state machine', () => {
     expect(run.cause).toContain('aurora-global ledger not done by');
     expect(run.states).not.toContain('FlipTraffic');
     expect(p.clients.route53).not.toHaveReceivedCommand(ChangeResourceRecordSetsCommand);
+    expect(await mutatingCallsByRegion(p)).toEqual(exactly(MUTATIONS.fence, MUTATIONS.recovery('FailoverGlobalClusterCommand'))); // no flip
     expect(p.eventDetailTypes()).toEqual(['Failover Failed']);
   });
 
@@ -218,6 +227,7 @@ describe('failover state machine', () => {
     expect(run.output.recovery.scale).toMatchObject({ incomplete: true, error: { Error: 'ScaleDeadlineExceeded' } });
     expect(p.world.dns).toMatchObject({ primaryWeight: 0, recoveryWeight: 100 });
     expect(run.output.notification.detailType).toBe('Failover Succeeded');
+    expect(p.eventDetailTypes()).toEqual(['Failover Succeeded']);
     expect(JSON.parse(p.clients.events.commandCalls(PutEventsCommand)[0]!.args[0].input.Entries![0]!.Detail!).capacity).toMatchObject({ complete: false });
   });
 
@@ -244,6 +254,7 @@ describe('failover state machine', () => {
     expect(run.states.filter((s) => s === 'SmokeTestEu')).toHaveLength(1);
     const smokeCalls = p.fetchSpy.mock.calls.filter(([url]) => String(url).includes('/healthz') && String(url).includes('euw1'));
     expect(smokeCalls).toHaveLength(4); // the first try and 3 retries
+    expect(await mutatingCallsByRegion(p)).toEqual(exactly(MUTATIONS.fence, MUTATIONS.recovery('FailoverGlobalClusterCommand'), MUTATIONS.flip));
     expect(p.eventDetailTypes()).toEqual(['Failover Failed']);
   });
 

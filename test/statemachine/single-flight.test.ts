@@ -16,7 +16,7 @@ import type { Plan } from '../../functions/core/plan';
 import { LocalOrchestrator, type ExecutionRecord, type GateRequest } from '../../lab/orchestrator';
 import { installFakePlatform, type FakePlatform, type World } from '../helpers/fake-platform';
 import { clickSlackButton, renderLocalDefinition, STATE_MACHINE_ARN } from '../helpers/local-sfn';
-import { APPROVER, labSizedPlan, sample, setHandlerEnvironment, useFakePlatform } from '../helpers/statemachine';
+import { APPROVER, exactly, labSizedPlan, MUTATIONS, mutatingCallsByRegion, sample, setHandlerEnvironment, useFakePlatform } from '../helpers/statemachine';
 
 setHandlerEnvironment();
 
@@ -130,6 +130,7 @@ describe('single flight (real ASL, real handlers)', () => {
     expect(await clickSlackButton(gate, 'approve', APPROVER)).toMatchObject({ statusCode: 200 });
     expect(outcome(await outage.done)).toEqual({ status: 'SUCCEEDED' });
     expect(p.clients.rds).toHaveReceivedCommandTimes(FailoverGlobalClusterCommand, 1);
+    expect(await mutatingCallsByRegion(p)).toEqual(exactly(MUTATIONS.fence, MUTATIONS.recovery('FailoverGlobalClusterCommand'), MUTATIONS.flip));
     expect(approvalMessages(p)).toHaveLength(1);
   });
 
@@ -148,6 +149,7 @@ describe('single flight (real ASL, real handlers)', () => {
     expect(outcome(outage)).toEqual({ status: 'SUCCEEDED' });
     expect(statesOf(outage)).not.toContain('DuplicateStart');
     expect(p.clients.rds).toHaveReceivedCommandTimes(FailoverGlobalClusterCommand, 1);
+    expect(await mutatingCallsByRegion(p)).toEqual(exactly(MUTATIONS.fence, MUTATIONS.recovery('FailoverGlobalClusterCommand'), MUTATIONS.flip));
   });
 
   it('cools down after a failover: a new alarm ends as a duplicate saying until when, a manual start fails with CooldownActive, nothing changes', async () => {
@@ -207,6 +209,7 @@ describe('single flight (real ASL, real handlers)', () => {
       expect(statesOf(outage)).not.toContain('DuplicateStart');
       expect(outage.output.start.tookOverFrom).toBe(partition.execution.executionArn);
       expect(p.clients.rds).toHaveReceivedCommandTimes(FailoverGlobalClusterCommand, 1);
+      expect(await mutatingCallsByRegion(p)).toEqual(exactly(MUTATIONS.fence, MUTATIONS.recovery('FailoverGlobalClusterCommand'), MUTATIONS.flip));
       expect(p.eventDetailTypes()).toEqual(['Failover Succeeded']);
 
       // End the parked run (rejected) so nothing is left waiting.
@@ -264,6 +267,7 @@ describe('single flight (real ASL, real handlers)', () => {
       expect(outcome(await outage.done)).toEqual({ status: 'SUCCEEDED' });
       expect(p.clients.rds).toHaveReceivedCommandTimes(FailoverGlobalClusterCommand, 1);
       expect(p.clients.rds).toHaveReceivedCommandTimes(PromoteReadReplicaCommand, 1);
+      expect(await mutatingCallsByRegion(p)).toEqual(exactly(MUTATIONS.fenceUnreachable, MUTATIONS.recovery('FailoverGlobalClusterCommand'), MUTATIONS.flip));
     });
   });
 });

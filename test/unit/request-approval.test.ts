@@ -122,6 +122,25 @@ describe('request-approval', () => {
     expect(text).toContain('payments-api (ecs-service): scale to 0: us-east-1 ECS unreachable');
   });
 
+  it('forces abort on timeout at the unfenced-promotion gate even when the detection policy is proceed (silence never approves an unfenced promotion)', async () => {
+    const detection = { ...detectionFixture(), onApprovalTimeout: 'proceed' as const };
+    await requestApproval(input({ gate: 'unfenced-promotion', detection, fence: { confirmed: false, steps: [] } }), ctx);
+
+    expect(ddb).toHaveReceivedNthCommandWith(1, UpdateItemCommand, {
+      Key: { approvalId: { S: approvalIdFor(startFixture().executionId, 'unfenced-promotion') } },
+      ExpressionAttributeValues: expect.objectContaining({ ':gate': { S: 'unfenced-promotion' }, ':onTimeout': { S: 'abort' } }),
+    });
+    const text = JSON.stringify(fetchBody().blocks);
+    expect(text).toContain('No answer within 10 min → abort');
+    expect(text).not.toContain('→ proceed');
+  });
+
+  it('keeps the detection policy on the failover gate (proceed stays proceed there)', async () => {
+    await requestApproval(input({ detection: { ...detectionFixture(), onApprovalTimeout: 'proceed' } }), ctx);
+
+    expect(ddb).toHaveReceivedNthCommandWith(1, UpdateItemCommand, { ExpressionAttributeValues: expect.objectContaining({ ':onTimeout': { S: 'proceed' } }) });
+  });
+
   it('on a retry reuses the approval id and updates the posted message instead of posting a second one', async () => {
     const retryToken = `AQCEAAAAKgAAAA${'y'.repeat(500)}`;
     ddb.on(UpdateItemCommand).resolves({ Attributes: approvalAttributes(approvalFixture({ approvalId, taskToken: retryToken, messageTs: '1741082410.000100' })) });
