@@ -26,6 +26,7 @@ import type { ArcRoutingControlResource, Plan } from '../../functions/core/plan'
 import { flipTraffic } from '../../functions/flip-traffic';
 import { examplePlan } from '../helpers/plan';
 import { previousStep, reconcileInput, regionOf, stageContext } from '../helpers/stage';
+import { commandNames } from '../helpers/commands';
 
 const arc = mockClient(Route53RecoveryClusterClient);
 
@@ -83,6 +84,7 @@ describe('arc-routing-control flip', () => {
     });
     expect(arc.commandCalls(UpdateRoutingControlStatesCommand)[0]!.args[0].input.SafetyRulesToOverride).toBeUndefined();
     expect(arc).not.toHaveReceivedCommand(UpdateRoutingControlStateCommand);
+    expect(commandNames(arc)).toEqual(['GetRoutingControlStateCommand', 'GetRoutingControlStateCommand', 'UpdateRoutingControlStatesCommand'] /* read both, then one write for the pair */);
     expect(step).toMatchObject({ resource: 'api', kind: 'arc-routing-control', done: false, phase: 'started', mutated: true });
   });
 
@@ -103,6 +105,7 @@ describe('arc-routing-control flip', () => {
     const step = await flipTraffic(api('failover'), ctx);
 
     expect(arc).toHaveReceivedCommandTimes(UpdateRoutingControlStatesCommand, 1);
+    expect(commandNames(arc)).toEqual(['GetRoutingControlStateCommand', 'GetRoutingControlStateCommand', 'UpdateRoutingControlStatesCommand']);
     expect(step).toMatchObject({ done: false, mutated: true });
   });
 

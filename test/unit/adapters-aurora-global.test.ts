@@ -20,6 +20,7 @@ import { ledgerPrimaryCluster, metricSeries, perMinute, perPeriod } from '../hel
 import { examplePlan } from '../helpers/plan';
 import type { FenceContext } from '../../functions/adapters/types';
 import { fencer, replication } from '../../functions/adapters/aurora-global';
+import { commandNames } from '../helpers/commands';
 
 const rds = mockClient(RDSClient);
 const cloudwatch = mockClient(CloudWatchClient);
@@ -60,6 +61,7 @@ describe('aurora-global promotion', () => {
 
     expect(rds).toHaveReceivedCommandWith(FailoverGlobalClusterCommand, { GlobalClusterIdentifier: GLOBAL, TargetDbClusterIdentifier: RECOVERY, AllowDataLoss: true });
     expect(rds).toHaveReceivedCommandTimes(FailoverGlobalClusterCommand, 1);
+    expect(commandNames(rds)).toEqual(['DescribeGlobalClustersCommand', 'FailoverGlobalClusterCommand'] /* one read, one promotion, nothing else */);
     await expect(regionOf(rds.commandCalls(FailoverGlobalClusterCommand)[0]!)).resolves.toBe('eu-west-1');
     expect(step).toMatchObject({ resource: 'ledger', kind: 'aurora-global', done: false, phase: 'started', mutated: true });
   });

@@ -8,6 +8,7 @@ import { NOW, previousStep, reconcileInput, regionOf, stageContext } from '../he
 import { accountsReplicaWithStatus, metricSeries, perMinute, perPeriod } from '../helpers/rds-responses';
 import { examplePlan } from '../helpers/plan';
 import { replication } from '../../functions/adapters/rds-replica';
+import { commandNames } from '../helpers/commands';
 
 const rds = mockClient(RDSClient);
 const cloudwatch = mockClient(CloudWatchClient);
@@ -68,6 +69,7 @@ describe('rds-replica promotion', () => {
     expect(rds).toHaveReceivedCommandWith(PromoteReadReplicaCommand, { DBInstanceIdentifier: REPLICA });
     expect(rds.commandCalls(PromoteReadReplicaCommand)[0]!.args[0].input).not.toHaveProperty('BackupRetentionPeriod');
     expect(rds).toHaveReceivedCommandTimes(PromoteReadReplicaCommand, 1);
+    expect(commandNames(rds)).toEqual(['DescribeDBInstancesCommand', 'PromoteReadReplicaCommand'] /* one read, one promotion, nothing else */);
     await expect(regionOf(rds.commandCalls(PromoteReadReplicaCommand)[0]!)).resolves.toBe('eu-west-1');
     expect(step).toMatchObject({ resource: 'accounts', done: false, phase: 'started', mutated: true });
   });

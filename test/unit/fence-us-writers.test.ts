@@ -10,6 +10,7 @@ import { startFixture } from '../helpers/fixtures';
 import { examplePlan } from '../helpers/plan';
 import { NOW, regionOf, stageContext } from '../helpers/stage';
 import { accountsPrimary, ledgerPrimaryCluster } from '../helpers/rds-responses';
+import { commandNames } from '../helpers/commands';
 
 const ecs = mockClient(ECSClient);
 const rds = mockClient(RDSClient);
@@ -88,6 +89,7 @@ describe('fence-us-writers', () => {
     expect(ecs).toHaveReceivedCommandWith(UpdateServiceCommand, { cluster: 'payments-use1', service: 'payments-api', desiredCount: 0 });
     expect(ecs).toHaveReceivedCommandWith(UpdateServiceCommand, { cluster: 'payments-use1', service: 'ledger-worker', desiredCount: 0 });
     expect(ecs).toHaveReceivedCommandTimes(UpdateServiceCommand, 2);
+    expect(commandNames(ecs)).toEqual(['DescribeServicesCommand', 'DescribeServicesCommand', 'UpdateServiceCommand', 'UpdateServiceCommand'] /* read then scale each writer; nothing in another cluster */);
     await expect(regionOf(ecs.commandCalls(UpdateServiceCommand)[0]!)).resolves.toBe('us-east-1');
   });
 
@@ -102,6 +104,7 @@ describe('fence-us-writers', () => {
       MaxCapacity: 0,
     });
     expect(autoscaling).toHaveReceivedCommandTimes(RegisterScalableTargetCommand, 1); // ledger-worker is not auto scaled
+    expect(commandNames(autoscaling)).toEqual(['RegisterScalableTargetCommand']);
     await expect(regionOf(autoscaling.commandCalls(RegisterScalableTargetCommand)[0]!)).resolves.toBe('us-east-1');
   });
 

@@ -9,6 +9,7 @@ import { handler, notify, type NotifyInput } from '../../functions/notify';
 import { detectionFixture, startFixture } from '../helpers/fixtures';
 import { examplePlan } from '../helpers/plan';
 import { mockFetch, regionOf, stageContext } from '../helpers/stage';
+import { commandNames } from '../helpers/commands';
 
 const eventbridge = mockClient(EventBridgeClient);
 const ssm = mockClient(SSMClient);
@@ -215,6 +216,7 @@ describe('notify', () => {
 
     await expect(notify(input(), ctx)).rejects.toMatchObject({ name: 'NotificationFailed', message: 'Slack chat.postMessage: channel_not_found' });
     expect(eventbridge).toHaveReceivedCommandTimes(PutEventsCommand, 1);
+    expect(commandNames(eventbridge)).toEqual(['PutEventsCommand']);
   });
 
   it('fails with NotificationFailed when EventBridge refuses the entry, after still posting to Slack', async () => {

@@ -9,6 +9,7 @@ import type { ApprovalItem } from '../../functions/core/approvals-store';
 import { createSlackCallbackHandler, UPDATE_TASK_KIND, type SlackUpdateTask } from '../../functions/slack-callback';
 import { approvalAttributes, approvalFixture } from '../helpers/fixtures';
 import { captureLogs } from '../helpers/logs';
+import { commandNames } from '../helpers/commands';
 
 const ddb = mockClient(DynamoDBClient);
 const sfn = mockClient(SFNClient);
@@ -216,6 +217,7 @@ describe('slack-callback: decisions', () => {
       taskToken: item.taskToken,
       output: JSON.stringify({ approved: true, decidedBy: 'U0123ABCDEF', decidedAt: NOW_ISO, via: 'slack' }),
     });
+    expect(commandNames(sfn)).toEqual(['SendTaskSuccessCommand']); // exactly one decision, never a SendTaskFailure too
   });
 
   it('claims the approval before calling Step Functions and records it approved afterwards', async () => {
@@ -246,6 +248,7 @@ describe('slack-callback: decisions', () => {
       cause: 'Rejected in Slack by U0123ABCDEF (alice)',
     });
     expect(sfn).toHaveReceivedCommandTimes(SendTaskSuccessCommand, 0);
+    expect(commandNames(sfn)).toEqual(['SendTaskFailureCommand']);
   });
 
   it('uses the task token as claimed, not as first read (a request-approval retry may have replaced it)', async () => {
