@@ -45,31 +45,71 @@ export function percentile(values: number[], p: number): number {
   return sorted[index]!;
 }
 
-export function throughput(log: TxRecord[]): { txPerSecond: number; p50Ms: number; p99Ms: number } {
+/**
+ * Throughput and latency of acknowledged writes. `txPerSecond` averages over the whole run, outage
+ * included; `preFault` is the load before the fault (or the operator's start): what was offered
+ * (sent per second) and what was achieved (acknowledged per second) — the figures a reader compares.
+ */
+export function throughput(
+  log: TxRecord[],
+  faultAt?: number,
+): { txPerSecond: number; p50Ms: number; p99Ms: number; preFault?: { offeredPerSecond: number; achievedPerSecond: number; seconds: number } } {
   const acked = log.filter((r) => r.ok);
   if (acked.length === 0) return { txPerSecond: 0, p50Ms: 0, p99Ms: 0 };
   const start = Math.min(...log.map((r) => r.sentAt));
   const end = Math.max(...log.map((r) => r.doneAt));
   const latencies = acked.map((r) => r.doneAt - r.sentAt);
-  return { txPerSecond: round(acked.length / Math.max(0.001, (end - start) / 1000), 1), p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99) };
+  const overall = { txPerSecond: round(acked.length / Math.max(0.001, (end - start) / 1000), 1), p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99) };
+  if (faultAt === undefined || faultAt <= start) return overall;
+  const seconds = (faultAt - start) / 1000;
+  const offered = log.filter((r) => r.sentAt < faultAt).length;
+  const achieved = log.filter((r) => r.ok && r.doneAt < faultAt).length;
+  return { ...overall, preFault: { offeredPerSecond: round(offered / seconds, 1), achievedPerSecond: round(achieved / seconds, 1), seconds: round(seconds, 3) } };
 }
 
-/** Per-second acknowledged / error counts and replication lag, t = seconds since `start`. */
-export function timeline(log: TxRecord[], lag: Array<{ at: number; lagSeconds: number | null }>, start: number, end: number): TimelinePoint[] {
-  const seconds = Math.max(1, Math.ceil((end - start) / 1000));
-  const points: TimelinePoint[] = Array.from({ length: seconds }, (_, t) => ({ t, acknowledged: 0, errors: 0, lagSeconds: null }));
+/** A partial bucket shorter than this (s) is dropped: too few samples to scale to a rate honestly. */
+const MIN_PARTIAL_BUCKET_SECONDS = 0.5;
+
+/**
+ * Per-second acknowledged / error counts and replication lag, t = seconds since `start` (bucket
+ * start). Buckets are aligned on `alignAt` (the fault), so the bucket before the fault ends at the
+ * fault and the drop shows where it happened, not up to a second early. The first and last buckets
+ * may be partial: they carry `seconds` (their length) so a rate is count / seconds; one shorter
+ * than half a second is dropped.
+ */
+export function timeline(log: TxRecord[], lag: Array<{ at: number; lagSeconds: number | null }>, start: number, end: number, alignAt: number = start): TimelinePoint[] {
+  const offset = ((((alignAt - start) % 1000) + 1000) % 1000); // first boundary after start, ms
+  const bounds: number[] = [start];
+  for (let b = start + (offset === 0 ? 1000 : offset); b < end; b += 1000) bounds.push(b);
+  bounds.push(Math.max(end, start + 1));
+  const buckets = bounds.slice(0, -1).map((from, i) => ({ from, to: bounds[i + 1]!, point: { t: round((from - start) / 1000, 3), acknowledged: 0, errors: 0, lagSeconds: null } as TimelinePoint }));
+  const find = (at: number) => {
+    if (at < start || at >= bounds[bounds.length - 1]!) return undefined;
+    let lo = 0;
+    let hi = buckets.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (buckets[mid]!.from <= at) lo = mid;
+      else hi = mid - 1;
+    }
+    return buckets[lo]!.point;
+  };
   for (const r of log) {
-    const t = Math.floor((r.doneAt - start) / 1000);
-    const point = points[t];
+    const point = find(r.doneAt);
     if (!point) continue;
     if (r.ok) point.acknowledged += 1;
     else point.errors += 1;
   }
   for (const l of lag) {
-    const point = points[Math.floor((l.at - start) / 1000)];
+    const point = find(l.at);
     if (point && l.lagSeconds !== null) point.lagSeconds = Math.max(point.lagSeconds ?? 0, round(l.lagSeconds, 3));
   }
-  return points;
+  return buckets.flatMap(({ from, to, point }) => {
+    const seconds = round((to - from) / 1000, 3);
+    if (seconds >= 1) return [point];
+    if (seconds < MIN_PARTIAL_BUCKET_SECONDS && buckets.length > 1) return [];
+    return [{ ...point, seconds }];
+  });
 }
 
 interface Interval {
@@ -91,32 +131,78 @@ function unionLength(intervals: Interval[]): number {
   return total;
 }
 
+/** One attempt of a state: entered (or retried) → exited or failed. */
+export interface Attempt {
+  start: number;
+  /** Undefined while the attempt has not ended. */
+  end?: number;
+  failed: boolean;
+  /** The error of a failed attempt (the Retry/Catch `ErrorEquals` name). */
+  error?: string;
+}
+
 interface Span {
   state: string;
   start: number;
-  /** Undefined while the state has not ended. */
+  /** Undefined while the state has not ended (or is between a failed attempt's Retry pause and its next attempt). */
   end?: number;
   failed: boolean;
+  /** Every attempt, in order: one unless the state's Retry ran it again. */
+  attempts: Attempt[];
+  /** A Catch took the failure: the StateExited that follows belongs to this span. */
+  caught?: boolean;
 }
 
 /**
- * Entered → exited (or failed) spans of the states `include` selects, in order of entry. A state
- * that failed and was then caught reports once; spans of a state entered concurrently (Map
- * iterations) are paired first in, first out.
+ * Entered → exited (or finally failed) spans of the states `include` selects, in order of entry.
+ *
+ * A Retry does not enter the state again: aws-local-stepfunctions (as Step Functions) reports
+ * StateEntered once, then per failed attempt StateFailed, the Retry pause, StateRetried (the next
+ * attempt starts), and at the end StateExited (success, or a Catch after StateCaught) — or nothing
+ * when the failure ends the execution. So a span runs from the entry to the last exit or failure and
+ * covers every attempt and the pauses between them; its attempts are listed. Spans of a state entered
+ * concurrently (Map iterations) are paired first in, first out.
  */
 function spans(events: ExecutionEvent[], include: (e: ExecutionEvent) => boolean): Span[] {
   const out: Span[] = [];
   const open = new Map<string, Span[]>();
   for (const e of events) {
     if (!e.state || !include(e)) continue;
-    if (e.type === 'StateEntered') {
-      const span: Span = { state: e.state, start: e.at, failed: false };
-      out.push(span);
-      open.set(e.state, [...(open.get(e.state) ?? []), span]);
-    }
-    if (e.type === 'StateExited' || e.type === 'StateFailed') {
-      const span = open.get(e.state)?.shift();
-      if (span) Object.assign(span, { end: e.at, failed: e.type === 'StateFailed' });
+    let queue = open.get(e.state) ?? [];
+    // Entered again: a span that failed with no Retry or Catch after it failed for good and no longer pairs.
+    if (e.type === 'StateEntered') queue = queue.filter((sp) => sp.end === undefined || sp.caught);
+    open.set(e.state, queue);
+    const span = queue[0];
+    const attempt = span?.attempts[span.attempts.length - 1];
+    switch (e.type) {
+      case 'StateEntered': {
+        const entered: Span = { state: e.state, start: e.at, failed: false, attempts: [{ start: e.at, failed: false }] };
+        out.push(entered);
+        queue.push(entered);
+        break;
+      }
+      case 'StateFailed':
+        if (span && attempt && attempt.end === undefined) {
+          Object.assign(attempt, { end: e.at, failed: true }, e.error === undefined ? {} : { error: e.error });
+          Object.assign(span, { end: e.at, failed: true });
+        }
+        break;
+      case 'StateRetried':
+        if (span) {
+          span.attempts.push({ start: e.at, failed: false });
+          Object.assign(span, { end: undefined, failed: false });
+        }
+        break;
+      case 'StateCaught':
+        if (span) span.caught = true;
+        break;
+      case 'StateExited':
+        if (span) {
+          if (attempt && attempt.end === undefined) attempt.end = e.at;
+          if (!span.caught) Object.assign(span, { end: e.at, failed: false });
+          queue.shift();
+        }
+        break;
     }
   }
   return out;
@@ -131,7 +217,8 @@ export function stateIntervals(events: ExecutionEvent[], types: string[]): Inter
  * Orchestration overhead: execution time not spent waiting on the systems it drives — i.e. outside
  * Tasks, and outside the part of each poll Wait during which the system was still not done. A Wait
  * that goes on after the system finished (`doneAt`, by Wait state name) is the poll's granularity:
- * the orchestrator's cost, so it counts.
+ * the orchestrator's cost, so it counts. A Task's time covers all its attempts and the Retry pauses
+ * between them (the stage was waiting on a system that kept failing): retries are not overhead.
  */
 export function orchestrationOverheadMs(events: ExecutionEvent[], startedAt: number, endedAt: number, doneAt: Record<string, number | undefined> = {}): number {
   const tasks = stateIntervals(events, ['Task']);
@@ -162,16 +249,42 @@ export const STAGE_OF_STATE: Record<string, string> = {
   NotifyFailure: 'notify-failure',
 };
 
-/** Stage timings from the execution's events: one entry per runbook stage that ran. */
-export function stages(events: ExecutionEvent[]): Array<{ name: string; status: string; startedAt: string; durationMs: number; start: number; end: number }> {
-  return spans(events, (e) => e.state! in STAGE_OF_STATE && e.state !== 'RecoverInParallel').map(({ state, start, end, failed }) => ({
+/** A stage's attempt as the report lists it. */
+export interface StageAttempt {
+  startedAt: string;
+  durationMs: number;
+  status: 'succeeded' | 'failed' | 'unfinished';
+  error?: string;
+}
+
+/**
+ * Stage timings from the execution's events: one entry per runbook stage that ran. A stage's time
+ * covers all its attempts (and the Retry pauses between them); `attempts` lists them.
+ */
+export function stages(events: ExecutionEvent[]): Array<{ name: string; status: string; startedAt: string; durationMs: number; start: number; end: number; attempts: StageAttempt[] }> {
+  return spans(events, (e) => e.state! in STAGE_OF_STATE && e.state !== 'RecoverInParallel').map(({ state, start, end, failed, attempts }) => ({
     name: STAGE_OF_STATE[state]!,
     status: end === undefined ? 'unfinished' : failed ? 'failed' : 'succeeded',
     startedAt: new Date(start).toISOString(),
     durationMs: end === undefined ? 0 : end - start,
     start,
     end: end ?? start,
+    attempts: attempts.map((a) => ({
+      startedAt: new Date(a.start).toISOString(),
+      durationMs: a.end === undefined ? 0 : a.end - a.start,
+      status: a.end === undefined ? 'unfinished' : a.failed ? 'failed' : 'succeeded',
+      ...(a.error === undefined ? {} : { error: a.error }),
+    })),
   }));
+}
+
+/**
+ * The fence stage as the fence reported it: a fence stage that "succeeded" with steps it could not
+ * confirm is `unconfirmed`, never drawn or printed as a plain success.
+ */
+export function withFenceStatus<S extends { name: string; status: string }>(list: S[], fence: { confirmed: boolean } | null): S[] {
+  if (!fence || fence.confirmed) return list;
+  return list.map((s) => (s.name === 'fence-us-writers' && s.status === 'succeeded' ? { ...s, status: 'unconfirmed' } : s));
 }
 
 function round(n: number, digits: number): number {

@@ -4,6 +4,7 @@
  * state machine reacting to what the probes and the control plane show.
  */
 import type { Lab } from './lab';
+import type { Outcome } from './report/types';
 
 export interface Scenario {
   name: string;
@@ -20,6 +21,11 @@ export interface Scenario {
   after?: (lab: Lab) => Promise<void>;
   /** Whether a promotion is expected: the report and tests check it. */
   expectPromotion: boolean;
+  /**
+   * The documented outcome of the run (the drill's exit code is 0 only when it happens): a rejected
+   * or unanswered approval that aborted is a pass; a smoke test that failed the run is a pass.
+   */
+  expectedOutcome: Outcome;
   /** Whether the fault interrupts writes at all (RTO is reported only then). */
   outage: boolean;
   /** How long to keep going when no execution ever starts (ms). */
@@ -41,6 +47,7 @@ export const SCENARIOS: Record<string, Scenario> = {
     approver: 'approve',
     inject: regionDown,
     expectPromotion: true,
+    expectedOutcome: 'succeeded',
     outage: true,
     quietPeriodMs: 20_000,
   },
@@ -53,6 +60,7 @@ export const SCENARIOS: Record<string, Scenario> = {
       return 'us-east-1 blackholed';
     },
     expectPromotion: true,
+    expectedOutcome: 'succeeded',
     outage: true,
     quietPeriodMs: 20_000,
   },
@@ -65,6 +73,7 @@ export const SCENARIOS: Record<string, Scenario> = {
       return 'us-east-1 database crashed';
     },
     expectPromotion: true,
+    expectedOutcome: 'succeeded',
     outage: true,
     quietPeriodMs: 20_000,
   },
@@ -78,6 +87,7 @@ export const SCENARIOS: Record<string, Scenario> = {
     },
     after: async (lab) => lab.link.heal(),
     expectPromotion: false,
+    expectedOutcome: 'aborted',
     outage: false,
     quietPeriodMs: 20_000,
   },
@@ -93,6 +103,7 @@ export const SCENARIOS: Record<string, Scenario> = {
       await lab.state.recovery.db.query('SELECT pg_wal_replay_resume()').catch(() => undefined);
     },
     expectPromotion: false,
+    expectedOutcome: 'no-failover',
     outage: false,
     quietPeriodMs: 20_000,
   },
@@ -105,6 +116,7 @@ export const SCENARIOS: Record<string, Scenario> = {
       return 'switchover started by the operator';
     },
     expectPromotion: true,
+    expectedOutcome: 'succeeded',
     outage: true,
     quietPeriodMs: 20_000,
   },
@@ -115,6 +127,7 @@ export const SCENARIOS: Record<string, Scenario> = {
     approver: 'reject',
     inject: regionDown,
     expectPromotion: false,
+    expectedOutcome: 'aborted',
     outage: true,
     quietPeriodMs: 20_000,
   },
@@ -125,6 +138,7 @@ export const SCENARIOS: Record<string, Scenario> = {
     approver: 'none',
     inject: regionDown,
     expectPromotion: false,
+    expectedOutcome: 'aborted',
     outage: true,
     quietPeriodMs: 20_000,
   },
@@ -137,7 +151,16 @@ export const SCENARIOS: Record<string, Scenario> = {
     },
     inject: regionDown,
     expectPromotion: true,
+    expectedOutcome: 'failed',
     outage: true,
     quietPeriodMs: 20_000,
   },
 };
+
+/**
+ * Whether a run went as its scenario documents: the expected outcome, a promotion exactly when one
+ * is expected, and no other execution acting alongside (one failover at a time).
+ */
+export function asExpected(scenario: Pick<Scenario, 'expectedOutcome' | 'expectPromotion'>, run: { outcome: Outcome; promoted: boolean; otherActed: boolean }): boolean {
+  return run.outcome === scenario.expectedOutcome && run.promoted === scenario.expectPromotion && !run.otherActed;
+}

@@ -9,7 +9,8 @@
  *
  * Stable hooks for tests: svg#timeline, rect.stage-bar[data-stage][data-status], line.fault-marker,
  * line.rto-budget or text.rto-budget-offchart, g.event[data-kind], path.throughput, path.errors,
- * path.lag, table#stages, #execution, ul#notes.
+ * path.lag, table#stages (tr.attempts-row[data-attempts-of] under a retried stage), table#fence-steps
+ * tr[data-status], #fig-rto (absent when the scenario has no outage), #execution, ul#notes.
  */
 import { createHash } from 'crypto';
 import type { DrillReport, TimelineEvent, TimelinePoint } from './types';
@@ -120,8 +121,10 @@ function figures(report: DrillReport): Figure[] {
   const { budgets } = report;
   const out: Figure[] = [];
 
-  // RTO
-  if (report.faultAt === null) {
+  // RTO — none at all where the scenario never interrupts writes (an RTO of an outage that did not happen).
+  if (report.outage === false) {
+    out.push({ id: 'fig-no-outage', label: 'Outage', value: 'none', detail: 'writes were never meant to stop, and did not: no RTO for this scenario', tone: 'plain' });
+  } else if (report.faultAt === null) {
     out.push({ id: 'fig-rto', label: 'RTO', value: '—', detail: `no fault injected · budget ${fmtSeconds(budgets.rtoSeconds)}`, tone: 'plain' });
   } else if (!finite(report.rtoSeconds)) {
     out.push({
@@ -174,9 +177,12 @@ function figures(report: DrillReport): Figure[] {
       id: 'fig-fence',
       label: 'Fence of the old primary',
       value: report.fence.confirmed ? 'confirmed' : 'unconfirmed',
-      detail: report.fence.confirmed
-        ? 'every writer in the old region was confirmed stopped or read-only'
-        : `${fmtNumber(report.fence.unconfirmed.length)} step${report.fence.unconfirmed.length === 1 ? '' : 's'} not confirmed within the fence budget (a dead region cannot confirm); the plan's policy decided`,
+      detail:
+        (report.fence.confirmed
+          ? 'every writer in the old region was confirmed stopped or read-only'
+          : `${fmtNumber(report.fence.unconfirmed.length)} step${report.fence.unconfirmed.length === 1 ? '' : 's'} not confirmed within the fence budget${
+              finite(report.fence.budgetSeconds) ? ` of ${fmtSeconds(report.fence.budgetSeconds)}` : ''
+            } (a dead region cannot confirm); the plan's policy decided`) + fenceCounts(report.fence.steps),
       tone: report.fence.confirmed ? 'ok' : 'warn',
     });
   }
@@ -187,16 +193,25 @@ function figures(report: DrillReport): Figure[] {
     detail: 'time the orchestrator itself added (not waiting on probes, DNS or the database)',
     tone: 'plain',
   });
+  // Load: what was offered, and what the platform acknowledged before the fault — not an average over the outage.
+  const pre = report.throughput.preFault;
   out.push({
     id: 'fig-throughput',
-    label: 'Throughput',
-    value: `${fmtNumber(report.throughput.txPerSecond, 1)} tx/s`,
-    detail: `p50 ${fmtMs(report.throughput.p50Ms)} · p99 ${fmtMs(report.throughput.p99Ms)} · ${fmtNumber(report.acknowledged)} acknowledged · ${fmtNumber(
-      report.errors,
-    )} errors`,
+    label: pre ? 'Throughput before the fault' : 'Throughput',
+    value: `${fmtNumber(pre ? pre.achievedPerSecond : report.throughput.txPerSecond, 1)} tx/s`,
+    detail: `${pre ? `acknowledged · offered ${fmtNumber(report.settings.rate)} tx/s (${fmtNumber(pre.offeredPerSecond, 1)} sent/s) · ` : ''}p50 ${fmtMs(
+      report.throughput.p50Ms,
+    )} · p99 ${fmtMs(report.throughput.p99Ms)} · ${fmtNumber(report.acknowledged)} acknowledged · ${fmtNumber(report.errors)} errors`,
     tone: 'plain',
   });
   return out;
+}
+
+/** " · 1 confirmed, 1 unconfirmed" from the fence's steps. */
+function fenceCounts(steps: NonNullable<DrillReport['fence']>['steps']): string {
+  if (!steps?.length) return '';
+  const counts = (['confirmed', 'unconfirmed', 'skipped'] as const).map((status) => [status, steps.filter((s) => s.status === status).length] as const).filter(([, c]) => c > 0);
+  return ` · ${counts.map(([status, c]) => `${c} ${status}`).join(', ')}`;
 }
 
 function renderFigures(report: DrillReport): string {
@@ -301,9 +316,34 @@ interface Series {
   cls: 'throughput' | 'errors' | 'lag';
   title: string;
   unit: string;
-  values: Array<{ t: number; v: number | null }>;
+  /** One value per bucket [t, t + w). */
+  values: Array<{ t: number; w: number; v: number | null }>;
   area: boolean;
   nullNote?: string;
+}
+
+/** A bucket's length: its own when partial (the first or last), else the spacing of the points. */
+function widthOf(p: TimelinePoint, bucket: number): number {
+  return finite(p.seconds) && p.seconds > 0 ? p.seconds : bucket;
+}
+
+/**
+ * A series as horizontal steps, one per bucket from its start to its end: a value drawn over the
+ * time it was measured, so a rate changes exactly at a bucket boundary (the buckets are aligned on
+ * the fault) and never slopes down before the fault as a line between bucket midpoints does.
+ * Null values split the series.
+ */
+export function seriesSteps(values: Array<{ t: number; w: number; v: number | null }>): Array<Array<{ from: number; to: number; v: number }>> {
+  const segments: Array<Array<{ from: number; to: number; v: number }>> = [];
+  let current: Array<{ from: number; to: number; v: number }> = [];
+  for (const p of values) {
+    if (p.v === null || !finite(p.v)) {
+      if (current.length) segments.push(current);
+      current = [];
+    } else current.push({ from: p.t, to: p.t + p.w, v: p.v });
+  }
+  if (current.length) segments.push(current);
+  return segments;
 }
 
 /** Per-second rates: a point's count divided by the spacing of the points (1 s normally). */
@@ -323,7 +363,9 @@ function renderTimeline(report: DrillReport): string {
   const events = (report.timeline?.events ?? []).filter((e) => finite(e.t));
   const bars = report.stageBars ?? [];
   const faultAt = finite(report.faultAt) ? report.faultAt : null;
-  const rtoBudget = report.budgets?.rtoSeconds;
+  // No outage in the scenario: no RTO, so no outage band, no RTO label and no RTO budget line.
+  const outage = report.outage !== false;
+  const rtoBudget = outage ? report.budgets?.rtoSeconds : undefined;
 
   // x domain: 0 … the last thing drawn; stretched a little to show the RTO budget line when it is close.
   let dataEnd = 1;
@@ -365,21 +407,21 @@ function renderTimeline(report: DrillReport): string {
       cls: 'throughput',
       title: 'throughput',
       unit: 'acknowledged tx/s',
-      values: points.map((p) => ({ t: p.t, v: finite(p.acknowledged) ? p.acknowledged / bucket : null })),
+      values: points.map((p) => ({ t: p.t, w: widthOf(p, bucket), v: finite(p.acknowledged) ? p.acknowledged / widthOf(p, bucket) : null })),
       area: true,
     },
     {
       cls: 'errors',
       title: 'errors',
       unit: 'errors/s',
-      values: points.map((p) => ({ t: p.t, v: finite(p.errors) ? p.errors / bucket : null })),
+      values: points.map((p) => ({ t: p.t, w: widthOf(p, bucket), v: finite(p.errors) ? p.errors / widthOf(p, bucket) : null })),
       area: true,
     },
     {
       cls: 'lag',
       title: 'replication lag',
       unit: 'seconds (standby)',
-      values: points.map((p) => ({ t: p.t, v: finite(p.lagSeconds) ? p.lagSeconds : null })),
+      values: points.map((p) => ({ t: p.t, w: widthOf(p, bucket), v: finite(p.lagSeconds) ? p.lagSeconds : null })),
       area: false,
       nullNote: 'unknown',
     },
@@ -411,7 +453,7 @@ function renderTimeline(report: DrillReport): string {
   });
 
   // Outage window: fault → first acknowledged write (or the end when never recovered).
-  if (faultAt !== null) {
+  if (faultAt !== null && outage) {
     const recoveredAt = finite(report.rtoSeconds) ? faultAt + report.rtoSeconds : xMax;
     parts.push(
       `<rect class="outage-window" x="${n(x(faultAt))}" y="${n(stagesTop)}" width="${n(Math.max(0, x(recoveredAt) - x(faultAt)))}" height="${n(
@@ -442,7 +484,9 @@ function renderTimeline(report: DrillReport): string {
         w,
       )}" height="${BAR_H}" rx="2"><title>${esc(`${bar.name}: ${bar.status}, ${fmtSeconds(start)} → ${fmtSeconds(end)} (${dur})`)}</title></rect>`,
     );
-    const labelText = `${dur}${tone === 'ok' ? '' : ` · ${bar.status}`}`;
+    const stage = report.stages?.[i]?.name === bar.name ? report.stages[i] : undefined;
+    const attempts = stage?.attempts?.length ?? 1;
+    const labelText = `${dur}${tone === 'ok' ? '' : ` · ${bar.status}`}${attempts > 1 ? ` · ${attempts} attempts` : ''}`;
     const labelW = labelText.length * CHAR_W;
     const afterBar = x1 + w + 6 + labelW <= SVG_W - 4;
     parts.push(
@@ -459,11 +503,11 @@ function renderTimeline(report: DrillReport): string {
   // Charts.
   series.forEach((s, i) => {
     const top = chartsTop + i * (CHART_H + CHART_GAP);
-    parts.push(chart(s, top, x, xMax, bucket));
+    parts.push(chart(s, top, x, xMax));
   });
 
   // The outage window, named on the throughput chart (where the dip is).
-  if (faultAt !== null) {
+  if (faultAt !== null && outage) {
     const text = finite(report.rtoSeconds) ? `← RTO ${fmtSeconds(report.rtoSeconds)} →` : 'no acknowledged write after the fault';
     const from = x(faultAt);
     const to = finite(report.rtoSeconds) ? x(faultAt + report.rtoSeconds) : SVG_W - PLOT_RIGHT;
@@ -536,8 +580,8 @@ function axis(ticks: number[], x: (t: number) => number, y: number, withTitle: b
   return out.join('\n');
 }
 
-function chart(s: Series, top: number, x: (t: number) => number, xMax: number, bucket: number): string {
-  const known = s.values.filter((p): p is { t: number; v: number } => p.v !== null && finite(p.v));
+function chart(s: Series, top: number, x: (t: number) => number, xMax: number): string {
+  const known = s.values.filter((p): p is { t: number; w: number; v: number } => p.v !== null && finite(p.v));
   const maxV = niceCeil(Math.max(0, ...known.map((p) => p.v)));
   const bottom = top + CHART_H;
   const y = (v: number) => bottom - (Math.max(0, v) / maxV) * CHART_H;
@@ -552,23 +596,15 @@ function chart(s: Series, top: number, x: (t: number) => number, xMax: number, b
     `<text class="chart-tick" x="${PLOT_LEFT + 3}" y="${n(top + CHART_H / 2 - 3)}">${esc(fmt(maxV / 2))}</text>`,
   );
 
-  // Points are per bucket [t, t + bucket): draw each value at the middle of its bucket.
-  const mid = (t: number) => Math.min(t + bucket / 2, xMax);
-  const segments: Array<Array<{ t: number; v: number }>> = [];
-  let current: Array<{ t: number; v: number }> = [];
+  // Points are per bucket [t, t + w): each value is drawn as a step over its bucket (seriesSteps).
+  const segments = seriesSteps(s.values);
   const gaps: Array<[number, number]> = [];
   s.values.forEach((p) => {
-    if (p.v === null || !finite(p.v)) {
-      if (current.length) segments.push(current);
-      current = [];
-      const last = gaps[gaps.length - 1];
-      if (last && Math.abs(last[1] - p.t) < 1e-6) last[1] = p.t + bucket;
-      else gaps.push([p.t, p.t + bucket]);
-    } else {
-      current.push({ t: p.t, v: p.v });
-    }
+    if (p.v !== null && finite(p.v)) return;
+    const last = gaps[gaps.length - 1];
+    if (last && Math.abs(last[1] - p.t) < 1e-6) last[1] = p.t + p.w;
+    else gaps.push([p.t, p.t + p.w]);
   });
-  if (current.length) segments.push(current);
 
   if (s.nullNote) {
     for (const [from, to] of gaps) {
@@ -588,16 +624,11 @@ function chart(s: Series, top: number, x: (t: number) => number, xMax: number, b
   if (!known.length) {
     out.push(`<text class="empty-note" x="${n(PLOT_LEFT + PLOT_W / 2)}" y="${n(top + CHART_H / 2 + 4)}" text-anchor="middle">no data</text>`);
   } else {
-    const line = segments
-      .map((seg) => seg.map((p, i) => `${i === 0 ? 'M' : 'L'}${n(x(mid(p.t)))},${n(y(p.v))}`).join('') + (seg.length === 1 ? `h0.01` : ''))
-      .join('');
+    const steps = (seg: Array<{ from: number; to: number; v: number }>) => seg.map((p) => `L${n(x(p.from))},${n(y(p.v))}H${n(x(Math.min(p.to, xMax)))}`).join('');
+    const line = segments.map((seg) => `M${n(x(seg[0].from))},${n(y(seg[0].v))}H${n(x(Math.min(seg[0].to, xMax)))}` + steps(seg.slice(1))).join('');
     if (s.area) {
       const area = segments
-        .map((seg) => {
-          const first = seg[0];
-          const last = seg[seg.length - 1];
-          return `M${n(x(mid(first.t)))},${n(bottom)}` + seg.map((p) => `L${n(x(mid(p.t)))},${n(y(p.v))}`).join('') + `L${n(x(mid(last.t)))},${n(bottom)}Z`;
-        })
+        .map((seg) => `M${n(x(seg[0].from))},${n(bottom)}` + steps(seg) + `L${n(x(Math.min(seg[seg.length - 1].to, xMax)))},${n(bottom)}Z`)
         .join('');
       out.push(`<path class="${s.cls}-area" d="${area}"/>`);
     }
@@ -611,9 +642,54 @@ function chart(s: Series, top: number, x: (t: number) => number, xMax: number, b
 // ---------------------------------------------------------------------------------------------
 // Tables
 
+/**
+ * The attempts of a retried stage, under its row: each attempt's start, status, error and duration.
+ * The stage's own duration covers them all (and the Retry pauses between them).
+ */
+function attemptsRow(stage: string, attempts: NonNullable<DrillReport['stages'][number]['attempts']>, t0: number): string {
+  const items = attempts.map((a, i) => {
+    const ms = Date.parse(a.startedAt);
+    const at = Number.isFinite(ms) && Number.isFinite(t0) ? `T+${fmtSeconds((ms - t0) / 1000)}` : a.startedAt;
+    return `<li class="attempt" data-status="${esc(a.status)}"><span class="pill tone-${statusTone(a.status)}">${esc(a.status)}</span> attempt ${i + 1} at ${esc(at)}${
+      a.error ? ` · <span class="mono">${esc(a.error)}</span>` : ''
+    } · ${esc(fmtMs(a.durationMs))}</li>`;
+  });
+  return `<tr class="attempts-row" data-attempts-of="${esc(stage)}"><td colspan="5"><ol class="attempts">${items.join('')}</ol></td></tr>`;
+}
+
+/** The fence, step by step: confirmed / unconfirmed / skipped, never a blanket "succeeded". */
+function renderFence(report: DrillReport): string {
+  const fence = report.fence;
+  if (!fence) return '';
+  const steps = fence.steps ?? [];
+  const rows = steps.length
+    ? steps
+        .map(
+          (st) => `<tr data-resource="${esc(st.resource)}" data-status="${esc(st.status)}">
+  <td class="stage-name">${esc(st.resource)}</td>
+  <td class="muted">${esc(st.kind)}</td>
+  <td><span class="pill tone-${statusTone(st.status)}">${esc(st.status)}</span></td>
+  <td>${esc(st.detail || st.action)}</td>
+</tr>`,
+        )
+        .join('\n')
+    : `<tr><td colspan="4" class="muted">${esc(fence.confirmed ? 'confirmed (no step detail)' : fence.unconfirmed.join('; '))}</td></tr>`;
+  return `<section class="fence" id="fence">
+<h2>Fence <span class="pill tone-${fence.confirmed ? 'ok' : 'warn'}">${fence.confirmed ? 'confirmed' : 'unconfirmed'}</span>${
+    finite(fence.budgetSeconds) ? ` <span class="muted">budget ${esc(fmtSeconds(fence.budgetSeconds))}</span>` : ''
+  }</h2>
+<table id="fence-steps">
+<thead><tr><th>resource</th><th>kind</th><th>status</th><th>detail</th></tr></thead>
+<tbody>
+${rows}
+</tbody>
+</table>
+</section>`;
+}
+
 function renderStagesTable(report: DrillReport): string {
   const t0 = Date.parse(report.startedAt);
-  type Row = { name: string; status: string; startIso: string | null; startT: number | null; durationMs: number | null };
+  type Row = { name: string; status: string; startIso: string | null; startT: number | null; durationMs: number | null; attempts?: NonNullable<DrillReport['stages'][number]['attempts']> };
   let rows: Row[] = (report.stages ?? []).map((s) => {
     const ms = Date.parse(s.startedAt);
     return {
@@ -622,6 +698,7 @@ function renderStagesTable(report: DrillReport): string {
       startIso: s.startedAt,
       startT: Number.isFinite(ms) && Number.isFinite(t0) ? (ms - t0) / 1000 : null,
       durationMs: finite(s.durationMs) ? s.durationMs : null,
+      attempts: s.attempts,
     };
   });
   if (!rows.length) {
@@ -638,11 +715,11 @@ function renderStagesTable(report: DrillReport): string {
         .map(
           (r) => `<tr data-stage="${esc(r.name)}">
   <td class="stage-name">${esc(r.name)}</td>
-  <td><span class="pill tone-${statusTone(r.status)}">${esc(r.status)}</span></td>
+  <td><span class="pill tone-${statusTone(r.status)}">${esc(r.status)}</span>${(r.attempts?.length ?? 0) > 1 ? ` <span class="muted attempt-count">${esc(`${r.attempts!.length} attempts`)}</span>` : ''}</td>
   <td class="num">${r.startT === null ? '—' : esc(`T+${fmtSeconds(r.startT)}`)}</td>
   <td class="num muted">${r.startIso ? esc(fmtClock(r.startIso)) : '—'}</td>
   <td class="num">${esc(fmtMs(r.durationMs))}</td>
-</tr>`,
+</tr>${(r.attempts?.length ?? 0) > 1 ? `\n${attemptsRow(r.name, r.attempts!, t0)}` : ''}`,
         )
         .join('\n')
     : `<tr><td colspan="5" class="muted">no stage ran</td></tr>`;
@@ -676,7 +753,8 @@ ${notes.length ? `<ul id="notes">\n${notes.map((note) => `<li>${esc(note)}</li>`
 </section>`;
 }
 
-function renderLegend(): string {
+function renderLegend(report: DrillReport): string {
+  const outage = report.outage !== false;
   const tones: Array<[Tone, string]> = [
     ['ok', 'succeeded'],
     ['fail', 'failed'],
@@ -687,8 +765,7 @@ function renderLegend(): string {
   return `<div class="legend">
 ${tones.map(([tone, label]) => `<span><i class="swatch tone-${tone}"></i>${esc(label)}</span>`).join('\n')}
 <span><i class="swatch fault"></i>fault</span>
-<span><i class="swatch outage"></i>fault → first acknowledged write</span>
-<span><i class="swatch budget"></i>RTO budget</span>
+${outage ? `<span><i class="swatch outage"></i>fault → first acknowledged write</span>\n<span><i class="swatch budget"></i>RTO budget</span>` : ''}
 </div>`;
 }
 
@@ -791,6 +868,8 @@ th, td { text-align: left; padding: 5px 8px; border-bottom: 1px solid var(--line
 th { font-size: 12px; color: var(--muted); text-transform: uppercase; letter-spacing: .04em; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 td.stage-name { font-weight: 600; }
+ol.attempts { margin: 0 0 0 18px; padding: 0; font-size: 12.5px; } ol.attempts li { margin: 2px 0; }
+section.fence { margin-bottom: 16px; }
 .pill { display: inline-block; padding: 0 8px; border-radius: 999px; font-size: 12.5px; font-weight: 600; }
 .pill.tone-ok { background: var(--ok-bg); color: var(--ok); } .pill.tone-fail { background: var(--fail-bg); color: var(--fail); }
 .pill.tone-warn { background: var(--warn-bg); color: var(--warn); } .pill.tone-skip { background: var(--skip-bg); color: var(--skip); }
@@ -862,7 +941,7 @@ ${renderSettings(report)}
 <section class="timeline">
 <h2>Timeline <span class="muted">(seconds since traffic start)</span></h2>
 <div class="timeline-box">
-${renderLegend()}
+${renderLegend(report)}
 ${renderTimeline(report)}
 </div>
 </section>
@@ -873,6 +952,7 @@ ${renderTimeline(report)}
 ${renderStagesTable(report)}
 </section>
 <div>
+${renderFence(report)}
 ${renderExecution(report)}
 ${renderNotes(report)}
 </div>

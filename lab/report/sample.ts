@@ -71,7 +71,7 @@ function samplePoints(): TimelinePoint[] {
 
 const STAGE_BARS: DrillReport['stageBars'] = [
   { name: 'confirm', status: 'succeeded', start: 13.3, end: 14.6 },
-  { name: 'fence', status: 'succeeded', start: 14.6, end: 15.9 },
+  { name: 'fence', status: 'unconfirmed', start: 14.6, end: 15.9 },
   { name: 'promote', status: 'succeeded', start: 15.9, end: 20.1 },
   { name: 'scale', status: 'succeeded', start: 15.9, end: 18.4 },
   { name: 'flip', status: 'succeeded', start: 20.2, end: 22.5 },
@@ -99,20 +99,37 @@ export function sampleReport(overrides: Partial<DrillReport> = {}): DrillReport 
     status: bar.status,
     startedAt: iso(bar.start),
     durationMs: Math.round((bar.end - bar.start) * 1000),
+    attempts: [{ startedAt: iso(bar.start), durationMs: Math.round((bar.end - bar.start) * 1000), status: 'succeeded' as const }],
   }));
 
   const report: DrillReport = {
     scenario: 'region-outage',
     mode: 'failover',
     outcome: 'succeeded',
+    expectedOutcome: 'succeeded',
+    asExpected: true,
+    outage: true,
     rtoSeconds: round(RECOVERED_AT - FAULT_AT, 1),
     rpo: { lostAcknowledged: 38, seconds: 0.31, estimatedSeconds: 0.35 },
     acknowledged,
     errors,
     splitBrain: false,
-    fence: { confirmed: false, unconfirmed: ['payments-api: us-east-1 ECS did not answer within the fence budget'] },
+    fence: {
+      confirmed: false,
+      unconfirmed: ['payments-api: us-east-1 ECS did not answer within the fence budget'],
+      budgetSeconds: 20,
+      steps: [
+        { resource: 'payments-db', kind: 'rds-replica', status: 'confirmed', action: 'read-only parameter group', detail: 'default_transaction_read_only = 1, in-sync' },
+        { resource: 'payments-api', kind: 'ecs-service', status: 'unconfirmed', action: 'scale to 0', detail: 'us-east-1 ECS did not answer within the fence budget' },
+      ],
+    },
     orchestrationOverheadMs: 1840,
-    throughput: { txPerSecond: round(steady.reduce((sum, p) => sum + p.acknowledged, 0) / steady.length, 1), p50Ms: 6.2, p99Ms: 38.5 },
+    throughput: {
+      txPerSecond: round(acknowledged / DURATION_S, 1),
+      p50Ms: 6.2,
+      p99Ms: 38.5,
+      preFault: { offeredPerSecond: RATE, achievedPerSecond: round(steady.filter((p) => p.t < FAULT_AT).reduce((sum, p) => sum + p.acknowledged, 0) / FAULT_AT, 1), seconds: FAULT_AT },
+    },
     stages,
     report: 'lab/out/region-outage/report.html',
     generatedAt: iso(DURATION_S + 2.4),
@@ -134,4 +151,70 @@ export function sampleReport(overrides: Partial<DrillReport> = {}): DrillReport 
     ],
   };
   return { ...report, ...overrides };
+}
+
+/**
+ * A network partition: the replication link is cut, both regions stay up, writes never stop (flat
+ * 167 tx/s, no error); the approval nobody answers times out and the run aborts. No outage: no RTO.
+ */
+export function samplePartitionReport(): DrillReport {
+  const base = sampleReport();
+  const random = seededRandom(7);
+  const points: TimelinePoint[] = Array.from({ length: DURATION_S }, (_, t) => ({ t, acknowledged: RATE - 2 + Math.floor(random() * 4), errors: 0, lagSeconds: t < FAULT_AT ? 0.05 : null }));
+  const bars: DrillReport['stageBars'] = [
+    { name: 'accept-start-request', status: 'succeeded', start: 13.2, end: 13.23 },
+    { name: 'confirm-region-failure', status: 'succeeded', start: 13.23, end: 13.3 },
+    { name: 'request-approval', status: 'failed', start: 13.3, end: 18.3 },
+    { name: 'notify-failure', status: 'succeeded', start: 18.3, end: 18.32 },
+  ];
+  return {
+    ...base,
+    scenario: 'network-partition',
+    outcome: 'aborted',
+    expectedOutcome: 'aborted',
+    asExpected: true,
+    outage: false,
+    rtoSeconds: null,
+    rpo: { lostAcknowledged: 0, seconds: 0, estimatedSeconds: null },
+    acknowledged: points.reduce((sum, p) => sum + p.acknowledged, 0),
+    errors: 0,
+    fence: null,
+    orchestrationOverheadMs: 3,
+    throughput: { txPerSecond: RATE, p50Ms: 2, p99Ms: 17, preFault: { offeredPerSecond: RATE, achievedPerSecond: RATE, seconds: FAULT_AT } },
+    stages: bars.map((b) => ({ name: b.name, status: b.status, startedAt: iso(b.start), durationMs: Math.round((b.end - b.start) * 1000), attempts: [{ startedAt: iso(b.start), durationMs: Math.round((b.end - b.start) * 1000), status: b.status as 'succeeded' | 'failed' }] })),
+    stageBars: bars,
+    execution: { status: 'FAILED', error: 'ApprovalTimedOut', cause: 'No decision before the approval timeout; plan.approval.onTimeout is abort, so nothing was changed.' },
+    timeline: {
+      points,
+      events: [
+        { t: FAULT_AT, label: 'replication link cut', kind: 'fault' },
+        { t: 13.1, label: 'payments-db-replica-lag → ALARM', kind: 'alarm' },
+        { t: 13.2, label: 'execution started', kind: 'execution' },
+        { t: 18.35, label: 'execution failed', kind: 'execution' },
+      ],
+    },
+    notes: ['No outage in this scenario: writes were never meant to stop, so no RTO is reported.'],
+  };
+}
+
+/**
+ * A smoke-test failure: the failover ran, but the recovery region failed its synthetic write four
+ * times (Retry) over 1.4 s, and the run failed loudly.
+ */
+export function sampleSmokeFailureReport(): DrillReport {
+  const base = sampleReport();
+  const smokeStart = 22.5;
+  const attempts: NonNullable<StageTiming['attempts']> = [0, 0.42, 0.86, 1.32].map((at) => ({ startedAt: iso(smokeStart + at), durationMs: 80, status: 'failed' as const, error: 'SmokeTestFailed' }));
+  const bars = base.stageBars.map((b) => (b.name === 'smoke' ? { ...b, status: 'failed', end: smokeStart + 1.4 } : b.name === 'notify' ? { ...b, name: 'notify-failure', start: 23.9, end: 24.0 } : b));
+  return {
+    ...base,
+    scenario: 'smoke-test-failure',
+    outcome: 'failed',
+    expectedOutcome: 'failed',
+    asExpected: true,
+    stageBars: bars,
+    stages: base.stages.map((s) => (s.name === 'smoke' ? { ...s, status: 'failed', startedAt: iso(smokeStart), durationMs: 1400, attempts } : s)),
+    execution: { status: 'FAILED', error: 'SmokeTestFailed', cause: 'synthetic write to eu-west-1 failed: 500' },
+    timeline: { ...base.timeline, events: base.timeline.events.map((e) => (e.label === 'execution SUCCEEDED' ? { ...e, label: 'execution FAILED' } : e)) },
+  };
 }

@@ -9,13 +9,34 @@ export interface StageTiming {
   status: string;
   /** ISO-8601 */
   startedAt: string;
+  /** From the first attempt's start to the last attempt's end: every attempt and the Retry pauses between them. */
   durationMs: number;
+  /** Every attempt of the stage, in order (more than one when its Retry ran it again). */
+  attempts?: Array<{ startedAt: string; durationMs: number; status: 'succeeded' | 'failed' | 'unfinished'; error?: string }>;
+}
+
+/** One step of the fence, as the fence stage reported it (functions/core/contract.ts FenceResult). */
+export interface FenceStep {
+  resource: string;
+  kind: string;
+  status: 'confirmed' | 'unconfirmed' | 'skipped';
+  action: string;
+  detail: string;
 }
 
 export interface DrillSummary {
   scenario: string;
   mode: string;
   outcome: Outcome;
+  /** The outcome the scenario documents (lab/scenarios.ts). */
+  expectedOutcome: Outcome;
+  /**
+   * Whether the documented outcome happened: the outcome is the expected one, a promotion happened
+   * exactly when expected, and no other execution acted alongside. The drill's exit code follows it.
+   */
+  asExpected: boolean;
+  /** Whether the scenario interrupts writes at all. false: writes were never meant to stop, there is no RTO. */
+  outage: boolean;
   /** Fault → first acknowledged write after it, as the client saw it; null when no write was acknowledged after the fault. */
   rtoSeconds: number | null;
   rpo: {
@@ -34,9 +55,13 @@ export interface DrillSummary {
    * the plan's fence budget (a dead region cannot confirm; the plan's policy decides). null when
    * the run did not reach the fence.
    */
-  fence: { confirmed: boolean; unconfirmed: string[] } | null;
+  fence: { confirmed: boolean; unconfirmed: string[]; budgetSeconds?: number; steps?: FenceStep[] } | null;
   orchestrationOverheadMs: number;
-  throughput: { txPerSecond: number; p50Ms: number; p99Ms: number };
+  /**
+   * `txPerSecond` averages over the whole run (outage included); `preFault` is the load before the
+   * fault: offered (sent) and achieved (acknowledged) per second.
+   */
+  throughput: { txPerSecond: number; p50Ms: number; p99Ms: number; preFault?: { offeredPerSecond: number; achievedPerSecond: number; seconds: number } };
   stages: StageTiming[];
   /** Path of report.html */
   report: string;
@@ -53,6 +78,8 @@ export interface TimelinePoint {
    * datapoint (promoted, or the standby did not answer).
    */
   lagSeconds: number | null;
+  /** Length of the bucket [t, t + seconds) when it is not 1 s (the first or last, partial): rates are counts / seconds. */
+  seconds?: number;
 }
 
 export interface TimelineEvent {

@@ -1,8 +1,8 @@
-import { longestAckGapSeconds, orchestrationOverheadMs, percentile, rpo, rtoSeconds, stages, throughput, timeline } from '../../lab/measure';
+import { longestAckGapSeconds, orchestrationOverheadMs, percentile, rpo, rtoSeconds, stages, throughput, timeline, withFenceStatus } from '../../lab/measure';
 import type { ExecutionEvent } from '../../lab/orchestrator';
 import type { TxRecord } from '../../lab/traffic';
 
-const e = (type: string, state: string, stateType: string, at: number): ExecutionEvent => ({ type, state, stateType, at, nested: false });
+const e = (type: string, state: string, stateType: string, at: number, error?: string): ExecutionEvent => ({ type, state, stateType, at, nested: false, ...(error ? { error } : {}) });
 const tx = (id: string, sentAt: number, doneAt: number, ok: boolean, region = 'us-east-1'): TxRecord => ({ id, account: 'a', amount: 1, sentAt, doneAt, status: ok ? 201 : 502, ok, ...(ok ? { region } : {}) });
 
 describe('lab measurements', () => {
@@ -74,4 +74,101 @@ describe('lab measurements', () => {
     const events = [e('StateEntered', 'FenceUsWriters', 'Task', 1), e('StateExited', 'FenceUsWriters', 'Task', 5)];
     expect(stages(events)).toEqual([expect.objectContaining({ name: 'fence-us-writers', status: 'succeeded', durationMs: 4 })]);
   });
+
+  describe('retries (issue 7, item 3)', () => {
+    // What aws-local-stepfunctions reports for a Task its Retry runs four times: entered once, then
+    // per failed attempt StateFailed, the Retry pause, StateRetried; the last failure is caught.
+    const smoke = [
+      e('StateEntered', 'SmokeTestEu', 'Task', 0),
+      e('StateFailed', 'SmokeTestEu', 'Task', 80, 'SmokeTestFailed'),
+      e('StateRetried', 'SmokeTestEu', 'Task', 440),
+      e('StateFailed', 'SmokeTestEu', 'Task', 520, 'SmokeTestFailed'),
+      e('StateRetried', 'SmokeTestEu', 'Task', 880),
+      e('StateFailed', 'SmokeTestEu', 'Task', 960, 'SmokeTestFailed'),
+      e('StateRetried', 'SmokeTestEu', 'Task', 1320),
+      e('StateFailed', 'SmokeTestEu', 'Task', 1400, 'SmokeTestFailed'),
+      e('StateCaught', 'SmokeTestEu', 'Task', 1400),
+      e('StateExited', 'SmokeTestEu', 'Task', 1400),
+      e('StateEntered', 'NotifyFailure', 'Task', 1400),
+      e('StateExited', 'NotifyFailure', 'Task', 1500),
+    ];
+
+    it("times a retried stage over all its attempts, lists them, and ends it failed when the last one was caught", () => {
+      const [smokeStage, notify] = stages(smoke);
+      expect(smokeStage).toMatchObject({ name: 'smoke-test', status: 'failed', durationMs: 1400, start: 0, end: 1400 });
+      expect(smokeStage!.attempts.map((a) => [a.durationMs, a.status, a.error])).toEqual([
+        [80, 'failed', 'SmokeTestFailed'],
+        [80, 'failed', 'SmokeTestFailed'],
+        [80, 'failed', 'SmokeTestFailed'],
+        [80, 'failed', 'SmokeTestFailed'],
+      ]);
+      expect(smokeStage!.attempts.map((a) => Date.parse(a.startedAt))).toEqual([0, 440, 880, 1320]);
+      expect(notify).toMatchObject({ name: 'notify-failure', status: 'succeeded', durationMs: 100 });
+    });
+
+    it('a retry that then succeeds is a succeeded stage covering both attempts', () => {
+      const ok = [e('StateEntered', 'FlipTraffic', 'Task', 0), e('StateFailed', 'FlipTraffic', 'Task', 50, 'Throttling'), e('StateRetried', 'FlipTraffic', 'Task', 300), e('StateExited', 'FlipTraffic', 'Task', 420)];
+      const [flip] = stages(ok);
+      expect(flip).toMatchObject({ status: 'succeeded', durationMs: 420 });
+      expect(flip!.attempts.map((a) => [a.durationMs, a.status])).toEqual([
+        [50, 'failed'],
+        [120, 'succeeded'],
+      ]);
+    });
+
+    it('an uncaught last failure ends the stage at that failure', () => {
+      const [s1] = stages(smoke.slice(0, 8));
+      expect(s1).toMatchObject({ status: 'failed', durationMs: 1400 });
+      expect(s1!.attempts).toHaveLength(4);
+    });
+
+    it('does not count the attempts and Retry pauses of a retried Task as orchestration overhead', () => {
+      expect(orchestrationOverheadMs(smoke, 0, 1500)).toBe(0);
+    });
+  });
+
+  describe('throughput chart buckets and the tx/s figure (issue 7, item 6)', () => {
+    const fault = 2300;
+    const steady = (from: number, to: number, prefix: string) => Array.from({ length: (to - from) / 10 }, (_, i) => tx(`${prefix}${i}`, from + i * 10, from + i * 10 + 5, true));
+    const log = [...steady(0, 2300, 'a'), ...steady(4000, 5000, 'b')];
+
+    it('aligns the buckets on the fault: the bucket before it is full, the drop starts at the fault', () => {
+      const points = timeline(log, [], 0, 5000, fault);
+      const at = (t: number) => points.find((p) => p.t === t);
+      expect(at(1.3)).toMatchObject({ acknowledged: 100 });
+      expect(at(2.3)).toMatchObject({ acknowledged: 0 });
+      // Without alignment the bucket [2, 3) holds 30 acknowledgements and the line falls before the fault.
+      expect(points.some((p) => p.t > 1.3 && p.t < 2.3)).toBe(false);
+    });
+
+    it('drops a partial bucket too short to scale and marks a longer one with its length', () => {
+      const points = timeline(log, [], 0, 5000, fault);
+      expect(points[0]!.t).toBe(0.3); // [0, 0.3 s) is dropped
+      expect(points[points.length - 1]).toEqual({ t: 4.3, acknowledged: 70, errors: 0, lagSeconds: null, seconds: 0.7 });
+      // 70 in 0.7 s: the same 100 tx/s as before the fault, not a second outage.
+      const last = points[points.length - 1]!;
+      expect(last.acknowledged / last.seconds!).toBe(100);
+    });
+
+    it('reports the offered and achieved rate before the fault, not an average over the outage', () => {
+      const withErrors = [...log, tx('x', 1000, 1100, false)];
+      const t = throughput(withErrors, fault);
+      expect(t.preFault).toEqual({ offeredPerSecond: round1(231 / 2.3), achievedPerSecond: 100, seconds: 2.3 });
+      expect(t.txPerSecond).toBeLessThan(70); // the whole-run average includes the outage
+    });
+  });
+
+  it('marks a fence stage with unconfirmed steps as unconfirmed, never succeeded (issue 7, item 2)', () => {
+    const list = [
+      { name: 'fence-us-writers', status: 'succeeded' },
+      { name: 'flip-traffic', status: 'succeeded' },
+    ];
+    expect(withFenceStatus(list, { confirmed: false }).map((s) => s.status)).toEqual(['unconfirmed', 'succeeded']);
+    expect(withFenceStatus(list, { confirmed: true }).map((s) => s.status)).toEqual(['succeeded', 'succeeded']);
+    expect(withFenceStatus(list, null)).toBe(list);
+  });
 });
+
+function round1(n: number): number {
+  return Math.round(n * 10) / 10;
+}

@@ -9,7 +9,7 @@ import { tmpdir } from 'os';
 import { join, resolve } from 'path';
 import { pathToFileURL } from 'url';
 import { renderReportHtml } from '../../lab/report/html';
-import { sampleReport } from '../../lab/report/sample';
+import { samplePartitionReport, sampleReport, sampleSmokeFailureReport } from '../../lab/report/sample';
 
 const ROOT = resolve(__dirname, '..', '..');
 
@@ -350,4 +350,37 @@ describe('report.html in a real browser (headless Chromium)', () => {
     expect(bytes.readUInt32BE(20)).toBe(1600);
     expect(processesMentioning(profile)).toEqual([]);
   }, 2 * CHROMIUM_TIMEOUT_MS);
+
+  /** Lays out `report` in Chromium: the DOM after load, and a full-page screenshot checked as a PNG. */
+  async function layOut(name: string, report: ReturnType<typeof sampleReport>): Promise<string> {
+    const path = join(work, `${name}.html`);
+    writeFileSync(path, renderReportHtml(report));
+    const profile = newProfile();
+    const { stdout } = await runChromium(chromium, [...CHROMIUM_FLAGS, `--user-data-dir=${profile}`, '--virtual-time-budget=5000', '--dump-dom', pathToFileURL(path).href]);
+    const png = join(work, `${name}.png`);
+    await runChromium(chromium, [...CHROMIUM_FLAGS, `--user-data-dir=${newProfile()}`, '--virtual-time-budget=5000', `--screenshot=${png}`, '--window-size=1280,1600', pathToFileURL(path).href]);
+    expect(statSync(png).size).toBeGreaterThan(30_000);
+    expect(readFileSync(png).subarray(1, 4).toString('latin1')).toBe('PNG');
+    expect(Number(/<body[^>]*\sdata-timeline-drawn="(\d+)"/.exec(stdout)?.[1])).toBe(report.stageBars.length);
+    expect(processesMentioning(profile)).toEqual([]);
+    return stdout;
+  }
+
+  it('network partition (writes never stopped): no RTO card, no outage band, no RTO budget line', async () => {
+    const dom = await layOut('partition', samplePartitionReport());
+    expect(dom).not.toContain('id="fig-rto"');
+    expect(dom).not.toContain('not recovered');
+    expect(dom).not.toContain('class="outage-window"');
+    expect(dom).not.toMatch(/class="rto-(budget|span-label)/);
+    expect(dom).toContain('id="fig-no-outage"');
+    expect(dom).toMatch(/<path class="throughput" d="M/);
+  }, 4 * CHROMIUM_TIMEOUT_MS);
+
+  it('smoke-test failure: the stage covers its 4 attempts, listed under it', async () => {
+    const dom = await layOut('smoke-failure', sampleSmokeFailureReport());
+    expect(dom).toMatch(/<tr class="attempts-row" data-attempts-of="smoke">/);
+    expect(dom.match(/<li class="attempt" data-status="failed">/g)).toHaveLength(4);
+    expect(dom).toMatch(/<rect class="stage-bar tone-fail" data-stage="smoke" data-status="failed"/);
+    expect(dom).toMatch(/1\.4 s · failed · 4 attempts/);
+  }, 4 * CHROMIUM_TIMEOUT_MS);
 });
