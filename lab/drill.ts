@@ -7,15 +7,16 @@
  *   npm run drill -- [--scenario NAME] [--rate 167] [--latency-ms 80] [--out DIR] [--json] [--keep-data] [--lag-period S]
  */
 import './quiet-warnings';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { closeSharedServices, Lab, stopAllLabs } from './lab';
-import { longestAckGapSeconds, orchestrationOverheadMs, rpo, rtoSeconds, stages, STAGE_OF_STATE, throughput, timeline, withFenceStatus } from './measure';
+import { longestAckGapSeconds, orchestrationOverheadMs, rpo, rtoSeconds, settleLog, stages, STAGE_OF_STATE, throughput, timeline, withFenceStatus } from './measure';
 import type { ExecutionEvent, ExecutionRecord } from './orchestrator';
+import { auditOf, orchestratorVersion } from './report/audit';
 import { renderReportHtml } from './report/html';
-import type { DrillReport, DrillSummary, FenceStep, Outcome, TimelineEvent } from './report/types';
+import type { Audit, DrillReport, DrillSummary, FenceStep, Outcome, TimelineEvent } from './report/types';
 import { asExpected, SCENARIOS, type Scenario } from './scenarios';
 import { TrafficGenerator } from './traffic';
 import { argsErrorMessage } from '../scripts/lib/cli-args';
@@ -53,6 +54,12 @@ export const DEFAULT_DRILL: Omit<DrillOptions, 'outDir' | 'progress'> = {
  */
 const EXECUTION_LIMIT_MS = 240_000;
 
+/**
+ * How long the loss check waits for requests still in flight to get an outcome (their own timeout is
+ * 2 s; the traffic's stop waits 5 s): past it, they are reported as unsettled, never as lost.
+ */
+const SETTLE_LIMIT_MS = 10_000;
+
 const ABORTED = new Set(['ApprovalRejected', 'ApprovalTimedOut', 'FenceUnconfirmed', 'SwitchoverUnsafe']);
 
 function outcomeOf(execution: ExecutionRecord | undefined): Outcome {
@@ -76,12 +83,17 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
   const rel = (at: number) => (at - t0) / 1000;
   const events: TimelineEvent[] = [];
 
-  const entered = new Map<string, { at: number; attempt: number; failed: boolean }>();
-  const onExecutionEvent = (event: ExecutionEvent, execution: ExecutionRecord) => {
-    if (event.nested || !event.state || !(event.state in STAGE_OF_STATE)) return;
-    const ordinal = lab.startedExecutions.findIndex((e) => e.execution === execution) + 1;
-    for (const line of progressLines(event, `${execution.name}:${event.state}`, entered, ordinal > 1 ? `   [execution #${ordinal}]` : '')) say(line);
-  };
+  const narrator = new ProgressNarrator({
+    say,
+    rel,
+    ordinalOf: (execution) => lab.startedExecutions.findIndex((e) => e.execution === execution) + 1,
+    alarmOf: (execution) => {
+      const id = (execution.input as { id?: unknown } | undefined)?.id;
+      const alarm = id === undefined ? undefined : lab.alarmEvents.find((a) => a.event.id === id);
+      return alarm && { at: alarm.at, name: String(alarm.event.detail?.alarmName ?? '?'), state: String(alarm.event.detail?.state?.value ?? '?') };
+    },
+  });
+  const onExecutionEvent = (event: ExecutionEvent, execution: ExecutionRecord) => narrator.onEvent(event, execution);
   const lab = new Lab({
     latencyMs: options.latencyMs,
     workDir: options.outDir,
@@ -91,6 +103,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     approver: () => scenario.approver,
     onExecutionEvent,
   });
+  drillLabs.add(lab);
   let traffic: TrafficGenerator | undefined;
   try {
     say(`▶ scenario ${scenario.name}: ${scenario.description}`);
@@ -124,12 +137,9 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     let execution: ExecutionRecord | undefined;
     const duplicates: ExecutionRecord[] = [];
     if (first) {
+      // The alarm and the start were printed by the narrator, before the first stage.
       const alarm = lab.alarmEvents.find((a) => a.matched);
-      if (alarm) {
-        events.push({ t: rel(alarm.at), label: `${alarm.event.detail.alarmName} → ALARM`, kind: 'alarm' });
-        say(`⚑ t=${rel(alarm.at).toFixed(1)} s alarm ${alarm.event.detail.alarmName} → ALARM; EventBridge rule matched`);
-      }
-      say(`▶ t=${rel(first.execution.startDate.getTime()).toFixed(1)} s execution ${first.execution.name} started`);
+      if (alarm) events.push({ t: rel(alarm.at), label: `${alarm.event.detail.alarmName} → ALARM`, kind: 'alarm' });
       const until = Date.now() + EXECUTION_LIMIT_MS;
       let current: Started | undefined = first;
       while (current) {
@@ -139,8 +149,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
         if (!execution) throw new Error(`the execution did not end within ${EXECUTION_LIMIT_MS / 1000} s`);
         const owner = ownerOf(lab, execution);
         if (!owner || duplicates.includes(owner.execution)) break;
-        duplicates.push(execution);
-        say(`· execution ${execution.name} ended as a duplicate: ${owner.execution.name} owns the failover (single flight)`);
+        duplicates.push(execution); // the narrator explained it in one line
         current = owner;
       }
       events.push({ t: rel(execution!.startDate.getTime()), label: 'execution started', kind: 'execution' });
@@ -155,7 +164,11 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     const endAt = Date.now();
     await scenario.after?.(lab);
 
-    // Measure: client log against the surviving database.
+    // Measure: client log against the surviving database. Every request sent first gets its outcome
+    // (bounded): the log is frozen before the survivor is read, so a write acknowledged after the
+    // read cannot be counted as lost.
+    const settled = await settleLog(traffic, SETTLE_LIMIT_MS);
+    const log = settled.log;
     const promoted = !(await lab.state.recovery.db.isInRecovery().catch(() => true));
     if (lab.state.marks.promotedAt) events.push({ t: rel(lab.state.marks.promotedAt), label: 'eu-west-1 promoted', kind: 'recovered' });
     if (lab.state.marks.flippedAt) events.push({ t: rel(lab.state.marks.flippedAt), label: 'DNS INSYNC', kind: 'recovered' });
@@ -166,8 +179,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
       await new Promise((r) => setTimeout(r, 500));
     }
     const ids = new Set((await survivor.query<{ id: string }>('SELECT id FROM transactions WHERE NOT synthetic')).map((r) => r.id));
-    const log = traffic.log;
-    const measuredLoss = rpo(log, ids, scenario.name === 'planned-switchover' ? null : faultAt);
+    const measuredLoss = rpo(log, ids, scenario.name === 'planned-switchover' ? null : faultAt, lab.plan.primaryRegion);
     // With the primary dead and nothing promoted there is no surviving primary yet: those writes are at risk, not lost.
     const noSurvivor = !promoted && !lab.state.primary.dbAlive;
     const loss = noSurvivor ? { lostAcknowledged: 0, seconds: 0, lostIds: [] as string[] } : measuredLoss;
@@ -232,6 +244,8 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
         : []),
     ];
     if (!scenario.outage) notes.push('No outage in this scenario: writes were never meant to stop, so no RTO is reported.');
+    if (settled.unsettled > 0) notes.push(`${settled.unsettled} request(s) still had no answer ${SETTLE_LIMIT_MS / 1000} s after the traffic stopped: counted neither as acknowledged nor as lost.`);
+    if (loss.lostAcknowledged > 0) notes.push(`Lost: writes acknowledged by the old primary (${lab.plan.primaryRegion}) and missing from the survivor; how far back they reach is measured by the region's own acknowledgement time, not the client's.`);
     if (noSurvivor && measuredLoss.lostAcknowledged > 0) notes.push(`${measuredLoss.lostAcknowledged} acknowledged transactions are at risk: they exist only on the failed primary (nothing was promoted).`);
     if (fence && lab.plan.approval.fenceUnconfirmed === 'proceed') notes.push('The lab plan lets an unconfirmed fence proceed (a dead region cannot confirm it); the notification says so.');
     if (fence && !fence.confirmed) notes.push(`Fence unconfirmed within its ${lab.plan.fence.timeoutSeconds} s budget (lab-sized; a dead region cannot confirm it): ${fence.unconfirmed.join('; ')}.`);
@@ -282,6 +296,14 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
       execution: { status: execution?.status ?? 'NOT_STARTED', error: execution?.error, cause: execution?.cause, executionArn: execution?.executionArn },
       timeline: { points: timeline(log, lab.state.lag, t0, endAt, faultAt), events: events.sort((a, b) => a.t - b.t) },
       stageBars: withFenceStatus(stageList, fence).map((s) => ({ name: s.name, status: s.status, start: rel(s.start), end: rel(s.end) })),
+      audit: auditOf({
+        execution,
+        alarms: lab.alarmEvents.map((a) => ({ at: a.at, name: String(a.event.detail?.alarmName ?? '?'), state: String(a.event.detail?.state?.value ?? '?'), matched: a.matched })),
+        faultAt,
+        t0,
+        busEvents: lab.state.events,
+        orchestrator: orchestratorVersion(ROOT),
+      }),
       otherExecutions: lab.startedExecutions.filter((e) => e.execution !== execution).map(({ execution: e }) => describeOther(e)),
       notes,
     };
@@ -292,6 +314,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
   } finally {
     await traffic?.stop().catch(() => undefined);
     await lab.stop();
+    drillLabs.delete(lab);
   }
 }
 
@@ -427,8 +450,118 @@ export function progressLines(event: ExecutionEvent, key: string, entered: Map<s
   }
 }
 
+/** States inside the recovery Parallel that are stages of their own: flip-traffic gets its own line. */
+const BRANCH_STAGES = new Set(['PromoteEuDatabases', 'ScaleEuCompute', 'FlipTraffic']);
+
+const EXECUTION_ENDS = new Set(['ExecutionSucceeded', 'ExecutionFailed', 'ExecutionAborted', 'ExecutionTimeout']);
+
+interface NarratedRun {
+  ordinal: number;
+  /** pending: lines held until AcceptStartRequest says whether this run owns the failover. */
+  mode: 'pending' | 'live' | 'duplicate' | 'other';
+  buffer: string[];
+  stages: string[];
+  classification?: string;
+  alarm?: { at: number; name: string; state: string };
+}
+
+/**
+ * The drill's progress lines, in the order things happened: for the execution that owns the
+ * failover, the alarm that started it and its start, then each stage as it runs (flip-traffic on
+ * its own line, though it runs inside the recovery Parallel). Every other execution (a second alarm
+ * of the same incident ending as DuplicateStart, the old region's alarm after a switchover) is
+ * explained in one line, not interleaved stage by stage. A run's lines are held until its
+ * AcceptStartRequest says whether it is a duplicate (milliseconds).
+ */
+export class ProgressNarrator {
+  private readonly runs = new Map<ExecutionRecord, NarratedRun>();
+  private readonly entered = new Map<string, { at: number; attempt: number; failed: boolean }>();
+  private live?: ExecutionRecord;
+
+  constructor(
+    private readonly o: {
+      say: (line: string) => void;
+      /** Seconds since traffic start. */
+      rel: (at: number) => number;
+      ordinalOf: (execution: ExecutionRecord) => number;
+      /** The alarm event that started this execution, if an alarm did. */
+      alarmOf: (execution: ExecutionRecord) => { at: number; name: string; state: string } | undefined;
+    },
+  ) {}
+
+  onEvent(event: ExecutionEvent, execution: ExecutionRecord): void {
+    let run = this.runs.get(execution);
+    if (!run) {
+      const alarm = this.o.alarmOf(execution);
+      run = { ordinal: this.o.ordinalOf(execution), mode: 'pending', buffer: [], stages: [], ...(alarm ? { alarm } : {}) };
+      this.runs.set(execution, run);
+      if (alarm) run.buffer.push(`⚑ t=${this.o.rel(alarm.at).toFixed(1)} s alarm ${alarm.name} → ${alarm.state}; EventBridge rule matched`);
+      run.buffer.push(`▶ t=${this.o.rel(execution.startDate.getTime()).toFixed(1)} s execution ${execution.name} started`);
+    }
+    if (event.type === 'StateEntered' && event.state && event.state in STAGE_OF_STATE && !run.stages.includes(STAGE_OF_STATE[event.state]!)) run.stages.push(STAGE_OF_STATE[event.state]!);
+    const output = event.output as { start?: { duplicateOf?: unknown }; detection?: { classification?: unknown } } | undefined;
+    if (event.type === 'StateExited' && event.state === 'ConfirmRegionFailure' && typeof output?.detection?.classification === 'string') run.classification = output.detection.classification;
+    const staged = event.state && event.state in STAGE_OF_STATE && (!event.nested || BRANCH_STAGES.has(event.state));
+    const lines = staged ? progressLines(event, `${execution.executionArn}:${event.state}`, this.entered) : [];
+    if (run.mode === 'live') lines.forEach((l) => this.o.say(l));
+    else if (run.mode === 'pending') run.buffer.push(...lines);
+    if (run.mode === 'pending' && event.type === 'StateExited' && event.state === 'AcceptStartRequest') {
+      const of = output?.start?.duplicateOf;
+      if (typeof of === 'string' && of !== execution.executionArn) {
+        run.mode = 'duplicate';
+        const owner = [...this.runs.keys()].find((e) => e.executionArn === of);
+        this.o.say(`· execution #${run.ordinal} ${execution.name}${this.cause(run)} is a duplicate of ${owner?.name ?? of}: single flight, it ends as DuplicateStart and changes nothing`);
+      } else this.decide(execution, run);
+    }
+    if (EXECUTION_ENDS.has(event.type)) {
+      if (run.mode === 'pending') this.decide(execution, run);
+      if (run.mode === 'other') {
+        const acted = run.stages.filter((s) => ['fence-us-writers', 'promote-and-scale', 'flip-traffic'].includes(s));
+        this.o.say(
+          `· execution #${run.ordinal} ${execution.name}${this.cause(run)}: ${run.classification ? `classified ${run.classification}, ` : ''}ended ${event.type.replace('Execution', '').toUpperCase()}${event.error ? ` (${event.error})` : ''} after ${run.stages.join(' → ') || 'no stage'}${acted.length ? ` — UNEXPECTED: it acted (${acted.join(', ')})` : ''}`,
+        );
+      }
+    }
+  }
+
+  /** The first run to own a failover is narrated live (its held lines first); any later one in one line at its end. */
+  private decide(execution: ExecutionRecord, run: NarratedRun): void {
+    if (!this.live) {
+      this.live = execution;
+      run.mode = 'live';
+      run.buffer.forEach((l) => this.o.say(l));
+    } else run.mode = 'other';
+    run.buffer = [];
+  }
+
+  private cause(run: NarratedRun): string {
+    return run.alarm ? ` (alarm ${run.alarm.name} → ${run.alarm.state} at t=${this.o.rel(run.alarm.at).toFixed(1)} s)` : '';
+  }
+}
+
 /** The orchestrator's data-loss estimate as printed: said plainly when there is none. */
 const estimateText = (seconds: number | null) => (seconds === null ? 'no estimate from the orchestrator' : `orchestrator estimated ${seconds} s`);
+
+/** How the go-ahead was given, in words: "automatic (policy …)" or "approved by U123 via slack at …". */
+export function approvalText(a: Audit['approval']): string {
+  if (a.mode === 'automatic') return `automatic: ${a.policy ?? 'by the plan\'s policy'}`;
+  if (a.mode === 'not-reached') return 'not reached';
+  return `${a.approved ? 'approved' : 'rejected'} by ${a.decidedBy ?? '?'} via ${a.via ?? '?'}${a.decidedAt ? ` at ${a.decidedAt}` : ''}`;
+}
+
+/** The auditor's lines of the summary: classification, approval, what ran, who was told. */
+export function auditLines(a: Audit | undefined): string[] {
+  if (!a) return [];
+  const failing = a.detection?.probes.filter((p) => !p.healthy) ?? [];
+  return [
+    `  Classification                           ${a.detection ? `${a.detection.classification}${failing.length ? ` (${failing.length} probe(s) failing: ${failing.map((p) => p.name).join(', ')})` : ''}` : 'none (detection did not run)'}`,
+    ...(a.alarmsBeforeStart.length ? [`      alarms between fault and start: ${a.alarmsBeforeStart.map((x) => `${x.name} → ${x.state} at t=${x.t} s`).join('; ')}`] : []),
+    `  Approval                                 ${approvalText(a.approval)}`,
+    ...(a.unfencedApproval ? [`  Unfenced promotion                       ${approvalText({ mode: 'decided', ...a.unfencedApproval })}`] : []),
+    `  Plan sha256 / orchestrator               ${a.planSha256 ?? 'unknown'} / ${a.orchestrator.version} @ ${a.orchestrator.commit}`,
+    `  Notification                             ${a.notification ? `${a.notification.detailType}${a.notification.idempotencyKey ? ` (idempotency key ${a.notification.idempotencyKey})` : ''}` : 'none sent'}`,
+  ];
+}
 
 /** The terminal summary. */
 export function summaryLines(r: DrillReport): string[] {
@@ -456,6 +589,7 @@ export function summaryLines(r: DrillReport): string[] {
       `    ${s.name.padEnd(28)} ${s.status.padEnd(11)} ${(s.durationMs / 1000).toFixed(2)} s${(s.attempts?.length ?? 1) > 1 ? `   ${s.attempts!.length} attempts` : ''}`,
       ...((s.attempts?.length ?? 1) > 1 ? s.attempts!.map((a, i) => `      attempt ${i + 1}: ${a.status}${a.error ? ` (${a.error})` : ''} ${(a.durationMs / 1000).toFixed(2)} s`) : []),
     ]),
+    ...auditLines(r.audit),
     ...r.notes.map((n) => `  · ${n}`),
     `  Report: ${relative(process.cwd(), r.report) || r.report}`,
   ];
@@ -517,6 +651,49 @@ export function parseDrillArgs(argv: string[]): DrillArgs {
   return { kind: 'run', scenario, rate, latencyMs, out: values.out as string | undefined, json: values.json === true, keepData: values['keep-data'] === true, lagPeriodSeconds };
 }
 
+/** Labs of running drills (stopAllLabs stops them; the interrupt handler reports what that did). */
+const drillLabs = new Set<Lab>();
+
+/** What a lab leaves on the machine while it runs: its PostgreSQL servers and the directories its stop removes. */
+export interface CleanupObservation {
+  servers: Array<{ name: string; dataDir: string; running: boolean }>;
+  dirs: Array<{ path: string; exists: boolean; kept: boolean }>;
+}
+
+/** Looks at the drill labs' servers (a postmaster.pid in the data directory = running) and directories. */
+function observeCleanup(): CleanupObservation {
+  const obs: CleanupObservation = { servers: [], dirs: [] };
+  for (const lab of drillLabs) {
+    for (const db of [lab.state?.primary.db, lab.state?.recovery.db]) {
+      if (db) obs.servers.push({ name: db.name, dataDir: db.options.dataDir, running: existsSync(join(db.options.dataDir, 'postmaster.pid')) });
+    }
+    if (lab.workDir) {
+      // Lab.stop removes the data directories, and the work directory itself when it made it (not --out).
+      const path = lab.options.workDir ? join(lab.workDir, 'data') : lab.workDir;
+      obs.dirs.push({ path, exists: existsSync(path), kept: lab.options.keepData === true });
+    }
+  }
+  return obs;
+}
+
+/** The one line an interrupted drill ends with: what the lab's stop did, as observed, never assumed. */
+export function interruptedLine(before: CleanupObservation, after: CleanupObservation): string {
+  const runningAfter = new Set(after.servers.filter((s) => s.running).map((s) => s.dataDir));
+  const wasRunning = before.servers.filter((s) => s.running);
+  const stopped = wasRunning.filter((s) => !runningAfter.has(s.dataDir));
+  const still = wasRunning.filter((s) => runningAfter.has(s.dataDir));
+  const existsAfter = new Set(after.dirs.filter((d) => d.exists).map((d) => d.path));
+  const removed = before.dirs.filter((d) => d.exists && !existsAfter.has(d.path));
+  const kept = before.dirs.filter((d) => d.exists && existsAfter.has(d.path));
+  const parts = [
+    `stopped ${stopped.length} PostgreSQL server${stopped.length === 1 ? '' : 's'}${stopped.length ? ` (${stopped.map((s) => s.name).join(', ')})` : ''}`,
+    ...(removed.length ? [`removed ${removed.map((d) => d.path).join(', ')}`] : []),
+    ...kept.map((d) => (d.kept ? `kept ${d.path} (--keep-data)` : `could NOT remove ${d.path}`)),
+    ...(still.length ? [`STILL RUNNING: ${still.map((s) => `${s.name} (pg_ctl -D ${s.dataDir} stop)`).join(', ')}`] : []),
+  ];
+  return `interrupted: ${parts.join(', ')}`;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const args = parseDrillArgs(argv);
   if (args.kind === 'help') {
@@ -529,17 +706,21 @@ export async function main(argv: string[]): Promise<number> {
   }
   const { rate, latencyMs, lagPeriodSeconds } = args;
   const values = { scenario: args.scenario, out: args.out, json: args.json, 'keep-data': args.keepData };
-  // Interrupted (Ctrl-C, a closed pipe): tear the lab down before leaving, as a finished drill does.
+  const outDir = resolve(values.out ?? join(ROOT, '.lab', `${values.scenario}-${new Date().toISOString().replace(/[:.]/g, '-')}`));
+  const write = values.json ? (line: string) => process.stderr.write(`${line}\n`) : (line: string) => process.stdout.write(`${line}\n`);
+  // Interrupted (Ctrl-C, a closed pipe): tear the lab down before leaving, as a finished drill does,
+  // and say what was cleaned up, as observed before and after the lab's stop (stderr: stdout may be gone).
   const interrupt = (code: number) => {
+    const before = observeCleanup();
     void stopAllLabs()
       .then(closeSharedServices)
+      .then(() => process.stderr.write(`${interruptedLine(before, observeCleanup())}\n`))
+      .catch(() => undefined)
       .finally(() => process.exit(code));
   };
   process.once('SIGINT', () => interrupt(130));
   process.once('SIGTERM', () => interrupt(143));
   process.stdout.on('error', () => interrupt(141)); // EPIPE: the reader went away
-  const outDir = resolve(values.out ?? join(ROOT, '.lab', `${values.scenario}-${new Date().toISOString().replace(/[:.]/g, '-')}`));
-  const write = values.json ? (line: string) => process.stderr.write(`${line}\n`) : (line: string) => process.stdout.write(`${line}\n`);
   let report: DrillReport;
   try {
     report = await runDrill({ ...DEFAULT_DRILL, scenario: values.scenario!, rate, latencyMs, outDir, keepData: values['keep-data']!, lagPeriodSeconds, progress: write });
@@ -548,8 +729,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   for (const line of summaryLines(report)) write(line);
   if (values.json) {
-    const { scenario, mode, outcome, expectedOutcome, asExpected, rtoSeconds: rto, rpo: loss, acknowledged, errors, splitBrain, fence, orchestrationOverheadMs: overhead, throughput: tp, stages: st, report: path } = report;
-    process.stdout.write(`${JSON.stringify({ scenario, mode, outcome, expectedOutcome, asExpected, rtoSeconds: rto, rpo: loss, acknowledged, errors, splitBrain, fence, orchestrationOverheadMs: overhead, throughput: tp, stages: st, report: path })}\n`);
+    const { scenario, mode, outcome, expectedOutcome, asExpected, rtoSeconds: rto, rpo: loss, acknowledged, errors, splitBrain, fence, orchestrationOverheadMs: overhead, throughput: tp, stages: st, audit, report: path } = report;
+    process.stdout.write(`${JSON.stringify({ scenario, mode, outcome, expectedOutcome, asExpected, rtoSeconds: rto, rpo: loss, acknowledged, errors, splitBrain, fence, orchestrationOverheadMs: overhead, throughput: tp, stages: st, audit, report: path })}\n`);
   }
   // The exit code says whether the scenario's documented outcome happened (an approval-rejected run that aborted passes).
   return report.asExpected ? 0 : 1;

@@ -155,7 +155,7 @@ export class Lab {
   private services?: Awaited<ReturnType<typeof sharedServices>>;
   private logStream?: WriteStream;
   private patterns: Array<Record<string, unknown>> = [];
-  private stopped = false;
+  private stopping?: Promise<void>;
   readonly timings: Record<string, number> = {};
 
   constructor(options: Partial<LabOptions> = {}) {
@@ -316,7 +316,7 @@ export class Lab {
   routeEvent(event: AlarmEvent): void {
     const matched = this.patterns.some((p) => matchesEventPattern(p, event));
     this.alarmEvents.push({ at: Date.now(), event, matched });
-    if (matched && !this.stopped) this.startExecution(event);
+    if (matched && !this.stopping) this.startExecution(event);
   }
 
   startExecution(input: unknown, name?: string): { execution: ExecutionRecord; done: Promise<ExecutionRecord> } {
@@ -396,9 +396,13 @@ export class Lab {
     this.log('fault: us-east-1 database crashed');
   }
 
-  async stop(): Promise<void> {
-    if (this.stopped) return;
-    this.stopped = true;
+  /** Stops everything; a second call (Ctrl-C during the drill's own teardown) waits for the same stop. */
+  stop(): Promise<void> {
+    this.stopping ??= this.stopOnce();
+    return this.stopping;
+  }
+
+  private async stopOnce(): Promise<void> {
     runningLabs.delete(this);
     this.probes?.stop();
     const quietly = async (f?: () => Promise<unknown> | undefined) => {

@@ -27,15 +27,47 @@ export function longestAckGapSeconds(log: TxRecord[], from: number, until: numbe
 }
 
 /**
- * RPO: acknowledged transactions missing from the surviving primary. `seconds` is how far back the
- * loss reaches: the fault time minus the acknowledgement of the oldest lost transaction.
+ * RPO: acknowledged transactions missing from the surviving primary. Only a write the OLD primary
+ * (`oldPrimaryRegion`) acknowledged can be lost: one the surviving region acknowledged is on the
+ * survivor by construction (missing there means the check ran before it settled, not a loss).
+ * `seconds` is how far back the loss reaches, by the region's own clock: the fault time minus the
+ * commit/acknowledgement of the oldest lost transaction as the region sent it
+ * (`regionAcknowledgedAt`; the client's `doneAt` only when the region did not say). The client sees
+ * an acknowledgement a link latency later, often after the fault: by its clock a loss reaches back
+ * "0 s" although the region committed it before the fault.
  */
-export function rpo(log: TxRecord[], survivorIds: Set<string>, faultAt: number | null): { lostAcknowledged: number; seconds: number; lostIds: string[] } {
-  const lost = log.filter((r) => r.ok && !survivorIds.has(r.id));
+export function rpo(log: TxRecord[], survivorIds: Set<string>, faultAt: number | null, oldPrimaryRegion: string): { lostAcknowledged: number; seconds: number; lostIds: string[] } {
+  const lost = log.filter((r) => r.ok && r.region === oldPrimaryRegion && !survivorIds.has(r.id));
   if (lost.length === 0) return { lostAcknowledged: 0, seconds: 0, lostIds: [] };
-  const oldest = Math.min(...lost.map((r) => r.doneAt));
-  const reference = faultAt ?? Math.max(...lost.map((r) => r.doneAt));
+  const committedAt = (r: TxRecord) => r.regionAcknowledgedAt ?? r.doneAt;
+  const oldest = Math.min(...lost.map(committedAt));
+  const reference = faultAt ?? Math.max(...lost.map(committedAt));
   return { lostAcknowledged: lost.length, seconds: round(Math.max(0, reference - oldest) / 1000, 3), lostIds: lost.map((r) => r.id) };
+}
+
+/** What the loss check counts from: the client log once every request sent has an outcome (or the bound passed). */
+export interface SettledLog {
+  /** A copy of the records settled when the check ran: later answers cannot change it. */
+  log: TxRecord[];
+  /** Requests sent that still had no outcome at the bound: neither counted as lost nor as acknowledged. */
+  unsettled: number;
+}
+
+/**
+ * Waits (at most `limitMs`) until every request the clients sent has an outcome in their log, then
+ * returns a frozen copy of it. The loss check must read the survivor AFTER this: a write that is
+ * still in flight when the survivor is read, then acknowledged, would otherwise be counted as lost.
+ */
+export async function settleLog(
+  traffic: { readonly log: TxRecord[]; readonly sent: number },
+  limitMs: number,
+  sleep: (ms: number) => Promise<void> = (ms) => new Promise((r) => setTimeout(r, ms)),
+  now: () => number = Date.now,
+): Promise<SettledLog> {
+  const until = now() + limitMs;
+  while (traffic.log.length < traffic.sent && now() < until) await sleep(50);
+  const log = traffic.log.map((r) => ({ ...r }));
+  return { log, unsettled: Math.max(0, traffic.sent - log.length) };
 }
 
 export function percentile(values: number[], p: number): number {

@@ -745,6 +745,58 @@ ${rows.join('\n')}
 </section>`;
 }
 
+/** How the go-ahead was given, in words (the same wording as the CLI summary). */
+function approvalWords(a: NonNullable<DrillReport['audit']>['approval']): string {
+  if (a.mode === 'automatic') return `automatic: ${a.policy ?? "by the plan's policy"}`;
+  if (a.mode === 'not-reached') return 'not reached';
+  return `${a.approved ? 'approved' : 'rejected'} by ${a.decidedBy ?? '?'} via ${a.via ?? '?'}${a.decidedAt ? ` at ${fmtIso(a.decidedAt)}` : ''}`;
+}
+
+/**
+ * What an auditor asks for (issue 7, item 7): the classification and its evidence, the alarms between
+ * the fault and the start, how approval went, the exact plan and orchestrator that ran, and the
+ * notification with its idempotency key. The fence steps and the retries are in their own sections.
+ */
+function renderAudit(report: DrillReport): string {
+  const a = report.audit;
+  if (!a) return '';
+  const d = a.detection;
+  const rows: string[] = [];
+  rows.push(`<dt>classification</dt><dd id="audit-classification">${d ? `<strong>${esc(d.classification)}</strong>${d.action ? ` <span class="muted">→ ${esc(d.action)}</span>` : ''}` : '<span class="muted">detection did not run</span>'}</dd>`);
+  if (d?.reasons.length) rows.push(`<dt>reasons</dt><dd><ul id="audit-reasons">${d.reasons.map((r) => `<li class="reason">${esc(r)}</li>`).join('')}</ul></dd>`);
+  if (d?.probes.length) {
+    rows.push(
+      `<dt>probes</dt><dd><ul id="audit-probes">${d.probes
+        .map((p) => `<li data-healthy="${p.healthy}"><span class="pill tone-${p.healthy ? 'ok' : 'fail'}">${p.healthy ? 'healthy' : 'failing'}</span> ${esc(p.name)}${p.status !== undefined ? ` HTTP ${esc(p.status)}` : ''}${p.error ? ` <span class="muted">${esc(p.error)}</span>` : ''}${p.attempts !== undefined ? ` <span class="muted">(${esc(p.attempts)} attempt(s))</span>` : ''}</li>`)
+        .join('')}</ul></dd>`,
+    );
+  }
+  if (d?.alarms.length) rows.push(`<dt>alarms read</dt><dd id="audit-alarm-states">${d.alarms.map((x) => `<div>${esc(x.name)}: <strong>${esc(x.state)}</strong></div>`).join('')}</dd>`);
+  rows.push(
+    `<dt>alarms fault → start</dt><dd id="audit-alarms">${
+      a.alarmsBeforeStart.length ? a.alarmsBeforeStart.map((x) => `<div>T+${esc(fmtSeconds(x.t))} ${esc(x.name)} → ${esc(x.state)}${x.matched ? '' : ' <span class="muted">(no rule matched)</span>'}</div>`).join('') : '<span class="muted">none</span>'
+    }</dd>`,
+  );
+  rows.push(`<dt>approval</dt><dd id="audit-approval" data-mode="${esc(a.approval.mode)}">${esc(approvalWords(a.approval))}${a.approval.mode === 'decided' && a.approval.comment ? `<div class="muted">${esc(a.approval.comment)}</div>` : ''}</dd>`);
+  if (a.unfencedApproval) rows.push(`<dt>unfenced promotion</dt><dd id="audit-unfenced-approval">${esc(approvalWords({ mode: 'decided', ...a.unfencedApproval }))}</dd>`);
+  rows.push(`<dt>plan sha256</dt><dd class="mono wrap" id="audit-plan-sha256">${esc(a.planSha256 ?? 'unknown')}</dd>`);
+  rows.push(`<dt>orchestrator</dt><dd class="mono wrap" id="audit-orchestrator">${esc(a.orchestrator.version)} @ ${esc(a.orchestrator.commit)}</dd>`);
+  const n = a.notification;
+  rows.push(
+    `<dt>notification</dt><dd id="audit-notification">${
+      n
+        ? `${esc(n.detailType)}${n.idempotencyKey ? `<div>idempotency key <span class="mono wrap">${esc(n.idempotencyKey)}</span></div>` : ''}${n.eventId ? `<div class="muted">EventBridge event ${esc(n.eventId)}</div>` : ''}`
+        : '<span class="muted">none sent</span>'
+    }</dd>`,
+  );
+  return `<section class="execution audit" id="audit">
+<h2>Audit</h2>
+<dl>
+${rows.join('\n')}
+</dl>
+</section>`;
+}
+
 function renderNotes(report: DrillReport): string {
   const notes = report.notes ?? [];
   return `<section class="notes">
@@ -954,6 +1006,7 @@ ${renderStagesTable(report)}
 <div>
 ${renderFence(report)}
 ${renderExecution(report)}
+${renderAudit(report)}
 ${renderNotes(report)}
 </div>
 </div>

@@ -144,6 +144,29 @@ export function sampleReport(overrides: Partial<DrillReport> = {}): DrillReport 
     },
     timeline: { points, events: EVENTS.map((event) => ({ ...event })) },
     stageBars,
+    audit: {
+      detection: {
+        classification: 'region-outage',
+        action: 'failover',
+        approvalRequired: false,
+        reasons: ['3 of 3 probes of us-east-1 failing from eu-west-1', 'alarm payments-health in ALARM'],
+        probes: [
+          { name: 'payments-api', healthy: false, error: 'connect ECONNREFUSED', attempts: 3 },
+          { name: 'eu-self-check', healthy: true, status: 200, attempts: 1 },
+        ],
+        alarms: [{ name: 'payments-health', state: 'ALARM' }],
+      },
+      alarmsBeforeStart: [{ t: 13.0, name: 'payments-health', state: 'ALARM', matched: true }],
+      approval: { mode: 'automatic', approved: true, policy: 'plan.approval.automatic allows "region-outage" on an alarm: no human approval asked' },
+      planSha256: '3f0c7d1e5a9b2c4d6e8f0a1b3c5d7e9f1a2b4c6d8e0f1a3b5c7d9e1f2a4b6c8d',
+      orchestrator: { version: '0.1.0', commit: 'f478028c0ffee0000000000000000000000000aa' },
+      notification: {
+        detailType: 'Failover Succeeded',
+        idempotencyKey: 'arn:aws:states:eu-west-1:123456789012:execution:failover-lab:region-outage-20250603T100013Z:succeeded',
+        eventId: '6a7e8f5c-0000-4000-8000-000000000001',
+        outcome: 'succeeded',
+      },
+    },
     notes: [
       'Both "regions" run on this machine: two PostgreSQL clusters with streaming replication, two app processes, a local DNS zone.',
       'The fault stops the us-east-1 database and app at t = 10 s; the load generator keeps sending at the configured rate.',
@@ -192,6 +215,13 @@ export function samplePartitionReport(): DrillReport {
         { t: 13.2, label: 'execution started', kind: 'execution' },
         { t: 18.35, label: 'execution failed', kind: 'execution' },
       ],
+    },
+    audit: {
+      ...base.audit!,
+      detection: { classification: 'partition', action: 'failover', approvalRequired: true, reasons: ['replication broken while both regions answer'], probes: [{ name: 'payments-api', healthy: true, status: 200, attempts: 1 }], alarms: [{ name: 'payments-db-replica-lag', state: 'ALARM' }] },
+      alarmsBeforeStart: [{ t: 13.1, name: 'payments-db-replica-lag', state: 'ALARM', matched: true }],
+      approval: { mode: 'decided', approved: false, decidedBy: 'timeout-policy', via: 'timeout-policy', decidedAt: iso(18.3), comment: 'no decision before the approval timeout; the policy is abort' },
+      notification: { ...base.audit!.notification!, detailType: 'Failover Failed', outcome: 'failed' },
     },
     notes: ['No outage in this scenario: writes were never meant to stop, so no RTO is reported.'],
   };

@@ -114,5 +114,46 @@ export interface DrillReport extends DrillSummary {
    * the fence, promotion or flip). One failover at a time: none may act.
    */
   otherExecutions?: Array<{ name: string; status: string; error?: string; duplicateOf?: string; acted: boolean; stages: string[] }>;
+  /** What an auditor asks for: why it failed over, who let it, what exactly ran, and who was told. */
+  audit?: Audit;
   notes: string[];
+}
+
+/** One alarm state change the lab's EventBridge saw between the fault and the execution's start. */
+export interface AuditAlarm {
+  /** Seconds since traffic start. */
+  t: number;
+  name: string;
+  state: string;
+  /** Whether an EventBridge rule matched it (and so started an execution). */
+  matched: boolean;
+}
+
+export interface Audit {
+  /** The detection stage's output (`$.detection`): the classification and the evidence it rests on. */
+  detection: {
+    classification: string;
+    action?: string;
+    approvalRequired?: boolean;
+    reasons: string[];
+    /** Probes as the detection stage ran them from the recovery region; failing ones first. */
+    probes: Array<{ name: string; healthy: boolean; status?: number; error?: string; attempts?: number }>;
+    /** Alarm states the detection stage read. */
+    alarms: Array<{ name: string; state: string }>;
+  } | null;
+  /** Alarm state changes between the fault and the execution's start, as the lab's EventBridge saw them. */
+  alarmsBeforeStart: AuditAlarm[];
+  /**
+   * How the go-ahead was given: `automatic` (the plan's policy allows this classification without a
+   * human), `decided` (a human or the timeout policy, via slack / cli / timeout-policy), or
+   * `not-reached` (the run ended before any approval point).
+   */
+  approval: { mode: 'automatic' | 'decided' | 'not-reached'; approved?: boolean; decidedBy?: string; via?: string; decidedAt?: string; comment?: string; policy?: string };
+  /** The unfenced-promotion gate's decision, when the fence was unconfirmed and a human had to decide. */
+  unfencedApproval?: { approved: boolean; decidedBy?: string; via?: string; decidedAt?: string; comment?: string };
+  /** sha256 (hex) of the canonical JSON (keys sorted, no spaces) of the plan the execution ran with; null when it was not in the history. */
+  planSha256: string | null;
+  orchestrator: { version: string; commit: string };
+  /** The notification the run sent (notify's output) and the EventBridge event with its idempotency key; null when none was sent. */
+  notification: { detailType: string; idempotencyKey?: string; eventId?: string; slackTs?: string; outcome?: string } | null;
 }

@@ -21,8 +21,8 @@ describe('lab measurements', () => {
   });
 
   it('counts as lost exactly the acknowledged transactions missing from the survivor, and how far back they reach', () => {
-    expect(rpo(log, new Set(['a', 'd', 'e']), fault)).toEqual({ lostAcknowledged: 1, seconds: 0.05, lostIds: ['b'] });
-    expect(rpo(log, new Set(['a', 'b', 'd', 'e']), fault)).toEqual({ lostAcknowledged: 0, seconds: 0, lostIds: [] });
+    expect(rpo(log, new Set(['a', 'd', 'e']), fault, 'us-east-1')).toEqual({ lostAcknowledged: 1, seconds: 0.05, lostIds: ['b'] });
+    expect(rpo(log, new Set(['a', 'b', 'd', 'e']), fault, 'us-east-1')).toEqual({ lostAcknowledged: 0, seconds: 0, lostIds: [] });
   });
 
   it('finds the longest stretch without an acknowledged write', () => {

@@ -42,7 +42,7 @@ function expectFailedOverToEu(report: DrillReport, log: TxRecord[], faultAt: num
   expect(new Set(acksAfter.map((r) => r.region))).toEqual(new Set(['eu-west-1']));
 }
 
-async function drill(scenario: string): Promise<{ report: DrillReport; outDir: string; log: TxRecord[] }> {
+async function drill(scenario: string): Promise<{ report: DrillReport; outDir: string; log: TxRecord[]; lines: string[] }> {
   const outDir = mkdtempSync(join(tmpdir(), `lab-test-${scenario}-`));
   outDirs.push(outDir);
   const lines: string[] = [];
@@ -51,7 +51,7 @@ async function drill(scenario: string): Promise<{ report: DrillReport; outDir: s
     .trim()
     .split('\n')
     .map((l) => JSON.parse(l) as TxRecord);
-  return { report, outDir, log };
+  return { report, outDir, log, lines };
 }
 
 function postgresProcessesUnder(dir: string): string[] {
@@ -76,7 +76,7 @@ const RUNBOOK = ['confirm-region-failure', 'fence-us-writers', 'promote-eu-datab
 
 describe('npm run drill', () => {
   it('region-outage: fails over by itself, loses only acknowledged-but-unreplicated writes, no split-brain, cleans up', async () => {
-    const { report, outDir, log } = await drill('region-outage');
+    const { report, outDir, log, lines } = await drill('region-outage');
     const faultAt = Math.round(Date.parse(report.startedAt) + report.faultAt! * 1000);
     figures['region-outage'] = { rtoSeconds: report.rtoSeconds, lost: report.rpo.lostAcknowledged, fence: report.fence };
 
@@ -110,8 +110,24 @@ describe('npm run drill', () => {
     expect(report.fence!.unconfirmed.length).toBeGreaterThan(0);
     // It refused: the clients' failures are the front door's 502s, not their own timeouts.
     expect(log.some((r) => r.sentAt >= faultAt && r.status === 502)).toBe(true);
+    // Progress in order: the alarm, then the execution's start, then its first stage; flip-traffic on its own line (issue 7, first hour).
+    const at = (re: RegExp) => lines.findIndex((l) => re.test(l));
+    expect(at(/^⚑ .* alarm .* → ALARM/)).toBeGreaterThan(-1);
+    expect(at(/^⚑ .* alarm/)).toBeLessThan(at(/^▶ .* execution .* started/));
+    expect(at(/^▶ .* execution .* started/)).toBeLessThan(at(/… accept-start-request/));
+    expect(at(/^ {2}✓ flip-traffic/)).toBeGreaterThan(at(/… promote-and-scale/));
+    // The auditor's fields (issue 7, item 7), from the execution's own record.
+    expect(report.audit).toMatchObject({
+      detection: { classification: 'region-outage' },
+      approval: { mode: 'automatic' },
+      orchestrator: { version: JSON.parse(readFileSync(join(__dirname, '../../package.json'), 'utf8')).version },
+      notification: { detailType: 'Failover Succeeded', idempotencyKey: `${report.execution.executionArn}:succeeded` },
+    });
+    expect(report.audit!.detection!.probes.some((p) => !p.healthy)).toBe(true);
+    expect(report.audit!.alarmsBeforeStart.length).toBeGreaterThan(0);
+    expect(report.audit!.planSha256).toMatch(/^[0-9a-f]{64}$/);
     // Evidence on disk, and nothing left running.
-    expect(Object.keys(JSON.parse(readFileSync(join(outDir, 'report.json'), 'utf8')))).toEqual(expect.arrayContaining(CONTRACT_KEYS));
+    expect(Object.keys(JSON.parse(readFileSync(join(outDir, 'report.json'), 'utf8')))).toEqual(expect.arrayContaining([...CONTRACT_KEYS, 'audit']));
     expect(readFileSync(report.report, 'utf8')).toContain('<svg');
     expect(existsSync(join(outDir, 'data'))).toBe(false);
     expect(postgresProcessesUnder(outDir)).toEqual([]);
