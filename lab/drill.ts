@@ -125,6 +125,13 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     // Same phase of the probe cycle for every scenario, so their detection times compare.
     await lab.afterProbeRound();
     const faultAt = Date.now();
+    // Did the lab hold the asked rate before the fault? If not, this run measures the lab's saturation, not the failover.
+    const pre = traffic.window(t0 + 1000, faultAt);
+    say(
+      pre.holds
+        ? `▶ before the fault: ${pre.achievedPerSecond} of ${pre.askedPerSecond} tx/s acknowledged, 0 errors, p50 ${pre.p50Ms} ms, p99 ${pre.p99Ms} ms`
+        : `⚠ the lab cannot hold ${pre.askedPerSecond} tx/s: before the fault ${pre.offeredPerSecond}/s sent, ${pre.achievedPerSecond}/s acknowledged, ${pre.errors} errors, p50 ${pre.p50Ms} ms, p99 ${pre.p99Ms} ms; this run measures the lab's saturation, not the failover`,
+    );
     const label = await scenario.inject(lab);
     events.push({ t: rel(faultAt), label, kind: 'fault' });
     say(`✖ t=${rel(faultAt).toFixed(1)} s ${label}`);
@@ -228,7 +235,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
             WaitForSteadyState: lab.state.recovery.app.steadyAt,
           })
         : 0,
-      throughput: throughput(log, faultAt),
+      throughput: { ...throughput(log, faultAt), preFaultWindow: pre },
       stages: withFenceStatus(stageList, fence).map(({ name, status, startedAt, durationMs, attempts }) => ({ name, status, startedAt, durationMs, attempts })),
       report: reportPath,
     };
@@ -244,6 +251,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
         : []),
     ];
     if (!scenario.outage) notes.push('No outage in this scenario: writes were never meant to stop, so no RTO is reported.');
+    if (!pre.holds) notes.push(`The lab did not hold the asked ${pre.askedPerSecond} tx/s before the fault (${pre.achievedPerSecond}/s acknowledged, ${pre.errors} errors): these figures measure the lab's saturation as much as the failover.`);
     if (settled.unsettled > 0) notes.push(`${settled.unsettled} request(s) still had no answer ${SETTLE_LIMIT_MS / 1000} s after the traffic stopped: counted neither as acknowledged nor as lost.`);
     if (loss.lostAcknowledged > 0) notes.push(`Lost: writes acknowledged by the old primary (${lab.plan.primaryRegion}) and missing from the survivor; how far back they reach is measured by the region's own acknowledgement time, not the client's.`);
     if (noSurvivor && measuredLoss.lostAcknowledged > 0) notes.push(`${measuredLoss.lostAcknowledged} acknowledged transactions are at risk: they exist only on the failed primary (nothing was promoted).`);

@@ -98,11 +98,21 @@ export class RegionApp {
     res.end(text);
   }
 
-  private async body(req: IncomingMessage): Promise<Record<string, unknown>> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
-    const text = Buffer.concat(chunks).toString('utf8');
-    return text ? (JSON.parse(text) as Record<string, unknown>) : {};
+  /** The request's JSON body (plain 'data'/'end' events: cheaper per request than an async iterator). */
+  private body(req: IncomingMessage): Promise<Record<string, unknown>> {
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('error', reject);
+      req.on('end', () => {
+        try {
+          const text = chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8');
+          resolve(text ? (JSON.parse(text) as Record<string, unknown>) : {});
+        } catch (error) {
+          reject(error);
+        }
+      });
+    });
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -118,14 +128,14 @@ export class RegionApp {
         const body = await this.body(req);
         if (synthetic && this.syntheticBroken) return this.send(res, 500, { error: 'synthetic write path broken (scenario)' });
         const id = typeof body.id === 'string' ? body.id : `synthetic-${Date.now()}-${Math.random().toString(36).slice(2)}`;
-        await this.pool.query('INSERT INTO transactions (id, account, amount, payload, region, synthetic) VALUES ($1, $2, $3, $4, $5, $6)', [
-          id,
-          String(body.account ?? 'synthetic'),
-          Number(body.amount ?? 0),
-          String(body.payload ?? ''),
-          this.options.region,
-          synthetic,
-        ]);
+        // A named (prepared) statement: each pooled connection parses and plans the INSERT once.
+        // Autocommit, synchronous_commit on (the RDS default): the 201 below is sent only after the
+        // commit returned on this region's primary.
+        await this.pool.query({
+          name: 'insert-transaction',
+          text: 'INSERT INTO transactions (id, account, amount, payload, region, synthetic) VALUES ($1, $2, $3, $4, $5, $6)',
+          values: [id, String(body.account ?? 'synthetic'), Number(body.amount ?? 0), String(body.payload ?? ''), this.options.region, synthetic],
+        });
         return this.send(res, 201, { id, region: this.options.region });
       }
       req.resume();

@@ -61,7 +61,14 @@ export interface DrillSummary {
    * `txPerSecond` averages over the whole run (outage included); `preFault` is the load before the
    * fault: offered (sent) and achieved (acknowledged) per second.
    */
-  throughput: { txPerSecond: number; p50Ms: number; p99Ms: number; preFault?: { offeredPerSecond: number; achievedPerSecond: number; seconds: number } };
+  throughput: {
+    txPerSecond: number;
+    p50Ms: number;
+    p99Ms: number;
+    preFault?: { offeredPerSecond: number; achievedPerSecond: number; seconds: number };
+    /** The traffic generator's own view of the window before the fault: asked, sent, acknowledged, errors, latency, and whether the lab held the rate. */
+    preFaultWindow?: import('../traffic').LoadWindow;
+  };
   stages: StageTiming[];
   /** Path of report.html */
   report: string;
