@@ -33,7 +33,7 @@ import {
   UpdateRoutingControlStateCommand,
   UpdateRoutingControlStatesCommand,
 } from '@aws-sdk/client-route53-recovery-cluster';
-import { DescribeExecutionCommand, ListExecutionsCommand, SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
+import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { TaskTokens } from '../../lab/orchestrator';
@@ -75,8 +75,6 @@ export interface World {
   ecsConverges: boolean;
   /** Slack's Web API accepts messages (false: ok:false channel_not_found). */
   slackOk: boolean;
-  /** Other RUNNING executions of the state machine (for duplicate-start detection). */
-  running: Array<{ executionArn: string; startDate: Date; input: unknown }>;
 }
 
 export const MUTATING_COMMANDS = [
@@ -112,7 +110,6 @@ export function installFakePlatform(plan: Plan, overrides: Partial<World> = {}) 
     smokeStatus: 200,
     ecsConverges: true,
     slackOk: true,
-    running: [],
     ...overrides,
   };
   for (const svc of plan.compute) {
@@ -394,11 +391,6 @@ export function installFakePlatform(plan: Plan, overrides: Partial<World> = {}) 
   });
 
   const sfn = mockClient(SFNClient);
-  sfn.on(ListExecutionsCommand).callsFake(() => ({ executions: world.running.map((r) => ({ executionArn: r.executionArn, startDate: r.startDate, status: 'RUNNING' })) }));
-  sfn.on(DescribeExecutionCommand).callsFake((input) => {
-    const found = world.running.find((r) => r.executionArn === input.executionArn);
-    return { executionArn: input.executionArn, input: JSON.stringify(found?.input ?? {}), status: 'RUNNING' };
-  });
   sfn.on(SendTaskSuccessCommand).callsFake((input) => {
     tokens.settle(input.taskToken!, { ok: true, output: JSON.parse(input.output ?? 'null') });
     return {};
