@@ -134,8 +134,16 @@ export class DynamoLocal {
       BillingMode: 'PAY_PER_REQUEST',
     });
     const answer = await this.send('DynamoDB_20120810.CreateTable', body, headers);
-    if (answer.status === 200 || answer.body.includes('ResourceInUseException')) return;
-    throw new Error(`dynalite CreateTable ${name} failed: ${answer.status} ${answer.body}`);
+    if (answer.status !== 200 && !answer.body.includes('ResourceInUseException')) throw new Error(`dynalite CreateTable ${name} failed: ${answer.status} ${answer.body}`);
+    // A new table is CREATING before it is ACTIVE (even with createTableMs 0 the switch happens on a
+    // later tick), and item calls on a CREATING table answer ResourceNotFoundException, as on AWS:
+    // wait for ACTIVE (https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_CreateTable.html).
+    for (let attempt = 0; attempt < 200; attempt++) {
+      const described = await this.send('DynamoDB_20120810.DescribeTable', JSON.stringify({ TableName: name }), headers);
+      if (described.status === 200 && (JSON.parse(described.body) as { Table?: { TableStatus?: string } }).Table?.TableStatus === 'ACTIVE') return;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    throw new Error(`dynalite table ${name} did not become ACTIVE`);
   }
 
   async close(): Promise<void> {
