@@ -31,8 +31,8 @@ import { rds } from '../core/clients';
 import { awsCall, ResourceStateError, toNamedAwsError } from '../core/errors';
 import type { AuroraGlobalResource, Plan } from '../core/plan';
 import { lagAt, latestLag, scaled, type LagReading, type MetricRef } from './cloudwatch';
-import { APPLY_POLL_MS, applyVerdict, isOn, READ_ONLY_PARAMETER } from './rds-replica';
-import { failure, fenceOutcome, unreadable, type AdapterContext, type DatabaseAdapter, type FenceContext, type Fencer, type Observation, type ReconcileAdapter, type ReplicationQuery } from './types';
+import { applyVerdict, findUserParameter, isOn, READ_ONLY_PARAMETER, settleWhileApplying } from './rds-replica';
+import { failure, fenceOutcome, unreadable, type AdapterContext, type DatabaseAdapter, type Fencer, type Observation, type ReconcileAdapter, type ReplicationQuery } from './types';
 
 const clusterIdOf = (arn: string): string => arn.split(':cluster:')[1] ?? arn;
 
@@ -163,26 +163,10 @@ async function primaryClusterGroup(db: AuroraGlobalResource, region: string, gro
 }
 
 /** The value of one parameter the user set in a DB cluster parameter group (Source `user`, every page). */
-async function userClusterParameter(group: string, name: string, region: string, signal: AbortSignal): Promise<string | undefined> {
-  let marker: string | undefined;
-  for (let page = 0; page < 50; page++) {
-    const out = await rds(region).send(new DescribeDBClusterParametersCommand({ DBClusterParameterGroupName: group, Source: 'user', ...(marker ? { Marker: marker } : {}) }), { abortSignal: signal });
-    const found = out.Parameters?.find((p) => p.ParameterName === name);
-    if (found) return found.ParameterValue;
-    marker = out.Marker;
-    if (!marker) return undefined;
-  }
-  return undefined;
-}
-
-async function settle(read: () => Promise<ClusterGroupState>, ctx: FenceContext): Promise<ClusterGroupState> {
-  let state = await read();
-  const polls = Math.ceil((ctx.budgetSeconds * 1000) / APPLY_POLL_MS);
-  for (let i = 0; i < polls && state.attached && state.verdict === 'applying'; i++) {
-    await ctx.sleep(APPLY_POLL_MS);
-    state = await read();
-  }
-  return state;
+function userClusterParameter(group: string, name: string, region: string, signal: AbortSignal): Promise<string | undefined> {
+  return findUserParameter(name, (marker) =>
+    rds(region).send(new DescribeDBClusterParametersCommand({ DBClusterParameterGroupName: group, Source: 'user', ...(marker ? { Marker: marker } : {}) }), { abortSignal: signal }),
+  );
 }
 
 export const fencer: Fencer<AuroraGlobalResource> = {
@@ -206,7 +190,7 @@ export const fencer: Fencer<AuroraGlobalResource> = {
       );
       done.push(`ModifyDBClusterParameterGroup ${group} ${READ_ONLY_PARAMETER}=1 (immediate)`);
       doing = `waiting for ${group} to be in-sync on every member of ${id}`;
-      const after = await settle(() => primaryClusterGroup(db, region, group, ctx.signal), ctx);
+      const after = await settleWhileApplying(() => primaryClusterGroup(db, region, group, ctx.signal), (s) => s.verdict === 'applying', ctx);
       done.push(`after: ${after.summary}`);
       const inForce = after.attached && after.verdict === 'in-force';
       return fenceOutcome(inForce ? 'confirmed' : 'unconfirmed', 'read-only', inForce ? done.join('; ') : `${done.join('; ')}: the read-only setting is not shown in force`);

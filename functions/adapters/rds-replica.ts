@@ -200,11 +200,17 @@ async function primaryGroup(db: RdsReplicaResource, region: string, group: strin
   return { attached: true, applyStatus: ours.ParameterApplyStatus, summary: `${group} attached to ${where}, ${ours.ParameterApplyStatus ?? 'apply status not reported'}` };
 }
 
-/** The value of one parameter the user set in a DB parameter group (Source `user`, every page). */
-async function userParameter(group: string, name: string, region: string, signal: AbortSignal): Promise<string | undefined> {
+/**
+ * The value of one parameter the user set in a (cluster) parameter group: reads every page that
+ * `page(marker)` returns (DescribeDBParameters / DescribeDBClusterParameters, Source `user`).
+ */
+export async function findUserParameter(
+  name: string,
+  page: (marker: string | undefined) => Promise<{ Parameters?: Array<{ ParameterName?: string; ParameterValue?: string }>; Marker?: string }>,
+): Promise<string | undefined> {
   let marker: string | undefined;
-  for (let page = 0; page < 50; page++) {
-    const out = await rds(region).send(new DescribeDBParametersCommand({ DBParameterGroupName: group, Source: 'user', ...(marker ? { Marker: marker } : {}) }), { abortSignal: signal });
+  for (let n = 0; n < 50; n++) {
+    const out = await page(marker);
     const found = out.Parameters?.find((p) => p.ParameterName === name);
     if (found) return found.ParameterValue;
     marker = out.Marker;
@@ -213,11 +219,18 @@ async function userParameter(group: string, name: string, region: string, signal
   return undefined;
 }
 
-/** Polls the apply status while it is `applying`, within the fence budget. */
-async function settle(read: () => Promise<GroupState>, ctx: FenceContext): Promise<GroupState> {
+/** The value of one parameter the user set in a DB parameter group (Source `user`, every page). */
+function userParameter(group: string, name: string, region: string, signal: AbortSignal): Promise<string | undefined> {
+  return findUserParameter(name, (marker) =>
+    rds(region).send(new DescribeDBParametersCommand({ DBParameterGroupName: group, Source: 'user', ...(marker ? { Marker: marker } : {}) }), { abortSignal: signal }),
+  );
+}
+
+/** Re-reads a parameter group's state while `applying(state)`, polling within the fence budget. */
+export async function settleWhileApplying<S extends { attached: boolean }>(read: () => Promise<S>, applying: (state: S) => boolean, ctx: FenceContext): Promise<S> {
   let state = await read();
   const polls = Math.ceil((ctx.budgetSeconds * 1000) / APPLY_POLL_MS);
-  for (let i = 0; i < polls && state.attached && applyVerdict(state.applyStatus) === 'applying'; i++) {
+  for (let i = 0; i < polls && state.attached && applying(state); i++) {
     await ctx.sleep(APPLY_POLL_MS);
     state = await read();
   }
@@ -242,7 +255,7 @@ export const fencer: Fencer<RdsReplicaResource> = {
       );
       done.push(`ModifyDBParameterGroup ${group} ${READ_ONLY_PARAMETER}=1 (immediate)`);
       doing = `waiting for ${group} to be in-sync on ${db.primaryInstanceIdentifier}`;
-      const after = await settle(() => primaryGroup(db, region, group, ctx.signal), ctx);
+      const after = await settleWhileApplying(() => primaryGroup(db, region, group, ctx.signal), (s) => applyVerdict(s.applyStatus) === 'applying', ctx);
       done.push(`after: ${after.summary}`);
       const inForce = after.attached && applyVerdict(after.applyStatus) === 'in-force';
       return fenceOutcome(inForce ? 'confirmed' : 'unconfirmed', 'read-only', inForce ? done.join('; ') : `${done.join('; ')}: the read-only setting is not shown in force`);
