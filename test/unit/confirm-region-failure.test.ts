@@ -3,7 +3,7 @@ import { DescribeDBInstancesCommand, DescribeGlobalClustersCommand, RDSClient } 
 import { ListResourceRecordSetsCommand, Route53Client } from '@aws-sdk/client-route-53';
 import { GetRoutingControlStateCommand, Route53RecoveryClusterClient, type GetRoutingControlStateCommandInput } from '@aws-sdk/client-route53-recovery-cluster';
 import { mockClient } from 'aws-sdk-client-mock';
-import { classify, confirmRegionFailure, type Evidence } from '../../functions/confirm-region-failure';
+import { classify, confirmRegionFailure, faultTime, type Evidence } from '../../functions/confirm-region-failure';
 import { alarmNames } from '../../functions/core/plan';
 import { faultTimeOf, type AlarmEvent, type ProbeResult, type ReplicationObservation, type StartResult } from '../../functions/core/contract';
 import { startFixture } from '../helpers/fixtures';
@@ -207,6 +207,181 @@ describe('classify', () => {
         'replication of ledger: broken (pending-resync)',
       ]),
     );
+  });
+});
+
+// ---- the edges of each rule: mutation testing (issue 7) found these untested ----
+
+describe('classify: the edge of each rule', () => {
+  const promotedAll = (): ReplicationObservation[] => replicating().map((r) => ({ database: r.database, kind: r.kind, status: 'promoted', detail: 'already the writer' }));
+
+  it('is not already-failed-over while one database still replicates, even with traffic on the recovery region', () => {
+    const mixed: ReplicationObservation[] = [promotedAll()[0]!, replicating()[1]!];
+
+    const decision = classify(plan, healthAlarmStart, evidence({ probes: probesDown, alarms: alarms([HEALTH_ALARM]), replication: mixed, trafficOnRecovery: true }), []);
+
+    expect(decision).toMatchObject({ classification: 'region-outage', action: 'failover' });
+  });
+
+  it('is not already-failed-over while traffic still points at the primary, even with every database promoted', () => {
+    const decision = classify(plan, healthAlarmStart, evidence({ probes: probesDown, alarms: alarms([HEALTH_ALARM]), replication: promotedAll(), trafficOnRecovery: false }), []);
+
+    expect(decision).toMatchObject({ classification: 'region-outage', action: 'failover', replicationGapSeconds: null });
+  });
+
+  it('needs EVERY probe down for a region outage: one endpoint failing while the others answer is not an outage', () => {
+    const oneDown = [probesDown[0]!, probesUp[1]!, probesUp[2]!];
+
+    const decision = classify(plan, healthAlarmStart, evidence({ probes: oneDown, alarms: alarms([HEALTH_ALARM]) }), []);
+
+    expect(decision).toMatchObject({ classification: 'healthy', action: 'notify-only' });
+  });
+
+  it('with no probes in the plan, a health alarm in ALARM is the outage; without it the region is healthy', () => {
+    expect(classify(plan, healthAlarmStart, evidence({ probes: [], alarms: alarms([HEALTH_ALARM]) }), [])).toMatchObject({ classification: 'region-outage', action: 'failover' });
+    expect(classify(plan, healthAlarmStart, evidence({ probes: [], alarms: alarms() }), [])).toMatchObject({ classification: 'healthy', action: 'notify-only' });
+  });
+
+  it('with no probes in the plan, a database alarm is a database failure (nothing says the region is gone)', () => {
+    const decision = classify(plan, healthAlarmStart, evidence({ probes: [], alarms: alarms([DB_ALARM]) }), []);
+
+    expect(decision).toMatchObject({ classification: 'database-failure', approvalRequired: true });
+  });
+
+  it('treats one probe answering 503 among refused ones as "the region answers": a database alarm stays a database failure', () => {
+    const mixed = [probes503[0]!, probesDown[1]!, probesDown[2]!];
+
+    const decision = classify(plan, healthAlarmStart, evidence({ probes: mixed, alarms: alarms([DB_ALARM]) }), []);
+
+    expect(decision).toMatchObject({ classification: 'database-failure' });
+  });
+
+  it('keeps a run started by a database alarm a database failure after that alarm has cleared, while the region answers', () => {
+    const start = startFixture({ alarmName: DB_ALARM, alarmKind: 'database' });
+
+    const decision = classify(plan, start, evidence({ probes: probes503, alarms: alarms() }), []);
+
+    expect(decision).toMatchObject({ classification: 'database-failure', approvalRequired: true });
+  });
+
+  it('explains a database-alarm start that turned out to be a region outage, and only then', () => {
+    const dbStart = startFixture({ alarmName: DB_ALARM, alarmKind: 'database' });
+    const line = 'database alarm fired, but no probe of us-east-1 got an HTTP answer: the whole region is down, not only its database';
+
+    expect(classify(plan, dbStart, evidence({ probes: probesDown, alarms: alarms() }), []).reasons).toContain(line);
+    expect(classify(plan, healthAlarmStart, evidence({ probes: probesDown, alarms: alarms([HEALTH_ALARM]) }), []).reasons).not.toContain(line);
+  });
+
+  it('calls replication whose status is unknown a partition when the primary answers (it is not known to be replicating)', () => {
+    const unknownStatus: ReplicationObservation[] = [{ ...replicating()[0]!, status: 'unknown', detail: 'DescribeGlobalClusters: AccessDenied' }, replicating()[1]!];
+
+    const decision = classify(plan, healthAlarmStart, evidence({ alarms: alarms([HEALTH_ALARM]), replication: unknownStatus }), []);
+
+    expect(decision).toMatchObject({ classification: 'partition', approvalRequired: true, onApprovalTimeout: 'abort' });
+    expect(decision.reasons).toContain('replication of ledger: unknown (DescribeGlobalClusters: AccessDenied)');
+  });
+
+  it('calls it lag-only on any one of: a lag alarm in ALARM, a start by a lag alarm that has cleared, a gap above the budget with no alarm', () => {
+    const lagStart = startFixture({ alarmName: LAG_ALARM, alarmKind: 'replication-lag' });
+
+    expect(classify(plan, healthAlarmStart, evidence({ alarms: alarms([LAG_ALARM]) }), []).classification).toBe('lag-only');
+    expect(classify(plan, lagStart, evidence({ alarms: alarms() }), []).classification).toBe('lag-only');
+    expect(classify(plan, healthAlarmStart, evidence({ replication: replicating(61) }), []).classification).toBe('lag-only');
+  });
+
+  it('holds a gap of exactly the RPO budget within it (at risk only above it): automatic failover, lag-only never reached', () => {
+    const atBudget = classify(plan, healthAlarmStart, evidence({ probes: probesDown, alarms: alarms([HEALTH_ALARM]), replication: replicating(60) }), []);
+    const healthyAtBudget = classify(plan, healthAlarmStart, evidence({ replication: replicating(60) }), []);
+    const justAbove = classify(plan, healthAlarmStart, evidence({ probes: probesDown, alarms: alarms([HEALTH_ALARM]), replication: replicating(60.1) }), []);
+
+    expect(atBudget).toMatchObject({ rpoAtRisk: false, approvalRequired: false, replicationGapSeconds: 60 });
+    expect(healthyAtBudget.classification).toBe('healthy');
+    expect(justAbove).toMatchObject({ rpoAtRisk: true, approvalRequired: true });
+  });
+
+  it('takes the largest KNOWN gap when another is unknown, and no gap at all when none is known', () => {
+    const oneUnknown: ReplicationObservation[] = [replicating(7)[0]!, { ...replicating()[1]!, lagSeconds: undefined, lagDetail: 'unknown: no datapoint' }];
+    const allUnknown = oneUnknown.map((r) => ({ ...r, lagSeconds: undefined, lagDetail: 'unknown: no datapoint' }));
+
+    const one = classify(plan, healthAlarmStart, evidence({ probes: probesDown, replication: oneUnknown }), []);
+    const none = classify(plan, healthAlarmStart, evidence({ probes: probesDown, replication: allUnknown }), []);
+
+    expect(one).toMatchObject({ replicationGapSeconds: 7, rpoAtRisk: true });
+    expect(none).toMatchObject({ replicationGapSeconds: null, rpoAtRisk: true });
+    expect(none.reasons).not.toContainEqual(expect.stringContaining('largest replication gap'));
+  });
+
+  it('fails over automatically only on an ALARM start: a manual start whose plan wants approval asks, even for a region outage', () => {
+    const asking = examplePlan((raw) => {
+      raw.approval.manualStartIsApproval = false;
+    });
+
+    const decision = classify(asking, manualStart('failover'), evidence({ probes: probesDown, alarms: alarms([HEALTH_ALARM]) }), []);
+
+    expect(decision).toMatchObject({ classification: 'region-outage', action: 'failover', approvalRequired: true });
+    expect(decision.reasons).not.toContainEqual(expect.stringContaining('automatic failover blocked'));
+  });
+
+  it('says "automatic failover blocked" only where the failover would have been automatic', () => {
+    const noBackups: ReplicationObservation[] = [replicating(75)[0]!, { ...replicating()[1]!, notReady: ['backups are not enabled'] }];
+    const dbStart = startFixture({ alarmName: DB_ALARM, alarmKind: 'database' });
+
+    const decision = classify(plan, dbStart, evidence({ probes: probes503, alarms: alarms([DB_ALARM]), replication: noBackups }), []);
+
+    expect(decision).toMatchObject({ classification: 'database-failure', approvalRequired: true, rpoAtRisk: true });
+    expect(decision.reasons).not.toContainEqual(expect.stringContaining('automatic failover blocked'));
+  });
+
+  it('gives the complete evidence of a confirmed region outage, line by line and in order', () => {
+    const decision = classify(plan, healthAlarmStart, evidence({ probes: probesDown, alarms: alarms([HEALTH_ALARM]) }), ['replication gaps read at 2025-03-04T09:59:30.000Z (first failing signal)']);
+
+    expect(decision.reasons).toEqual([
+      'replication gaps read at 2025-03-04T09:59:30.000Z (first failing signal)',
+      'replication gap of ledger at the fault: 2.0 s',
+      'replication gap of accounts at the fault: 1.0 s',
+      'largest replication gap 2.0 s (RPO budget 60 s)',
+      `health alarms in ALARM: ${HEALTH_ALARM}`,
+      'probe api-us: down after 3 attempts (TypeError ECONNREFUSED: fetch failed)',
+      'probe ledger-us: down after 3 attempts (TypeError ECONNREFUSED: fetch failed)',
+      'probe ledger-db-us: down after 3 attempts (TypeError ECONNREFUSED: fetch failed)',
+    ]);
+    expect(decision.notReady).toEqual([]);
+  });
+
+  it('lists every alarm kind in ALARM and each healthy probe with its status', () => {
+    const decision = classify(plan, healthAlarmStart, evidence({ alarms: alarms([HEALTH_ALARM, DB_ALARM, LAG_ALARM]) }), []);
+
+    expect(decision.reasons).toEqual(
+      expect.arrayContaining([
+        `health alarms in ALARM: ${HEALTH_ALARM}`,
+        `database alarms in ALARM: ${DB_ALARM}`,
+        `replication-lag alarms in ALARM: ${LAG_ALARM}`,
+        'probe api-us: healthy (HTTP 200)',
+      ]),
+    );
+  });
+
+  it('does not hold a promoted database against readiness (its replica checks no longer apply)', () => {
+    const promotedNoBackups: ReplicationObservation[] = [promotedAll()[0]!, { ...promotedAll()[1]!, notReady: ['backups are not enabled'] }];
+
+    expect(classify(plan, manualStart('drill'), evidence({ replication: promotedNoBackups }), [])).toMatchObject({ action: 'drill', notReady: [] });
+  });
+
+  it('prints an unknown gap without repeating "unknown:" and a known one without an empty note', () => {
+    const r: ReplicationObservation[] = [{ ...replicating()[0]!, lagDetail: undefined }, { ...replicating()[1]!, lagSeconds: undefined, lagDetail: 'unknown: no datapoint' }];
+
+    const decision = classify(plan, healthAlarmStart, evidence({ probes: probesDown, replication: r }), []);
+
+    expect(decision.reasons).toEqual(expect.arrayContaining(['replication gap of ledger at the fault: 2.0 s', 'replication gap of accounts at the fault: unknown (no datapoint)']));
+  });
+});
+
+describe('faultTime (when the gap is read)', () => {
+  it('accepts a fault time equal to the execution start, and ignores one after it', () => {
+    expect(faultTime(startFixture({ faultAt: '2025-03-04T10:00:00.000Z' }))).toEqual({ at: new Date('2025-03-04T10:00:00.000Z'), source: `first failing signal of ${HEALTH_ALARM}` });
+    expect(faultTime(startFixture({ faultAt: '2025-03-04T10:00:00.001Z' }))).toEqual({ at: new Date('2025-03-04T10:00:00.000Z'), source: 'execution start (no earlier failing signal known)' });
+    expect(faultTime(startFixture({ faultAt: 'not a time' })).source).toBe('execution start (no earlier failing signal known)');
+    expect(faultTime(startFixture({ faultAt: '2025-03-04T09:59:00.000Z', alarmName: undefined })).source).toBe('first failing signal');
   });
 });
 

@@ -139,8 +139,14 @@ describe('fence-us-writers', () => {
         expect.objectContaining({ resource: 'accounts', kind: 'rds-replica', status: 'confirmed', confirmed: true, action: 'read-only' }),
       ]),
     );
-    // ledger: the Aurora cluster parameter group fence once registered for the kind, else "compute layer only"; never left out.
-    expect(result.steps.find((st) => st.resource === 'ledger')).toMatchObject({ confirmed: true, status: expect.stringMatching(/^(confirmed|skipped)$/) });
+    expect(result.steps.find((st) => st.resource === 'ledger')).toMatchObject({ kind: 'aurora-global', status: 'confirmed', confirmed: true, action: 'read-only' });
+  });
+
+  it('lets a planned switchover go on when its fence is confirmed: only an unconfirmed fence stops it', async () => {
+    const result = await fenceUsWriters(input({ mode: 'switchover' }), ctx);
+
+    expect(result).toMatchObject({ confirmed: true, approvalNeeded: false });
+    expect(result.steps.map((st) => st.status)).toEqual(['confirmed', 'confirmed', 'confirmed', 'confirmed']);
   });
 
   it('trusts the RDS fence only when the plan parameter group is attached to the primary instance and in-sync, read before and after the change', async () => {
@@ -206,7 +212,12 @@ describe('fence-us-writers', () => {
       for (const call of mock.calls()) signals.push(((call.args as unknown[])[1] as { abortSignal?: AbortSignal } | undefined)?.abortSignal as AbortSignal);
     }
     expect(result).toMatchObject({ confirmed: false, approvalNeeded: true, budgetSeconds: 1 });
-    expect(result.steps.filter((st) => st.status === 'unconfirmed').map((st) => st.resource)).toEqual(['payments-api', 'ledger-worker', ...(result.steps.find((st) => st.resource === 'ledger')!.status === 'unconfirmed' ? ['ledger'] : []), 'accounts']);
+    expect(result.steps.map(({ resource, status, action }) => ({ resource, status, action }))).toEqual([
+      { resource: 'payments-api', status: 'unconfirmed', action: 'scale-to-zero' },
+      { resource: 'ledger-worker', status: 'unconfirmed', action: 'scale-to-zero' },
+      { resource: 'ledger', status: 'unconfirmed', action: 'read-only' },
+      { resource: 'accounts', status: 'unconfirmed', action: 'read-only' },
+    ]);
     expect(result.steps.find((st) => st.resource === 'accounts')!.detail).toContain('no answer within 1 s (fence budget)');
     expect(signals.length).toBeGreaterThan(0);
     expect(signals.every((sig) => sig?.aborted)).toBe(true);
@@ -371,10 +382,12 @@ describe('fence-us-writers', () => {
     expect(result.steps.map((s) => s.wouldDo)).toEqual([
       'auto scaling Min/MaxCapacity → 0, UpdateService payments-use1/payments-api desiredCount → 0 (us-east-1)',
       'UpdateService payments-use1/ledger-worker desiredCount → 0 (us-east-1)',
-      expect.stringMatching(/^(ModifyDBClusterParameterGroup payments-ledger-apg15 default_transaction_read_only=1, confirmed when it is the parameter group of payments-ledger-use1 and in-sync on every member \(us-east-1\)|no database-level fence for aurora-global: fenced by the compute layer only)$/),
+      'ModifyDBClusterParameterGroup payments-ledger-apg15 default_transaction_read_only=1, confirmed when it is the parameter group of payments-ledger-use1 and in-sync on every member (us-east-1)',
       'ModifyDBParameterGroup payments-accounts-pg15 default_transaction_read_only=1, confirmed when attached to payments-accounts-use1 and in-sync (us-east-1)',
     ]);
-    expect(result.steps.every((s) => s.status === 'skipped')).toBe(true);
+    expect(result.steps.map(({ status, confirmed, action, detail }) => ({ status, confirmed, action, detail }))).toEqual(
+      Array(4).fill({ status: 'skipped', confirmed: true, action: 'drill', detail: 'no mutating call made' }),
+    );
     expect(ecs).not.toHaveReceivedCommand(DescribeServicesCommand);
     expect(ecs).not.toHaveReceivedCommand(UpdateServiceCommand);
     expect(rds).not.toHaveReceivedCommand(ModifyDBParameterGroupCommand);
