@@ -28,7 +28,9 @@ export interface DrillOptions {
   rate: number;
   latencyMs: number;
   outDir: string;
-  /** Traffic before the fault (ms). */
+  /** The clients ramp up to the asked rate over this long (ms) before the warm-up starts. */
+  rampMs: number;
+  /** Traffic at the asked rate before the fault (ms); the pre-fault load is measured over it. */
   warmupMs: number;
   /** Traffic after the execution ended (ms), to see the recovery. */
   settleMs: number;
@@ -43,6 +45,7 @@ export const DEFAULT_DRILL: Omit<DrillOptions, 'outDir' | 'progress'> = {
   scenario: 'region-outage',
   rate: 167,
   latencyMs: 80,
+  rampMs: 2000,
   warmupMs: 3000,
   settleMs: 2500,
   keepData: false,
@@ -111,10 +114,10 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     say(`▶ lab up in ${secs(lab.timings.upMs!)}: us-east-1 primary :${lab.state.primary.db.port} → eu-west-1 standby :${lab.state.recovery.db.port} streaming over a ${options.latencyMs} ms link; apps, front door, control plane, Slack ready`);
     await scenario.prepare?.(lab);
 
-    traffic = new TrafficGenerator({ port: lab.frontDoor.port, ratePerSecond: options.rate, maxDurationMs: EXECUTION_LIMIT_MS + 60_000 });
+    traffic = new TrafficGenerator({ port: lab.frontDoor.port, ratePerSecond: options.rate, rampMs: options.rampMs, maxDurationMs: EXECUTION_LIMIT_MS + 60_000 });
     t0 = traffic.start();
-    say(`▶ traffic: ${options.rate} tx/s through the front door (5 KB payments)`);
-    await new Promise((r) => setTimeout(r, options.warmupMs));
+    say(`▶ traffic: ${options.rate} tx/s through the front door (5 KB payments), reached over ${secs(options.rampMs)}`);
+    await new Promise((r) => setTimeout(r, options.rampMs + options.warmupMs));
     // A replica in service has a history of ReplicaLag datapoints; a lab that just started has none,
     // and the orchestrator would (rightly) call the gap at the fault unknown. Wait for the first one.
     {
@@ -126,7 +129,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     await lab.afterProbeRound();
     const faultAt = Date.now();
     // Did the lab hold the asked rate before the fault? If not, this run measures the lab's saturation, not the failover.
-    const pre = traffic.window(t0 + 1000, faultAt);
+    const pre = traffic.window(t0 + options.rampMs, faultAt);
     say(
       pre.holds
         ? `▶ before the fault: ${pre.achievedPerSecond} of ${pre.askedPerSecond} tx/s acknowledged, 0 errors, p50 ${pre.p50Ms} ms, p99 ${pre.p99Ms} ms`

@@ -27,7 +27,28 @@ export interface TrafficOptions {
   /** Hard stop, whatever happens. */
   maxDurationMs: number;
   timeoutMs?: number;
+  /**
+   * The rate climbs linearly from 0 to `ratePerSecond` over this long (default 0: at once), as a load
+   * test ramps up: cold connections (keep-alive sockets, database pool) are opened while the load is
+   * still light. Started at full rate, a cold lab answers the first second slowly, the clients'
+   * 2 s timeouts drop their connections and reconnect, and the lab never recovers: a measure of the
+   * cold start, not of the rate it holds.
+   */
+  rampMs?: number;
 }
+
+/**
+ * Requests due `elapsedMs` after the start at `ratePerSecond`, reached linearly over `rampMs`. Plain
+ * JavaScript source, run both by the client worker and here (unit-tested): one copy of the schedule.
+ */
+const DUE_BY_SOURCE = `function dueBy(elapsedMs, ratePerSecond, rampMs) {
+  if (elapsedMs <= 0) return 0;
+  const perMs = ratePerSecond / 1000;
+  if (!(rampMs > 0) || elapsedMs >= rampMs) return Math.floor(perMs * (elapsedMs - (rampMs > 0 ? rampMs : 0) / 2));
+  return Math.floor((perMs * elapsedMs * elapsedMs) / (2 * rampMs));
+}`;
+// eslint-disable-next-line @typescript-eslint/no-implied-eval -- the same source the worker evaluates
+export const dueBy = new Function(`${DUE_BY_SOURCE}\nreturn dueBy;`)() as (elapsedMs: number, ratePerSecond: number, rampMs?: number) => number;
 
 const PAYLOAD = randomBytes(3840).toString('base64'); // 5,120 characters
 
@@ -102,7 +123,8 @@ export function loadWindow(sentTimes: readonly number[], log: readonly TxRecord[
 const CLIENT_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { Agent, request } = require('node:http');
-const { port, ratePerSecond, timeoutMs, maxSockets, payload, startedAt } = workerData;
+const { port, ratePerSecond, timeoutMs, maxSockets, payload, startedAt, rampMs } = workerData;
+${DUE_BY_SOURCE}
 const agent = new Agent({ keepAlive: true, maxSockets });
 let seq = 0, inflight = 0, stopping = false, sent = [], done = [];
 const flush = () => {
@@ -113,7 +135,7 @@ const flush = () => {
 };
 const flushTimer = setInterval(flush, 50);
 const tick = setInterval(() => {
-  const due = Math.floor(((Date.now() - startedAt) / 1000) * ratePerSecond);
+  const due = dueBy(Date.now() - startedAt, ratePerSecond, rampMs);
   while (seq < due) send();
 }, 10);
 let finished = false;
@@ -198,7 +220,7 @@ export class TrafficGenerator {
     const inFlightAtMost = Math.ceil(this.options.ratePerSecond * (timeoutMs / 1000));
     this.worker = new Worker(CLIENT_SOURCE, {
       eval: true,
-      workerData: { port: this.options.port, ratePerSecond: this.options.ratePerSecond, timeoutMs, maxSockets: Math.max(128, 2 * inFlightAtMost), payload: PAYLOAD, startedAt: this.startedAt, drainMs: DRAIN_MS },
+      workerData: { port: this.options.port, ratePerSecond: this.options.ratePerSecond, timeoutMs, maxSockets: Math.max(128, 2 * inFlightAtMost), payload: PAYLOAD, startedAt: this.startedAt, drainMs: DRAIN_MS, rampMs: this.options.rampMs ?? 0 },
     });
     this.worker.unref();
     this.worker.on('message', (message: { sent?: number[]; done?: TxRecord[]; drained?: boolean }) => {

@@ -209,7 +209,45 @@ describe('the front door in front of a hanging region', () => {
 
     weights['us-east-1'] = 0;
     weights['eu-west-1'] = 100;
+    await door.refresh(); // the answer lives on the main thread; the front door routes on its own thread
     expect(await get(door.port, '/transactions')).toEqual({ kind: 'answered', status: 200, body: 'eu' });
+  });
+
+  it('follows a changed answer pushed from the main thread without being told (polled), and keeps a cached answer until its TTL runs out', async () => {
+    const answering = async (body: string) => {
+      const srv = createServer((_req, res) => res.writeHead(200).end(body));
+      const port = await listenLocal(srv);
+      cleanups.push(() => closeHttpServer(srv));
+      return port;
+    };
+    const usPort = await answering('us');
+    const euPort = await answering('eu');
+    const weights: Record<string, number> = { 'us-east-1': 100, 'eu-west-1': 0 };
+    let ttlSeconds = 0;
+    const door = new FrontDoor(() => ({ weights: { ...weights }, ttlSeconds }), () => ({ 'us-east-1': usPort, 'eu-west-1': euPort }), { upstreamTimeoutMs: 1000 });
+    await door.start();
+    cleanups.push(() => door.close());
+    const bodyOf = async () => ((await get(door.port, '/')) as { body?: string }).body;
+    const until = async (want: string) => {
+      const deadline = Date.now() + 5000;
+      while ((await bodyOf()) !== want && Date.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+      return bodyOf();
+    };
+    expect(await bodyOf()).toBe('us');
+
+    // No refresh(): the front door's own poll of the main thread's answer picks the change up.
+    weights['us-east-1'] = 0;
+    weights['eu-west-1'] = 100;
+    expect(await until('eu')).toBe('eu');
+
+    // Cached for 30 s from the next lookup: a flip after that is not followed until it expires.
+    ttlSeconds = 30;
+    await door.refresh();
+    expect(await bodyOf()).toBe('eu');
+    weights['us-east-1'] = 100;
+    weights['eu-west-1'] = 0;
+    await door.refresh();
+    expect(await bodyOf()).toBe('eu');
   });
 
   it('a client that gives up first takes its request to the hanging region with it; close() releases the rest', async () => {

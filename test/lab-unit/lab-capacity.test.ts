@@ -5,7 +5,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { HOLD_RATIO, loadWindow, TrafficGenerator, type TxRecord } from '../../lab/traffic';
+import { dueBy, HOLD_RATIO, loadWindow, TrafficGenerator, type TxRecord } from '../../lab/traffic';
 
 const tx = (n: number, sentAt: number, doneAt: number, status = 201): TxRecord => ({ id: `tx-${n}`, account: 'a', amount: 1, sentAt, doneAt, status, ok: status === 201, ...(status === 201 ? { region: 'us-east-1' } : {}) });
 
@@ -59,6 +59,26 @@ describe('loadWindow', () => {
 
   it('an empty window is all zeros and does not hold', () => {
     expect(loadWindow([], [], 167, 5000, 6000)).toMatchObject({ sent: 0, acknowledged: 0, errors: 0, p50Ms: 0, p99Ms: 0, holds: false });
+  });
+});
+
+describe('dueBy (the clients\' schedule, ramped)', () => {
+  it('sends at the asked rate at once without a ramp', () => {
+    expect([0, 1, 500, 1000, 3000].map((ms) => dueBy(ms, 1000))).toEqual([0, 1, 500, 1000, 3000]);
+  });
+
+  it('climbs linearly to the asked rate over the ramp (half the requests of a full-rate ramp), then keeps it', () => {
+    // 2000 tx/s ramped over 2 s: 1 s in, the rate is 1000/s and 500 are due; at the end of the ramp 2000.
+    expect(dueBy(1000, 2000, 2000)).toBe(500);
+    expect(dueBy(2000, 2000, 2000)).toBe(2000);
+    // After the ramp, exactly the asked rate: 2000 more each second.
+    expect(dueBy(3000, 2000, 2000) - dueBy(2000, 2000, 2000)).toBe(2000);
+    expect(dueBy(10_000, 2000, 2000) - dueBy(9000, 2000, 2000)).toBe(2000);
+  });
+
+  it('never schedules a negative or decreasing count', () => {
+    const points = Array.from({ length: 60 }, (_, i) => dueBy(i * 50 - 100, 1667, 2000));
+    expect(points.every((n, i) => n >= 0 && (i === 0 || n >= points[i - 1]!))).toBe(true);
   });
 });
 
