@@ -238,7 +238,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
             WaitForSteadyState: lab.state.recovery.app.steadyAt,
           })
         : 0,
-      throughput: { ...throughput(log, faultAt), preFaultWindow: pre },
+      throughput: { ...throughput(log), preFault: { offeredPerSecond: pre.offeredPerSecond, achievedPerSecond: pre.achievedPerSecond, seconds: pre.seconds }, preFaultWindow: pre },
       stages: withFenceStatus(stageList, fence).map(({ name, status, startedAt, durationMs, attempts }) => ({ name, status, startedAt, durationMs, attempts })),
       report: reportPath,
     };

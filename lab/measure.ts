@@ -78,25 +78,17 @@ export function percentile(values: number[], p: number): number {
 }
 
 /**
- * Throughput and latency of acknowledged writes. `txPerSecond` averages over the whole run, outage
- * included; `preFault` is the load before the fault (or the operator's start): what was offered
- * (sent per second) and what was achieved (acknowledged per second) — the figures a reader compares.
+ * Throughput and latency of acknowledged writes over the whole run, outage included. The load before
+ * the fault (offered and achieved, after the clients' ramp) is the traffic's own pre-fault window
+ * (lab/traffic.ts, `TrafficGenerator.window`): one measure of it, not two that could disagree.
  */
-export function throughput(
-  log: TxRecord[],
-  faultAt?: number,
-): { txPerSecond: number; p50Ms: number; p99Ms: number; preFault?: { offeredPerSecond: number; achievedPerSecond: number; seconds: number } } {
+export function throughput(log: TxRecord[]): { txPerSecond: number; p50Ms: number; p99Ms: number } {
   const acked = log.filter((r) => r.ok);
   if (acked.length === 0) return { txPerSecond: 0, p50Ms: 0, p99Ms: 0 };
   const start = Math.min(...log.map((r) => r.sentAt));
   const end = Math.max(...log.map((r) => r.doneAt));
   const latencies = acked.map((r) => r.doneAt - r.sentAt);
-  const overall = { txPerSecond: round(acked.length / Math.max(0.001, (end - start) / 1000), 1), p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99) };
-  if (faultAt === undefined || faultAt <= start) return overall;
-  const seconds = (faultAt - start) / 1000;
-  const offered = log.filter((r) => r.sentAt < faultAt).length;
-  const achieved = log.filter((r) => r.ok && r.doneAt < faultAt).length;
-  return { ...overall, preFault: { offeredPerSecond: round(offered / seconds, 1), achievedPerSecond: round(achieved / seconds, 1), seconds: round(seconds, 3) } };
+  return { txPerSecond: round(acked.length / Math.max(0.001, (end - start) / 1000), 1), p50Ms: percentile(latencies, 50), p99Ms: percentile(latencies, 99) };
 }
 
 /** A partial bucket shorter than this (s) is dropped: too few samples to scale to a rate honestly. */

@@ -59,7 +59,8 @@ export interface DrillSummary {
   orchestrationOverheadMs: number;
   /**
    * `txPerSecond` averages over the whole run (outage included); `preFault` is the load before the
-   * fault: offered (sent) and achieved (acknowledged) per second.
+   * fault, after the clients' ramp: offered (sent) and achieved (acknowledged) per second, the same
+   * figures as `preFaultWindow`.
    */
   throughput: {
     txPerSecond: number;
