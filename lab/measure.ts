@@ -6,10 +6,22 @@ import type { ExecutionEvent } from './orchestrator';
 import type { TimelinePoint } from './report/types';
 import type { TxRecord } from './traffic';
 
-/** RTO: fault → the first write sent after the fault that was acknowledged, as the client saw it. */
+/**
+ * RTO: fault → the first write acknowledged once the outage has begun, as the client saw it.
+ *
+ * The outage begins when a write sent at or after the fault is first seen to fail (its error answer,
+ * or its timeout). Writes the old primary acknowledged before that were served while the fault was
+ * still being injected (stopping PostgreSQL takes ~100 ms, a fence is applied by the control plane):
+ * they are service before the outage, not recovery, and counting them gave database-failure an RTO
+ * of 0.009 s while writes were down for 5 s. Without any failed write after the fault (nothing to
+ * recover from), the first acknowledged write sent after the fault ends it.
+ */
 export function rtoSeconds(log: TxRecord[], faultAt: number): number | null {
+  let outageSeenAt: number | undefined;
+  for (const r of log) if (!r.ok && r.sentAt >= faultAt && (outageSeenAt === undefined || r.doneAt < outageSeenAt)) outageSeenAt = r.doneAt;
+  const from = outageSeenAt ?? faultAt;
   let first: number | undefined;
-  for (const r of log) if (r.ok && r.sentAt >= faultAt && (first === undefined || r.doneAt < first)) first = r.doneAt;
+  for (const r of log) if (r.ok && r.sentAt >= from && (first === undefined || r.doneAt < first)) first = r.doneAt;
   return first === undefined ? null : round((first - faultAt) / 1000, 3);
 }
 

@@ -20,6 +20,24 @@ describe('lab measurements', () => {
     expect(rtoSeconds(log.slice(0, 3), fault)).toBeNull();
   });
 
+  it('does not count as recovery a write the old primary acknowledged while the fault was being injected (database-failure read 0.009 s)', () => {
+    // The crash takes effect ~50 ms after the fault instant: the write sent 1 ms after it is still
+    // acknowledged by us-east-1; writes fail from 60 ms on; eu-west-1 acknowledges from 5.17 s.
+    const crash = [
+      tx('pre', 9_990, 9_995, true),
+      tx('in-injection', 10_001, 10_009, true),
+      tx('f1', 10_011, 10_060, false),
+      tx('f2', 10_040, 10_070, false),
+      tx('eu1', 15_150, 15_174, true, 'eu-west-1'),
+      tx('eu2', 15_160, 15_180, true, 'eu-west-1'),
+    ];
+    expect(rtoSeconds(crash, fault)).toBe(5.174);
+    // A write sent after the fault but before the first failure was SEEN is not recovery either.
+    expect(rtoSeconds([...crash, tx('racing', 10_050, 10_065, true)], fault)).toBe(5.174);
+    // A write sent after the first failure and acknowledged (the outage was a blip) ends it.
+    expect(rtoSeconds([...crash, tx('back', 10_080, 10_090, true)], fault)).toBe(0.09);
+  });
+
   it('counts as lost exactly the acknowledged transactions missing from the survivor, and how far back they reach', () => {
     expect(rpo(log, new Set(['a', 'd', 'e']), fault, 'us-east-1')).toEqual({ lostAcknowledged: 1, seconds: 0.05, lostIds: ['b'] });
     expect(rpo(log, new Set(['a', 'b', 'd', 'e']), fault, 'us-east-1')).toEqual({ lostAcknowledged: 0, seconds: 0, lostIds: [] });
