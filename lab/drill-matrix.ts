@@ -25,6 +25,8 @@ export interface DrillSummary {
   outcome: string;
   expectedOutcome: string;
   asExpected: boolean;
+  /** Whether the scenario interrupts writes (false: network-partition, lag-spike: no RTO by design). */
+  outage?: boolean;
   rtoSeconds: number | null;
   rpo: { lostAcknowledged: number; estimatedSeconds: number | null };
   orchestrationOverheadMs: number;
@@ -44,9 +46,13 @@ export function median(values: ReadonlyArray<number | null | undefined>): number
 
 const fmt = (v: number | null | undefined, digits = 1): string => (typeof v === 'number' && Number.isFinite(v) ? v.toFixed(digits) : '—');
 
+/** RTO as the table shows it: seconds, "—" without an outage, "not recovered" when writes never came back. */
+const rtoCell = (s: DrillSummary): string => (s.rtoSeconds === null && s.outage === true ? 'not recovered' : fmt(s.rtoSeconds));
+
 /**
- * The table, in Markdown: a row per run, then the scenario's median row. RTO, estimate and overhead
- * are "—" where the run has none (no outage: no RTO); a failed run says why in the outcome column.
+ * The table, in Markdown: a row per run, then the scenario's median row. RTO is "—" without an
+ * outage and "not recovered" when writes never came back (approval-rejected: nothing promoted, by
+ * design); the estimate is "—" where there is none; a run without a summary says why.
  */
 export function matrixTable(runs: readonly MatrixRun[]): string {
   const lines = [
@@ -66,12 +72,14 @@ export function matrixTable(runs: readonly MatrixRun[]): string {
       summaries.push(s);
       const w = s.throughput?.preFaultWindow;
       lines.push(
-        `| ${scenario} | ${r.run} | ${s.outcome} (${s.expectedOutcome}) | ${s.asExpected ? 'yes' : '**no**'} | ${fmt(s.rtoSeconds)} | ${s.rpo.lostAcknowledged} | ${fmt(s.rpo.estimatedSeconds, 2)} | ${fmt(s.orchestrationOverheadMs, 0)} | ${w ? `${fmt(w.achievedPerSecond)} of ${w.askedPerSecond}${w.holds ? '' : ' (not held)'}` : '—'} |`,
+        `| ${scenario} | ${r.run} | ${s.outcome} (${s.expectedOutcome}) | ${s.asExpected ? 'yes' : '**no**'} | ${rtoCell(s)} | ${s.rpo.lostAcknowledged} | ${fmt(s.rpo.estimatedSeconds, 2)} | ${fmt(s.orchestrationOverheadMs, 0)} | ${w ? `${fmt(w.achievedPerSecond)} of ${w.askedPerSecond}${w.holds ? '' : ' (not held)'}` : '—'} |`,
       );
     }
     const expected = mine.filter((r) => 'summary' in r && r.summary.asExpected).length;
+    const recovered = summaries.filter((s) => s.rtoSeconds !== null);
+    const rtoMedian = recovered.length === 0 && summaries.some((s) => s.outage === true) ? 'not recovered' : fmt(median(recovered.map((s) => s.rtoSeconds)));
     lines.push(
-      `| **${scenario}** | **median** | | **${expected}/${mine.length}** | **${fmt(median(summaries.map((s) => s.rtoSeconds)))}** | **${fmt(median(summaries.map((s) => s.rpo.lostAcknowledged)), 0)}** | **${fmt(median(summaries.map((s) => s.rpo.estimatedSeconds)), 2)}** | **${fmt(median(summaries.map((s) => s.orchestrationOverheadMs)), 0)}** | |`,
+      `| **${scenario}** | **median** | | **${expected}/${mine.length}** | **${rtoMedian}** | **${fmt(median(summaries.map((s) => s.rpo.lostAcknowledged)), 0)}** | **${fmt(median(summaries.map((s) => s.rpo.estimatedSeconds)), 2)}** | **${fmt(median(summaries.map((s) => s.orchestrationOverheadMs)), 0)}** | |`,
     );
   }
   return lines.join('\n');
@@ -153,7 +161,7 @@ export async function main(argv: string[]): Promise<number> {
       const summary = summaryFrom(stdout);
       const result: MatrixRun = summary ? { scenario, run, summary } : { scenario, run, error: `exit ${code}: ${stderr.trim().split('\n').pop() ?? ''}` };
       results.push(result);
-      console.error(`${scenario} #${run}: ${'summary' in result ? `${result.summary.outcome}, as expected: ${result.summary.asExpected}, RTO ${fmt(result.summary.rtoSeconds)} s` : result.error}`);
+      console.error(`${scenario} #${run}: ${'summary' in result ? `${result.summary.outcome}, as expected: ${result.summary.asExpected}, RTO ${rtoCell(result.summary)}` : result.error}`);
     }
   }
   if (values.json) console.log(JSON.stringify({ out, runs: results }));

@@ -740,8 +740,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   for (const line of summaryLines(report)) write(line);
   if (values.json) {
-    const { scenario, mode, outcome, expectedOutcome, asExpected, rtoSeconds: rto, rpo: loss, acknowledged, errors, splitBrain, fence, orchestrationOverheadMs: overhead, throughput: tp, stages: st, audit, report: path } = report;
-    process.stdout.write(`${JSON.stringify({ scenario, mode, outcome, expectedOutcome, asExpected, rtoSeconds: rto, rpo: loss, acknowledged, errors, splitBrain, fence, orchestrationOverheadMs: overhead, throughput: tp, stages: st, audit, report: path })}\n`);
+    const { scenario, mode, outcome, expectedOutcome, asExpected, outage, rtoSeconds: rto, rpo: loss, acknowledged, errors, splitBrain, fence, orchestrationOverheadMs: overhead, throughput: tp, stages: st, audit, report: path } = report;
+    process.stdout.write(`${JSON.stringify({ scenario, mode, outcome, expectedOutcome, asExpected, outage, rtoSeconds: rto, rpo: loss, acknowledged, errors, splitBrain, fence, orchestrationOverheadMs: overhead, throughput: tp, stages: st, audit, report: path })}\n`);
   }
   // The exit code says whether the scenario's documented outcome happened (an approval-rejected run that aborted passes).
   return report.asExpected ? 0 : 1;

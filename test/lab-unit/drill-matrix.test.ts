@@ -48,6 +48,20 @@ describe('matrixTable', () => {
     expect(lines[7]).toBe('| **network-partition** | **median** | | **1/1** | **—** | **0** | **—** | **40** | |');
   });
 
+  it('says "not recovered" for an outage writes never came back from, and "—" only where there was no outage', () => {
+    const runs: MatrixRun[] = [
+      { scenario: 'approval-rejected', run: 1, summary: summary({ scenario: 'approval-rejected', outcome: 'aborted', expectedOutcome: 'aborted', outage: true, rtoSeconds: null }) },
+      { scenario: 'lag-spike', run: 1, summary: summary({ scenario: 'lag-spike', outcome: 'no-failover', expectedOutcome: 'no-failover', outage: false, rtoSeconds: null }) },
+    ];
+
+    const text = matrixTable(runs);
+
+    expect(text).toContain('| approval-rejected | 1 | aborted (aborted) | yes | not recovered |');
+    expect(text).toContain('| **approval-rejected** | **median** | | **1/1** | **not recovered** |');
+    expect(text).toContain('| lag-spike | 1 | no-failover (no-failover) | yes | — |');
+    expect(text).toContain('| **lag-spike** | **median** | | **1/1** | **—** |');
+  });
+
   it('shows a run that did not have its documented outcome, one whose lab did not hold the rate, and one without a summary', () => {
     const runs: MatrixRun[] = [
       { scenario: 'lag-spike', run: 1, summary: summary({ scenario: 'lag-spike', outcome: 'aborted', expectedOutcome: 'no-failover', asExpected: false, throughput: { preFaultWindow: { askedPerSecond: 2000, achievedPerSecond: 1730.5, holds: false } } }) },
