@@ -13,7 +13,7 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { z } from 'zod';
 import { databaseKind } from './adapters';
-import type { ReconcileAdapter } from './adapters/types';
+import type { ReconcileAdapter } from './core/reconcile';
 import type { ResourceStep, StartResult } from './core/contract';
 import { PromotionDeadlineExceededError, ReplicaCatchUpDeadlineExceededError } from './core/errors';
 import { databaseSchema, type DatabaseResource } from './core/plan';

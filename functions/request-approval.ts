@@ -13,7 +13,7 @@
  */
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { putPending, setMessageTs, type ApprovalGate } from './core/approvals-store';
+import { putPending, setMessageTs, type ApprovalGate } from './slack/approvals-store';
 import { NotificationFailedError } from './core/errors';
 import { logger } from './core/powertools';
 import { stageHandler, stateParts, isoAfter, type StageContext } from './core/stage';

@@ -41,7 +41,7 @@
 import { InvokeCommand } from '@aws-sdk/client-lambda';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { z } from 'zod';
-import { approvalsTable, type ApprovalItem } from './core/approvals-store';
+import { approvalsTable, type ApprovalItem } from './slack/approvals-store';
 import { lambda, sfn, ownRegion } from './core/clients';
 import { ConfigurationError, SlackSignatureInvalidError, SlackUnavailableError, isTransient } from './core/errors';
 import { logger, redact } from './core/powertools';

@@ -24,7 +24,7 @@ import { hostname, userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { DescribeExecutionCommand, GetExecutionHistoryCommand, ListStateMachinesCommand, SFNClient, StartExecutionCommand } from '@aws-sdk/client-sfn';
-import { configureApprovalsStore } from '../functions/core/approvals-store';
+import { configureApprovalsStore } from '../functions/slack/approvals-store';
 import { manualStartSchema, type ManualStart } from '../functions/core/contract';
 import { InvalidInputError } from '../functions/core/errors';
 import { formatIssues, type Plan } from '../functions/core/plan';

@@ -38,7 +38,7 @@ import { arcCluster } from '../core/clients';
 import { FailoverError, ResourceStateError, TransientAwsError, isTransient } from '../core/errors';
 import type { ArcRoutingControlResource, Plan } from '../core/plan';
 import { logger } from '../core/powertools';
-import type { ActResult, AdapterContext, Observation, ReconcileAdapter } from './types';
+import type { ActResult, AdapterContext, Observation, ReconcileAdapter } from '../core/reconcile';
 
 type ClusterEndpoint = ArcRoutingControlResource['clusterEndpoints'][number];
 

@@ -32,7 +32,8 @@ import { awsCall, ResourceStateError, toNamedAwsError } from '../core/errors';
 import type { AuroraGlobalResource, Plan } from '../core/plan';
 import { lagAt, latestLag, scaled, type LagReading, type MetricRef } from './cloudwatch';
 import { applyVerdict, findUserParameter, isOn, READ_ONLY_PARAMETER, settleWhileApplying } from './rds-replica';
-import { failure, fenceOutcome, unreadable, type AdapterContext, type DatabaseAdapter, type Fencer, type Observation, type ReconcileAdapter, type ReplicationQuery } from './types';
+import { failure, fenceOutcome, unreadable, type DatabaseAdapter, type Fencer, type ReplicationQuery } from './types';
+import type { AdapterContext, Observation, ReconcileAdapter } from '../core/reconcile';
 
 const clusterIdOf = (arn: string): string => arn.split(':cluster:')[1] ?? arn;
 

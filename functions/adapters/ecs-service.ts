@@ -10,7 +10,8 @@ import { DescribeServicesCommand, UpdateServiceCommand, type Service } from '@aw
 import { applicationAutoScaling, ecs } from '../core/clients';
 import { awsCall, ResourceStateError } from '../core/errors';
 import type { EcsServiceResource } from '../core/plan';
-import { failure, fenceOutcome, type Fencer, type Observation, type ReconcileAdapter } from './types';
+import { failure, fenceOutcome, type Fencer } from './types';
+import type { Observation, ReconcileAdapter } from '../core/reconcile';
 
 const signalled = (signal?: AbortSignal) => (signal ? { abortSignal: signal } : {});
 

@@ -8,7 +8,8 @@ import * as auroraGlobal from './aurora-global';
 import * as ecsService from './ecs-service';
 import * as rdsReplica from './rds-replica';
 import * as route53Record from './route53-record';
-import type { DatabaseAdapter, Fencer, ReconcileAdapter } from './types';
+import type { DatabaseAdapter, Fencer } from './types';
+import type { ReconcileAdapter } from '../core/reconcile';
 
 export const databaseKinds: { [K in DatabaseResource['kind']]: DatabaseAdapter<Extract<DatabaseResource, { kind: K }>> } = {
   'aurora-global': auroraGlobal.database,

@@ -27,7 +27,8 @@ import { rds } from '../core/clients';
 import { awsCall, ResourceStateError, toNamedAwsError } from '../core/errors';
 import type { Plan, RdsReplicaResource } from '../core/plan';
 import { lagAt, latestLag, type LagReading, type MetricRef } from './cloudwatch';
-import { failure, fenceOutcome, unreadable, type DatabaseAdapter, type FenceContext, type Fencer, type Observation, type ReconcileAdapter, type ReplicationQuery } from './types';
+import { failure, fenceOutcome, unreadable, type DatabaseAdapter, type FenceContext, type Fencer, type ReplicationQuery } from './types';
+import type { Observation, ReconcileAdapter } from '../core/reconcile';
 
 /** The parameter the database fence sets; `1` makes every new transaction read-only. */
 export const READ_ONLY_PARAMETER = 'default_transaction_read_only';

@@ -24,7 +24,7 @@ import {
 import { route53 } from '../core/clients';
 import { awsCall, ResourceStateError } from '../core/errors';
 import type { Route53RecordResource } from '../core/plan';
-import type { AdapterContext, Observation, ReconcileAdapter } from './types';
+import type { AdapterContext, Observation, ReconcileAdapter } from '../core/reconcile';
 
 type Target = Route53RecordResource['primary'];
 

@@ -5,11 +5,56 @@
  * its deadline passes, which makes each call safe to repeat: a retried or duplicated invocation
  * observes first and never issues the mutating call twice for a change already under way.
  */
-import type { ReconcileAdapter, AdapterContext } from '../adapters/types';
-import type { ReconcileInput, ResourceStep } from './contract';
+import type { Mode, ReconcileInput, ResourceStep } from './contract';
 import type { FailoverError } from './errors';
 import { logger } from './powertools';
+import type { Plan } from './plan';
 import { isoAfter, type StageContext } from './stage';
+
+// ---- the ports every resource kind's adapter implements (functions/adapters/) ----
+
+export interface AdapterContext {
+  plan: Plan;
+  mode: Mode;
+  /** The previous step of this resource's reconcile loop, if any (carries the change id, the start time). */
+  previous?: ResourceStep;
+  /** The stage's clock. */
+  now: Date;
+  /** When the primary was fenced (promotion): a planned switchover trusts only lag data measured after it. */
+  fencedAt?: Date;
+  /** When the primary was first seen failing (promotion): an unplanned failover loses the replication gap at this time. */
+  faultAt?: Date;
+}
+
+export interface Observation {
+  /** The resource is where the stage wants it. */
+  done: boolean;
+  /** A change is under way (promotion running, DNS change PENDING, deployment rolling). Do not act again. */
+  inProgress: boolean;
+  /** Not done and not ready to act yet (a planned switchover waiting for the replica to catch up). */
+  waiting?: boolean;
+  phase: string;
+  detail: string;
+  /** An identifier of the change under way (Route 53 change id), carried between polls. */
+  ref?: string;
+  lagSeconds?: number | null;
+  /** How `lagSeconds` was read, or why it is unknown: the mutating call's detail repeats it (the data-loss estimate). */
+  lagDetail?: string;
+}
+
+export interface ActResult {
+  detail: string;
+  ref?: string;
+}
+
+/** A resource the stage drives to a target state by observe → act → poll. */
+export interface ReconcileAdapter<R> {
+  observe(resource: R, ctx: AdapterContext): Promise<Observation>;
+  /** The one mutating call. Must be safe to call again (it is only called when observe says not done and not in progress). */
+  act(resource: R, ctx: AdapterContext, observation: Observation): Promise<ActResult>;
+  /** What `act` would do, for drills and approval messages. No call is made. */
+  describeAction(resource: R, ctx: AdapterContext): string;
+}
 
 export interface ReconcileOptions {
   timeoutSeconds: number;

@@ -11,11 +11,11 @@
  *      approval expired, any other Step Functions failure releases the claim (decide again);
  *   7. the outcome is recorded with its audit (who, via what, why, and for the CLI: the operator's
  *      local user and host).
- * No I/O besides DynamoDB (functions/core/approvals-store.ts) and the Step Functions client given;
+ * No I/O besides DynamoDB (functions/slack/approvals-store.ts) and the Step Functions client given;
  * no logging: each caller reports the result its own way (HTTP + Slack, or a terminal).
  */
 import { SendTaskFailureCommand, SendTaskSuccessCommand, type SFNClient } from '@aws-sdk/client-sfn';
-import { claim, finish, get, release, type ApprovalItem, type DecisionAudit, type DecisionVia } from '../core/approvals-store';
+import { claim, finish, get, release, type ApprovalItem, type DecisionAudit, type DecisionVia } from './approvals-store';
 import type { ApprovalDecision } from '../core/contract';
 
 /**

@@ -5,9 +5,9 @@
  * evidence, the data a failover would lose against the RPO budget, whether the US primary is fenced,
  * who started it, and what silence means. The buttons carry only the approval id: a Step Functions
  * task token can be 2,048 characters, more than Slack's 2,000-character button value, so the token
- * stays in DynamoDB (functions/core/approvals-store.ts).
+ * stays in DynamoDB (functions/slack/approvals-store.ts).
  */
-import type { ApprovalGate } from '../core/approvals-store';
+import type { ApprovalGate } from './approvals-store';
 import type { DetectionResult, StartResult } from '../core/contract';
 import type { Plan } from '../core/plan';
 import type { Block, SlackMessage } from './slack-api';

@@ -1,5 +1,5 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
-import type { ApprovalItem } from '../../functions/core/approvals-store';
+import type { ApprovalItem } from '../../functions/slack/approvals-store';
 import type { DetectionResult, StartResult } from '../../functions/core/contract';
 
 /** `$.start` of an execution started by the US health alarm. */
@@ -48,7 +48,7 @@ export function detectionFixture(overrides: Partial<DetectionResult> = {}): Dete
   };
 }
 
-/** An approval as the approvals table holds it (see functions/core/approvals-store.ts). */
+/** An approval as the approvals table holds it (see functions/slack/approvals-store.ts). */
 export function approvalFixture(overrides: Partial<ApprovalItem> = {}): ApprovalItem {
   return {
     approvalId: '0123456789abcdef0123456789abcdef',

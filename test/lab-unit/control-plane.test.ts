@@ -31,7 +31,7 @@ import { startControlPlane, type ControlPlane } from '../../lab/control-plane/se
 import * as ecsAdapter from '../../functions/adapters/ecs-service';
 import * as rdsAdapter from '../../functions/adapters/rds-replica';
 import * as route53Adapter from '../../functions/adapters/route53-record';
-import * as approvals from '../../functions/core/approvals-store';
+import * as approvals from '../../functions/slack/approvals-store';
 import { acquire } from '../../functions/core/single-flight';
 import type { Route53RecordResource } from '../../functions/core/plan';
 import { readSecret } from '../../functions/slack/secrets';

@@ -1,6 +1,6 @@
 import { DynamoDBClient, GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { configureApprovalsStore, finish, fromItem, get } from '../../functions/core/approvals-store';
+import { configureApprovalsStore, finish, fromItem, get } from '../../functions/slack/approvals-store';
 import { approvalAttributes, approvalFixture } from '../helpers/fixtures';
 
 const ddb = mockClient(DynamoDBClient);

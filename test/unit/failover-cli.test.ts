@@ -122,7 +122,7 @@ describe('failover CLI: approve / reject without Slack', () => {
   const NOW = '2026-11-22T03:04:05.000Z';
   const item = approvalFixture({ createdAt: '2026-11-22T03:00:00.000Z', expiresAt: '2026-11-22T03:10:00.000Z' });
   const TABLE = 'failover-orchestrator-example-approvals';
-  /** The conditional claim, exactly as the Slack callback makes it (functions/core/approvals-store.ts). */
+  /** The conditional claim, exactly as the Slack callback makes it (functions/slack/approvals-store.ts). */
   const CLAIM = { ConditionExpression: '#status = :pending', UpdateExpression: 'SET #status = :deciding, #decidedBy = :user, #decidedAt = :now' };
   const args = (command: 'approve' | 'reject', extra: string[] = []) => [
     command, '--stage', 'example', '--approval-id', item.approvalId, '--as', 'U0123ABCDEF', '--reason', 'Slack is down; agreed on the bridge call', ...extra,

@@ -5,7 +5,7 @@ import { InvokeCommand, LambdaClient } from '@aws-sdk/client-lambda';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
-import type { ApprovalItem } from '../../functions/core/approvals-store';
+import type { ApprovalItem } from '../../functions/slack/approvals-store';
 import { createSlackCallbackHandler, UPDATE_TASK_KIND, type SlackUpdateTask } from '../../functions/slack-callback';
 import { approvalAttributes, approvalFixture } from '../helpers/fixtures';
 import { captureLogs } from '../helpers/logs';

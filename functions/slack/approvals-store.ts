@@ -17,8 +17,8 @@ import {
   type AttributeValue,
   type UpdateItemCommandInput,
 } from '@aws-sdk/client-dynamodb';
-import { dynamodb, ownRegion } from './clients';
-import { ConfigurationError, ResourceStateError, awsCall, toNamedAwsError } from './errors';
+import { dynamodb, ownRegion } from '../core/clients';
+import { ConfigurationError, ResourceStateError, awsCall, toNamedAwsError } from '../core/errors';
 
 export type ApprovalGate = 'failover' | 'unfenced-promotion';
 export type ApprovalStatus = 'pending' | 'deciding' | 'approved' | 'rejected' | 'expired';
