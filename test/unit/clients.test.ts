@@ -3,7 +3,9 @@
  * a local server that does exactly that and prove, from what the server and the error record, that
  * the clients of functions/core/clients.ts end such a call with a catchable `TimeoutError` after
  * `maxAttempts` attempts, and that the same configuration without `throwOnRequestTimeout` would
- * still be waiting (so the Lambda would run into its own timeout: `Lambda.Unknown`).
+ * still be waiting (so the Lambda would run into its own timeout: `Lambda.Unknown`). The calls use
+ * short limits through the same `clientConfig`; that every client gets DEFAULT_LIMITS is read off
+ * the clients themselves.
  * No assertion is made on wall-clock durations: the jest timeout is the bound.
  */
 import { DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
@@ -12,7 +14,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { DEFAULT_LIMITS, rds, resetClients } from '../../functions/core/clients';
+import { ARC_ENDPOINT_LIMITS, arcCluster, clientConfig, DEFAULT_LIMITS, rds, resetClients, type CallLimits } from '../../functions/core/clients';
 import { fenceUsWriters } from '../../functions/fence-us-writers';
 import { startFixture } from '../helpers/fixtures';
 import { examplePlan } from '../helpers/plan';
@@ -78,24 +80,39 @@ describe('SDK clients against an endpoint that accepts and never answers', () =>
     await control.close();
   });
 
+  /** Short limits: the same mechanism as DEFAULT_LIMITS (checked below to be what every client gets), in a fraction of the time. */
+  const SHORT: CallLimits = { connectionTimeoutMs: 300, requestTimeoutMs: 400, maxAttempts: 3 };
+  const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+
+  it('gives every client DEFAULT_LIMITS (3 s to connect, 5 s per attempt that throws, 3 attempts) and each ARC cluster endpoint one short attempt', async () => {
+    expect(DEFAULT_LIMITS).toEqual({ connectionTimeoutMs: 3_000, requestTimeoutMs: 5_000, maxAttempts: 3 });
+    expect(ARC_ENDPOINT_LIMITS).toEqual({ connectionTimeoutMs: 2_000, requestTimeoutMs: 3_000, maxAttempts: 1 });
+    const handlerOf = async (client: { config: { maxAttempts: () => Promise<number>; requestHandler: unknown } }) => ({
+      maxAttempts: await client.config.maxAttempts(),
+      handler: await (client.config.requestHandler as unknown as { configProvider: Promise<Record<string, unknown>> }).configProvider,
+    });
+
+    const main = await handlerOf(rds('us-east-1') as never);
+    const arc = await handlerOf(arcCluster({ region: 'us-west-2', endpoint: 'https://host-dzdp.route53-recovery-cluster.us-west-2.amazonaws.com/v1' }) as never);
+
+    expect(main).toMatchObject({ maxAttempts: 3, handler: { connectionTimeout: 3_000, requestTimeout: 5_000, throwOnRequestTimeout: true } });
+    expect(arc).toMatchObject({ maxAttempts: 1, handler: { connectionTimeout: 2_000, requestTimeout: 3_000, throwOnRequestTimeout: true } });
+  });
+
   it(
-    'ends rds(region).send with TimeoutError after maxAttempts attempts, while the same client without throwOnRequestTimeout is still waiting',
+    'ends a call with TimeoutError after maxAttempts attempts, while the same limits without throwOnRequestTimeout still wait',
     async () => {
-      process.env.AWS_ENDPOINT_URL = hole.url;
-      const hanging = rds('us-east-1').send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: 'payments-accounts-use1' }));
+      const config = clientConfig('us-east-1', SHORT);
+      const hanging = new RDSClient({ ...config, endpoint: hole.url, logger: quiet }).send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: 'payments-accounts-use1' }));
 
       // The control: the same limits, but the handler only warns when requestTimeout passes (the pinned default).
       const abort = new AbortController();
       const unprotected = new RDSClient({
         region: 'us-east-1',
         endpoint: control.url,
-        maxAttempts: DEFAULT_LIMITS.maxAttempts,
-        logger: { debug() {}, info() {}, warn() {}, error() {} },
-        requestHandler: new NodeHttpHandler({
-          connectionTimeout: DEFAULT_LIMITS.connectionTimeoutMs,
-          requestTimeout: DEFAULT_LIMITS.requestTimeoutMs,
-          throwOnRequestTimeout: false,
-        }),
+        maxAttempts: SHORT.maxAttempts,
+        logger: quiet,
+        requestHandler: new NodeHttpHandler({ connectionTimeout: SHORT.connectionTimeoutMs, requestTimeout: SHORT.requestTimeoutMs, throwOnRequestTimeout: false }),
       });
       const stillWaiting = unprotected.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: 'payments-accounts-use1' }), { abortSignal: abort.signal });
       stillWaiting.catch(() => {});
@@ -105,19 +122,19 @@ describe('SDK clients against an endpoint that accepts and never answers', () =>
           () => undefined,
           (e: unknown) => e as Error & { $metadata?: { attempts?: number } },
         ),
-        settledWithin(stillWaiting, DEFAULT_LIMITS.requestTimeoutMs + 2_000),
+        settledWithin(stillWaiting, 3 * SHORT.requestTimeoutMs + 1_000),
       ]);
 
       expect(error).toMatchObject({ name: 'TimeoutError' });
-      expect(error?.$metadata?.attempts).toBe(DEFAULT_LIMITS.maxAttempts);
-      expect(hole.accepted()).toBe(DEFAULT_LIMITS.maxAttempts);
-      // Past its requestTimeout the unprotected call has one connection open and no answer: it would wait for the Lambda timeout.
+      expect(error?.$metadata?.attempts).toBe(SHORT.maxAttempts);
+      expect(hole.accepted()).toBe(SHORT.maxAttempts);
+      // Past every attempt's requestTimeout the unprotected call has one connection open and no answer: it would wait for the Lambda timeout.
       expect(controlState).toBe('pending');
       expect(control.accepted()).toBe(1);
       abort.abort();
       unprotected.destroy();
     },
-    40_000,
+    20_000,
   );
 
   it(
@@ -138,6 +155,8 @@ describe('SDK clients against an endpoint that accepts and never answers', () =>
       const calls = hole.accepted();
       expect(calls).toBeGreaterThanOrEqual(3); // RegisterScalableTarget payments-api, DescribeServices ledger-worker, DescribeDBInstances accounts (+ Aurora)
       // Past the clients' requestTimeout, a call that was not aborted would have timed out and been retried on a new connection.
+      // (An aborted call does not close its socket: @smithy/node-http-handler 4.14 destroys the request and the
+      // connection stays open until the container ends. Harmless for a Lambda; the call itself is over.)
       await new Promise((resolve) => setTimeout(resolve, DEFAULT_LIMITS.requestTimeoutMs + 1_000));
       expect(hole.accepted()).toBe(calls);
     },
