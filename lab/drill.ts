@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { closeSharedServices, Lab, stopAllLabs } from './lab';
 import { longestAckGapSeconds, orchestrationOverheadMs, rpo, rtoSeconds, settleLog, stages, STAGE_OF_STATE, throughput, timeline, withFenceStatus } from './measure';
-import type { ExecutionEvent, ExecutionRecord } from './orchestrator';
+import type { ExecutionEvent, ExecutionRecord } from '../local/state-machine';
 import { auditOf, orchestratorVersion } from './report/audit';
 import { renderReportHtml } from './report/html';
 import type { Audit, DrillReport, DrillSummary, FenceStep, Outcome, TimelineEvent } from './report/types';

@@ -13,11 +13,11 @@ import { alarmNames, parsePlan, type Plan, type EcsServiceResource } from '../fu
 import { handler as slackCallback } from '../functions/slack-callback';
 import { logger, metrics } from '../functions/core/powertools';
 import { ROOT, renderAlarmPattern, renderFailoverDefinition } from '../scripts/lib/definitions';
-import type { ControlPlaneBackend } from './control-plane/backend';
+import type { ControlPlaneBackend } from '../local/aws/backend';
 import { startControlPlane } from './control-plane/server';
-import { matchesEventPattern } from './event-pattern';
+import { matchesEventPattern } from '../local/event-pattern';
 import { FrontDoor } from './front-door';
-import { LocalOrchestrator, TaskTokens, type ExecutionEvent, type ExecutionRecord, type GateRequest } from './orchestrator';
+import { LocalOrchestrator, TaskTokens, type ExecutionEvent, type ExecutionRecord, type GateRequest } from '../local/state-machine';
 import { PgServer, freePort, killStray, prepareDir } from './postgres';
 import { Probes, type AlarmEvent } from './probes';
 import { RegionApp, TRANSACTIONS_DDL } from './region-app';

@@ -2,7 +2,7 @@
  * The lab's figures, computed from what the clients saw (the traffic log) and what the databases
  * hold — never from the orchestrator's own view. Pure functions, unit-tested.
  */
-import type { ExecutionEvent } from './orchestrator';
+import type { ExecutionEvent } from '../local/state-machine';
 import type { TimelinePoint } from './report/types';
 import type { TxRecord } from './traffic';
 

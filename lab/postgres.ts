@@ -15,7 +15,7 @@ import { chownSync, cpSync, existsSync, mkdirSync, readdirSync, writeFileSync } 
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { Client } from 'pg';
-import { listenLocal } from './net';
+import { listenLocal } from '../local/net';
 
 export interface PgIdentity {
   uid?: number;

@@ -15,7 +15,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { Pool } from 'pg';
-import { closeHttpServer, listenLocal } from './net';
+import { closeHttpServer, listenLocal } from '../local/net';
 import { LatencyLink } from './tcp-proxy';
 
 /** How long /healthz/db waits for its database (below the lab plan's 300 ms probe timeout). */

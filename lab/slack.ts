@@ -4,10 +4,10 @@
  * handler behind a local HTTP server, as API Gateway would run it. The lab's approver "clicks" by
  * sending a correctly signed interactivity request, exactly as Slack does.
  */
-import { createHmac } from 'node:crypto';
 import { createServer, request, type IncomingMessage, type Server } from 'node:http';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
-import { closeHttpServer, listenLocal } from './net';
+import { closeHttpServer, listenLocal } from '../local/net';
+import { signedClick } from '../local/slack-click';
 
 export interface SlackMessage {
   at: number;
@@ -100,20 +100,11 @@ export class SlackInteractivityEndpoint {
 
   /** Clicks Approve or Reject as `userId`, signed with the app's signing secret, as Slack would. */
   async click(opts: { approvalId: string; action: 'approve' | 'reject'; userId: string; signingSecret: string; responseUrl: string }): Promise<number> {
-    const payload = {
-      type: 'block_actions',
-      user: { id: opts.userId, username: `lab-${opts.userId.toLowerCase()}` },
-      response_url: opts.responseUrl,
-      actions: [{ action_id: opts.action === 'approve' ? 'failover_approve' : 'failover_reject', value: opts.approvalId }],
-      message: { blocks: [] },
-    };
-    const rawBody = `payload=${encodeURIComponent(JSON.stringify(payload))}`;
-    const timestamp = String(Math.floor(Date.now() / 1000));
-    const signature = `v0=${createHmac('sha256', opts.signingSecret).update(`v0:${timestamp}:${rawBody}`).digest('hex')}`;
+    const { rawBody, headers } = signedClick({ ...opts, username: `lab-${opts.userId.toLowerCase()}` });
     const url = new URL(this.url);
     return new Promise((resolve, reject) => {
       const req = request(
-        { host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': timestamp, 'x-slack-signature': signature, 'content-length': Buffer.byteLength(rawBody) } },
+        { host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { ...headers, 'content-length': Buffer.byteLength(rawBody) } },
         (res) => {
           res.resume();
           res.on('end', () => resolve(res.statusCode ?? 0));

@@ -16,7 +16,7 @@
  * Binds 127.0.0.1 only.
  */
 import { createServer, connect, type Server, type Socket } from 'node:net';
-import { listenLocal } from './net';
+import { listenLocal } from '../local/net';
 
 export interface LinkOptions {
   targetPort: number;

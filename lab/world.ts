@@ -29,12 +29,12 @@ import {
   type ScalableTargetView,
   type ServiceView,
   type StateMachineView,
-} from './control-plane/backend';
+} from '../local/aws/backend';
 import { seedFromPlan, TrafficModel } from './control-plane/dns';
-import { DynamoLocal } from './control-plane/dynamodb-local';
+import { DynamoLocal } from '../local/aws/dynamodb-local';
 import { MetricStore } from './control-plane/metrics';
 import type { Change } from './control-plane/route53';
-import type { ExecutionEvent, ExecutionRecord, LocalOrchestrator, TaskTokens } from './orchestrator';
+import type { ExecutionEvent, ExecutionRecord, LocalOrchestrator, TaskTokens } from '../local/state-machine';
 import type { PgServer } from './postgres';
 import type { RegionApp } from './region-app';
 import type { EcsServiceResource, Plan, RdsReplicaResource } from '../functions/core/plan';

@@ -12,7 +12,7 @@
  * https://docs.aws.amazon.com/r53recovery/latest/dg/routing-control.safety-rules.html
  */
 import type { ArcRoutingControlResource, Plan, Route53RecordResource } from '../../functions/core/plan';
-import { AwsApiError, type RecordSetView, type RoutingControlView } from './backend';
+import { AwsApiError, type RecordSetView, type RoutingControlView } from '../../local/aws/backend';
 import { normalName, RecordStore } from './route53';
 
 /** The hosted zone the lab makes for an arc-routing-control plan (the plan names no zone). */

@@ -9,7 +9,7 @@
  * https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_MetricStat.html
  * https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/Statistics-definitions.html
  */
-import { AwsApiError, type MetricDatum, type MetricQuery, type PutMetricDatum } from './backend';
+import { AwsApiError, type MetricDatum, type MetricQuery, type PutMetricDatum } from '../../local/aws/backend';
 
 const key = (namespace: string, name: string, dimensions: Record<string, string>): string =>
   JSON.stringify([namespace, name, Object.entries(dimensions).sort(([a], [b]) => a.localeCompare(b))]);

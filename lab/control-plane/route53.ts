@@ -8,7 +8,7 @@
  * https://docs.aws.amazon.com/Route53/latest/APIReference/API_ListResourceRecordSets.html
  * https://docs.aws.amazon.com/Route53/latest/APIReference/API_GetChange.html
  */
-import { AwsApiError, type CallContext, type ChangeInfoView, type ControlPlaneBackend, type RecordSetView } from './backend';
+import { AwsApiError, type CallContext, type ChangeInfoView, type ControlPlaneBackend, type RecordSetView } from '../../local/aws/backend';
 import { child, childText, extraScalars, parseXml, xml, XmlList, type XmlNode, type XmlValue } from './xml';
 
 export const ROUTE53_XMLNS = 'https://route53.amazonaws.com/doc/2013-04-01/';

@@ -40,7 +40,7 @@ import {
   type PutMetricDatum,
   type Reachability,
   type ServiceView,
-} from './backend';
+} from '../../local/aws/backend';
 import { aggregate } from './metrics';
 import { route53Routes, type RestAnswer, type RestRoute } from './route53';
 import { extraScalars, formToObject, jsonToXmlValue, xml, XmlList, type XmlValue } from './xml';

@@ -4,7 +4,7 @@
  * (`A.member.1.B=…` → `{ A: [{ B: … }] }`), so that one handler can serve a JSON and a query
  * request alike.
  */
-import { AwsApiError } from './backend';
+import { AwsApiError } from '../../local/aws/backend';
 
 const escapeXml = (s: string): string =>
   s.replace(/[&<>"'\r]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;', '\r': '&#x0D;' })[c]!);

@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ExecutionEvent } from '../orchestrator';
+import type { ExecutionEvent } from '../../local/state-machine';
 import type { Audit, AuditAlarm } from './types';
 
 /**

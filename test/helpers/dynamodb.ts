@@ -1,5 +1,5 @@
 /**
- * DynamoDB for tests: the lab's DynamoLocal (dynalite in memory, lab/control-plane/dynamodb-local.ts)
+ * DynamoDB for tests: the lab's DynamoLocal (dynalite in memory, local/aws/dynamodb-local.ts)
  * behind a small HTTP endpoint on 127.0.0.1 (free port). The handlers' real DynamoDBClient
  * (functions/core/clients.ts) reaches it through the SDK's standard `AWS_ENDPOINT_URL_DYNAMODB`, so
  * condition and update expressions are judged by a maintained DynamoDB implementation, not by our
@@ -18,7 +18,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { resetClients } from '../../functions/core/clients';
-import { DynamoLocal, LAB_AUTHORIZATION } from '../../lab/control-plane/dynamodb-local';
+import { DynamoLocal, LAB_AUTHORIZATION } from '../../local/aws/dynamodb-local';
 
 /** A table as the stack creates it: a string hash key, PAY_PER_REQUEST. */
 export interface TableSpec {

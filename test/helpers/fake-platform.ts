@@ -36,7 +36,7 @@ import {
 import { SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient } from '@aws-sdk/client-sfn';
 import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
-import { TaskTokens } from '../../lab/orchestrator';
+import { TaskTokens } from '../../local/state-machine';
 import type { ArcRoutingControlResource, Plan, Route53RecordResource } from '../../functions/core/plan';
 import { testDynamoDb } from './dynamodb';
 

@@ -7,7 +7,7 @@
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { Server } from 'node:http';
 import { resetClients } from '../../functions/core/clients';
-import { startDynalite } from '../../lab/control-plane/dynamodb-local';
+import { startDynalite } from '../../local/aws/dynamodb-local';
 
 /**
  * Registers, in the calling describe block (or the file's top level), the hooks that start dynalite

@@ -4,8 +4,8 @@
  * (`lambda:invoke.waitForTaskToken`) call the real request-approval handler and then wait for the
  * task token to be settled by SendTaskSuccess / SendTaskFailure, which the real Slack callback sends.
  */
-import { createHmac } from 'node:crypto';
-import { LocalOrchestrator, type GateRequest } from '../../lab/orchestrator';
+import { signedClick } from '../../local/slack-click';
+import { LocalOrchestrator, type GateRequest } from '../../local/state-machine';
 import { handler as slackCallback } from '../../functions/slack-callback';
 import type { Plan } from '../../functions/core/plan';
 import { renderFailoverDefinition } from '../../scripts/lib/definitions';
@@ -29,7 +29,7 @@ export interface RunResult {
 }
 
 /**
- * Runs one execution of the real definition with the real handlers (lab/orchestrator.ts), waits
+ * Runs one execution of the real definition with the real handlers (local/state-machine.ts), waits
  * and retry pauses shortened. `onGate` is called after the real request-approval handler ran; the
  * test answers (or not) through the real Slack callback.
  */
@@ -57,23 +57,13 @@ export async function runFailover(
 
 /** Clicks a Slack button as `userId`: a correctly signed interactivity request to the real callback. */
 export async function clickSlackButton(gate: GateRequest, action: 'approve' | 'reject', userId: string, signingSecret = SIGNING_SECRET) {
-  const { approvalId } = gate;
-  const payload = {
-    type: 'block_actions',
-    user: { id: userId, username: `user-${userId}` },
-    response_url: 'https://hooks.slack.com/actions/T000/1/abc',
-    actions: [{ action_id: action === 'approve' ? 'failover_approve' : 'failover_reject', value: approvalId }],
-    message: { blocks: [] },
-  };
-  const rawBody = `payload=${encodeURIComponent(JSON.stringify(payload))}`;
-  const timestamp = String(Math.floor(Date.now() / 1000));
-  const signature = `v0=${createHmac('sha256', signingSecret).update(`v0:${timestamp}:${rawBody}`).digest('hex')}`;
+  const { rawBody, headers } = signedClick({ approvalId: gate.approvalId, action, userId, username: `user-${userId}`, responseUrl: 'https://hooks.slack.com/actions/T000/1/abc', signingSecret });
   return slackCallback({
     version: '2.0',
     routeKey: 'POST /slack/interactions',
     rawPath: '/slack/interactions',
     rawQueryString: '',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': timestamp, 'x-slack-signature': signature },
+    headers,
     requestContext: {} as never,
     body: rawBody,
     isBase64Encoded: false,

@@ -24,8 +24,8 @@ import {
 import { ChangeResourceRecordSetsCommand, GetChangeCommand, ListHostedZonesCommand, ListResourceRecordSetsCommand, NoSuchChange, Route53Client } from '@aws-sdk/client-route-53';
 import { DescribeExecutionCommand, InvalidOutput, ListExecutionsCommand, SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient, TaskTimedOut } from '@aws-sdk/client-sfn';
 import { GetParameterCommand, ParameterNotFound, SSMClient } from '@aws-sdk/client-ssm';
-import { AwsApiError, type CallContext, type ControlPlaneBackend, type DbInstanceView, type ExecutionView, type MetricDatum, type MetricQuery, type RawJsonRequest, type Reachability, type RecordSetView, type ServiceView } from '../../lab/control-plane/backend';
-import { DynamoLocal } from '../../lab/control-plane/dynamodb-local';
+import { AwsApiError, type CallContext, type ControlPlaneBackend, type DbInstanceView, type ExecutionView, type MetricDatum, type MetricQuery, type RawJsonRequest, type Reachability, type RecordSetView, type ServiceView } from '../../local/aws/backend';
+import { DynamoLocal } from '../../local/aws/dynamodb-local';
 import { RecordStore, type Change } from '../../lab/control-plane/route53';
 import { startControlPlane, type ControlPlane } from '../../lab/control-plane/server';
 import * as ecsAdapter from '../../functions/adapters/ecs-service';

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { interruptedLine, ProgressNarrator, summaryLines } from '../../lab/drill';
 import { rpo, settleLog } from '../../lab/measure';
-import type { ExecutionEvent, ExecutionRecord } from '../../lab/orchestrator';
+import type { ExecutionEvent, ExecutionRecord } from '../../local/state-machine';
 import { auditOf, canonicalJson, executedPlan, orchestratorVersion, planSha256, type AuditedExecution } from '../../lab/report/audit';
 import { renderReportHtml } from '../../lab/report/html';
 import { samplePartitionReport, sampleReport } from '../../lab/report/sample';

@@ -9,7 +9,7 @@
 import { Agent, createServer, request, type IncomingMessage, type Server } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { FrontDoor } from '../../lab/front-door';
-import { listenLocal, closeHttpServer } from '../../lab/net';
+import { listenLocal, closeHttpServer } from '../../local/net';
 import { AlarmTracker, probeOnce, replicaLagSeconds, type AlarmEvent } from '../../lab/probes';
 import { RegionApp } from '../../lab/region-app';
 import { LatencyLink } from '../../lab/tcp-proxy';

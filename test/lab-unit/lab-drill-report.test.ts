@@ -3,7 +3,7 @@
  * (issue 7, "Figures and reports" items 1, 2, 3, 6 and 8). No lab runs here.
  */
 import { fenceOutcome, progressLines, summaryLines } from '../../lab/drill';
-import type { ExecutionEvent } from '../../lab/orchestrator';
+import type { ExecutionEvent } from '../../local/state-machine';
 import { renderReportHtml, seriesSteps } from '../../lab/report/html';
 import { samplePartitionReport, sampleReport, sampleSmokeFailureReport } from '../../lab/report/sample';
 import { asExpected, SCENARIOS } from '../../lab/scenarios';

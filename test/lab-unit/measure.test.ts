@@ -1,5 +1,5 @@
 import { longestAckGapSeconds, orchestrationOverheadMs, percentile, rpo, rtoSeconds, stages, throughput, timeline, withFenceStatus } from '../../lab/measure';
-import type { ExecutionEvent } from '../../lab/orchestrator';
+import type { ExecutionEvent } from '../../local/state-machine';
 import type { TxRecord } from '../../lab/traffic';
 
 const e = (type: string, state: string, stateType: string, at: number, error?: string): ExecutionEvent => ({ type, state, stateType, at, nested: false, ...(error ? { error } : {}) });

@@ -1,5 +1,5 @@
 /**
- * Single flight, end to end: the real failover ASL with the real handlers (lab/orchestrator.ts) on
+ * Single flight, end to end: the real failover ASL with the real handlers (local/state-machine.ts) on
  * the fake platform (test/helpers/fake-platform.ts), whose DynamoDB holds the lease table.
  *
  * Step Functions' ListExecutions "is eventually consistent" and "may not reflect very recent
@@ -13,7 +13,7 @@
  */
 import { FailoverGlobalClusterCommand, PromoteReadReplicaCommand } from '@aws-sdk/client-rds';
 import type { Plan } from '../../functions/core/plan';
-import { LocalOrchestrator, type ExecutionRecord, type GateRequest } from '../../lab/orchestrator';
+import { LocalOrchestrator, type ExecutionRecord, type GateRequest } from '../../local/state-machine';
 import { installFakePlatform, type FakePlatform, type World } from '../helpers/fake-platform';
 import { clickSlackButton, renderLocalDefinition, STATE_MACHINE_ARN } from '../helpers/local-sfn';
 import { APPROVER, exactly, labSizedPlan, MUTATIONS, mutatingCallsByRegion, sample, setHandlerEnvironment, useFakePlatform } from '../helpers/statemachine';

@@ -15,7 +15,7 @@ import { promisify } from 'node:util';
 import { manualStartSchema } from '../../functions/core/contract';
 import { detectionAlarms } from '../../functions/core/detection';
 import { alarmNames, parsePlan } from '../../functions/core/plan';
-import { matchesEventPattern } from '../../lab/event-pattern';
+import { matchesEventPattern } from '../../local/event-pattern';
 import { examplePlan, ROOT } from '../helpers/plan';
 
 const run = promisify(execFile);

@@ -8,7 +8,7 @@ import { createServer, type Server } from 'node:http';
 import { handler, probePrimary } from '../../functions/probe-primary';
 import type { Plan } from '../../functions/core/plan';
 import type { StageContext } from '../../functions/core/stage';
-import { closeHttpServer, listenLocal } from '../../lab/net';
+import { closeHttpServer, listenLocal } from '../../local/net';
 import { examplePlan, rawExamplePlan } from '../helpers/plan';
 import { mockFetch, networkError, regionOf } from '../helpers/stage';
 

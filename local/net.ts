@@ -1,5 +1,5 @@
 /**
- * The lab's servers all listen on 127.0.0.1 only, on a free port unless told otherwise, and close
+ * Local servers (the lab's and the tests') all listen on 127.0.0.1 only, on a free port unless told otherwise, and close
  * by dropping their connections: one place for both.
  */
 import type { Server as HttpServer } from 'node:http';

@@ -7,7 +7,7 @@
  * front door, probes, executions.
  *
  * DynamoDB is not modelled here: requests are forwarded unchanged to an in-memory DynamoDB
- * (dynalite, lab/control-plane/dynamodb-local.ts) that the backend owns.
+ * (dynalite, local/aws/dynamodb-local.ts) that the backend owns.
  */
 
 /** An error the client should see as a modelled AWS error (`error.name === code`). */
