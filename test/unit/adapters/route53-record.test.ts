@@ -8,11 +8,11 @@ import {
   type ResourceRecordSet,
 } from '@aws-sdk/client-route-53';
 import { mockClient } from 'aws-sdk-client-mock';
-import type { Mode, ResourceStep } from '../../functions/core/contract';
-import type { Plan, Route53RecordResource } from '../../functions/core/plan';
-import { flipTraffic } from '../../functions/flip-traffic';
-import { examplePlan } from '../helpers/plan';
-import { previousStep, reconcileInput, regionOf, stageContext } from '../helpers/stage';
+import type { Mode, ResourceStep } from '../../../functions/core/contract';
+import type { Plan, Route53RecordResource } from '../../../functions/core/plan';
+import { flipTraffic } from '../../../functions/flip-traffic';
+import { examplePlan } from '../../helpers/plan';
+import { previousStep, reconcileInput, regionOf, stageContext } from '../../helpers/stage';
 
 const route53 = mockClient(Route53Client);
 

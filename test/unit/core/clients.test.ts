@@ -14,11 +14,11 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { createServer, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
-import { ARC_ENDPOINT_LIMITS, arcCluster, clientConfig, DEFAULT_LIMITS, rds, resetClients, type CallLimits } from '../../functions/core/clients';
-import { fenceUsWriters } from '../../functions/fence-us-writers';
-import { startFixture } from '../helpers/fixtures';
-import { examplePlan } from '../helpers/plan';
-import { stageContext } from '../helpers/stage';
+import { ARC_ENDPOINT_LIMITS, arcCluster, clientConfig, DEFAULT_LIMITS, rds, resetClients, type CallLimits } from '../../../functions/core/clients';
+import { fenceUsWriters } from '../../../functions/fence-us-writers';
+import { startFixture } from '../../helpers/fixtures';
+import { examplePlan } from '../../helpers/plan';
+import { stageContext } from '../../helpers/stage';
 
 /** A TCP server on 127.0.0.1 that accepts every connection and never writes a byte. */
 async function blackhole(): Promise<{ server: Server; url: string; accepted: () => number; close: () => Promise<void> }> {

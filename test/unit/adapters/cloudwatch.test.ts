@@ -5,8 +5,8 @@
  */
 import { CloudWatchClient, DescribeAlarmsCommand, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { mockClient } from 'aws-sdk-client-mock';
-import { alarmStates, lagAt, latestLag, scaled, type MetricRef } from '../../functions/adapters/cloudwatch';
-import { metricSeries, perMinute, perPeriod } from '../helpers/rds-responses';
+import { alarmStates, lagAt, latestLag, scaled, type MetricRef } from '../../../functions/adapters/cloudwatch';
+import { metricSeries, perMinute, perPeriod } from '../../helpers/rds-responses';
 
 const cloudwatch = mockClient(CloudWatchClient);
 const REGION = 'eu-west-1';

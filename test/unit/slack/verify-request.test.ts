@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
-import { SlackSignatureInvalidError } from '../../functions/core/errors';
-import { verifySlackRequest } from '../../functions/slack/verify-request';
+import { SlackSignatureInvalidError } from '../../../functions/core/errors';
+import { verifySlackRequest } from '../../../functions/slack/verify-request';
 
 const SECRET = '8f742231b10e8888abcd99yyyzzz85a5';
 const NOW_MS = Date.parse('2025-03-04T10:00:00Z');

@@ -1,14 +1,14 @@
 import { CloudWatchClient, GetMetricDataCommand } from '@aws-sdk/client-cloudwatch';
 import { DescribeDBInstancesCommand, InvalidDBInstanceStateFault, DBInstanceNotFoundFault, PromoteReadReplicaCommand, RDSClient, type DBInstance } from '@aws-sdk/client-rds';
 import { mockClient } from 'aws-sdk-client-mock';
-import type { Mode, ResourceStep } from '../../functions/core/contract';
-import type { RdsReplicaResource } from '../../functions/core/plan';
-import { promoteEuDatabase } from '../../functions/promote-eu-database';
-import { NOW, previousStep, reconcileInput, regionOf, stageContext } from '../helpers/stage';
-import { accountsReplicaWithStatus, metricSeries, perMinute, perPeriod } from '../helpers/rds-responses';
-import { examplePlan } from '../helpers/plan';
-import { replication } from '../../functions/adapters/rds-replica';
-import { commandNames } from '../helpers/commands';
+import type { Mode, ResourceStep } from '../../../functions/core/contract';
+import type { RdsReplicaResource } from '../../../functions/core/plan';
+import { promoteEuDatabase } from '../../../functions/promote-eu-database';
+import { NOW, previousStep, reconcileInput, regionOf, stageContext } from '../../helpers/stage';
+import { accountsReplicaWithStatus, metricSeries, perMinute, perPeriod } from '../../helpers/rds-responses';
+import { examplePlan } from '../../helpers/plan';
+import { replication } from '../../../functions/adapters/rds-replica';
+import { commandNames } from '../../helpers/commands';
 
 const rds = mockClient(RDSClient);
 const cloudwatch = mockClient(CloudWatchClient);

@@ -9,9 +9,9 @@ import {
   probeSampling,
   scheduleIntervalSeconds,
   type AlarmSpec,
-} from '../../functions/core/detection';
-import { alarmNames } from '../../functions/core/plan';
-import { examplePlan } from '../helpers/plan';
+} from '../../../functions/core/detection';
+import { alarmNames } from '../../../functions/core/plan';
+import { examplePlan } from '../../helpers/plan';
 
 const byName = (specs: AlarmSpec[], name: string): AlarmSpec => {
   const spec = specs.find((s) => s.name === name);

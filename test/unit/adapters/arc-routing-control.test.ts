@@ -19,14 +19,14 @@ import {
   ValidationException,
 } from '@aws-sdk/client-route53-recovery-cluster';
 import { mockClient } from 'aws-sdk-client-mock';
-import { endpointOrder, pointsAtRecovery } from '../../functions/adapters/arc-routing-control';
-import { resetClients } from '../../functions/core/clients';
-import type { Mode, ResourceStep } from '../../functions/core/contract';
-import type { ArcRoutingControlResource, Plan } from '../../functions/core/plan';
-import { flipTraffic } from '../../functions/flip-traffic';
-import { examplePlan } from '../helpers/plan';
-import { previousStep, reconcileInput, regionOf, stageContext } from '../helpers/stage';
-import { commandNames } from '../helpers/commands';
+import { endpointOrder, pointsAtRecovery } from '../../../functions/adapters/arc-routing-control';
+import { resetClients } from '../../../functions/core/clients';
+import type { Mode, ResourceStep } from '../../../functions/core/contract';
+import type { ArcRoutingControlResource, Plan } from '../../../functions/core/plan';
+import { flipTraffic } from '../../../functions/flip-traffic';
+import { examplePlan } from '../../helpers/plan';
+import { previousStep, reconcileInput, regionOf, stageContext } from '../../helpers/stage';
+import { commandNames } from '../../helpers/commands';
 
 const arc = mockClient(Route53RecoveryClusterClient);
 

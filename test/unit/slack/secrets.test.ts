@@ -1,7 +1,7 @@
 import { clearCaches } from '@aws-lambda-powertools/parameters';
 import { GetParameterCommand, ParameterNotFound, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
-import { slackBotToken, slackSigningSecret } from '../../functions/slack/secrets';
+import { slackBotToken, slackSigningSecret } from '../../../functions/slack/secrets';
 
 const ssm = mockClient(SSMClient);
 const NAME = '/failover/example/slack-bot-token';

@@ -15,11 +15,11 @@ import {
   type AttributeValue,
 } from '@aws-sdk/client-dynamodb';
 import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
-import { resetClients } from '../../functions/core/clients';
-import type { Plan } from '../../functions/core/plan';
-import { acquire, decide, drillLeaseId, failoverLeaseId, markActing, readLease, release, type Lease, type LeaseClaim } from '../../functions/core/single-flight';
-import { useDynaliteLeaseTable } from '../helpers/lease-table';
-import { examplePlan } from '../helpers/plan';
+import { resetClients } from '../../../functions/core/clients';
+import type { Plan } from '../../../functions/core/plan';
+import { acquire, decide, drillLeaseId, failoverLeaseId, markActing, readLease, release, type Lease, type LeaseClaim } from '../../../functions/core/single-flight';
+import { useDynaliteLeaseTable } from '../../helpers/lease-table';
+import { examplePlan } from '../../helpers/plan';
 
 const plan: Plan = examplePlan((raw) => (raw.singleFlight = { leaseSeconds: 3600, cooldownSeconds: 1800 }));
 const T0 = new Date('2025-03-04T10:00:00.000Z');

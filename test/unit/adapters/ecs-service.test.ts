@@ -1,10 +1,10 @@
 import { DescribeServicesCommand, ECSClient, ServerException, UpdateServiceCommand, type Service } from '@aws-sdk/client-ecs';
 import { ApplicationAutoScalingClient, DescribeScalableTargetsCommand, RegisterScalableTargetCommand } from '@aws-sdk/client-application-auto-scaling';
 import { mockClient } from 'aws-sdk-client-mock';
-import type { Mode, ResourceStep } from '../../functions/core/contract';
-import type { EcsServiceResource } from '../../functions/core/plan';
-import { scaleEuCompute } from '../../functions/scale-eu-compute';
-import { previousStep, reconcileInput, regionOf, stageContext } from '../helpers/stage';
+import type { Mode, ResourceStep } from '../../../functions/core/contract';
+import type { EcsServiceResource } from '../../../functions/core/plan';
+import { scaleEuCompute } from '../../../functions/scale-eu-compute';
+import { previousStep, reconcileInput, regionOf, stageContext } from '../../helpers/stage';
 
 const ecs = mockClient(ECSClient);
 const autoscaling = mockClient(ApplicationAutoScalingClient);

@@ -1,7 +1,7 @@
 import { DynamoDBClient, GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { configureApprovalsStore, finish, fromItem, get } from '../../functions/slack/approvals-store';
-import { approvalAttributes, approvalFixture } from '../helpers/fixtures';
+import { configureApprovalsStore, finish, fromItem, get } from '../../../functions/slack/approvals-store';
+import { approvalAttributes, approvalFixture } from '../../helpers/fixtures';
 
 const ddb = mockClient(DynamoDBClient);
 const item = approvalFixture();

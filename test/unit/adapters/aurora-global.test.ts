@@ -12,15 +12,15 @@ import {
   type GlobalCluster,
 } from '@aws-sdk/client-rds';
 import { mockClient } from 'aws-sdk-client-mock';
-import type { Mode, ResourceStep, StartResult } from '../../functions/core/contract';
-import type { AuroraGlobalResource } from '../../functions/core/plan';
-import { promoteEuDatabase } from '../../functions/promote-eu-database';
-import { NOW, previousStep, reconcileInput, regionOf, stageContext } from '../helpers/stage';
-import { ledgerPrimaryCluster, metricSeries, perMinute, perPeriod } from '../helpers/rds-responses';
-import { examplePlan } from '../helpers/plan';
-import type { FenceContext } from '../../functions/adapters/types';
-import { fencer, replication } from '../../functions/adapters/aurora-global';
-import { commandNames } from '../helpers/commands';
+import type { Mode, ResourceStep, StartResult } from '../../../functions/core/contract';
+import type { AuroraGlobalResource } from '../../../functions/core/plan';
+import { promoteEuDatabase } from '../../../functions/promote-eu-database';
+import { NOW, previousStep, reconcileInput, regionOf, stageContext } from '../../helpers/stage';
+import { ledgerPrimaryCluster, metricSeries, perMinute, perPeriod } from '../../helpers/rds-responses';
+import { examplePlan } from '../../helpers/plan';
+import type { FenceContext } from '../../../functions/adapters/types';
+import { fencer, replication } from '../../../functions/adapters/aurora-global';
+import { commandNames } from '../../helpers/commands';
 
 const rds = mockClient(RDSClient);
 const cloudwatch = mockClient(CloudWatchClient);

@@ -1,4 +1,4 @@
-import { matchesEventPattern } from '../../local/event-pattern';
+import { matchesEventPattern } from '../../../local/event-pattern';
 
 describe('matchesEventPattern', () => {
   const event = { source: 'aws.cloudwatch', detail: { alarmName: 'a-1', state: { value: 'ALARM' }, tags: ['x', 'y'], n: 5 } };

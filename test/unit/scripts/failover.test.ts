@@ -1,9 +1,9 @@
 import { ConditionalCheckFailedException, DynamoDBClient, GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { ListStateMachinesCommand, SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient, SFNServiceException, StartExecutionCommand, TaskTimedOut } from '@aws-sdk/client-sfn';
 import { mockClient } from 'aws-sdk-client-mock';
-import { main, type Io } from '../../scripts/failover';
-import { approvalAttributes, approvalFixture } from '../helpers/fixtures';
-import { examplePlan } from '../helpers/plan';
+import { main, type Io } from '../../../scripts/failover';
+import { approvalAttributes, approvalFixture } from '../../helpers/fixtures';
+import { examplePlan } from '../../helpers/plan';
 
 const sfn = mockClient(SFNClient);
 const ddb = mockClient(DynamoDBClient);

@@ -1,4 +1,4 @@
-import { postMessage, respond, updateMessage } from '../../functions/slack/slack-api';
+import { postMessage, respond, updateMessage } from '../../../functions/slack/slack-api';
 
 const TOKEN = 'xoxb-1111-2222-abcdefghijklmnop';
 const RESPONSE_URL = 'https://hooks.slack.com/actions/T0123/456/abcdef';
@@ -94,7 +94,7 @@ describe('slack-api', () => {
     process.env.SLACK_API_URL = 'http://127.0.0.1:4010/api/';
     try {
       await jest.isolateModulesAsync(async () => {
-        const fresh = require('../../functions/slack/slack-api') as typeof import('../../functions/slack/slack-api');
+        const fresh = require('../../../functions/slack/slack-api') as typeof import('../../../functions/slack/slack-api');
         await fresh.postMessage(TOKEN, { channel: 'C0123FAILOVER', text: 'x' });
       });
     } finally {

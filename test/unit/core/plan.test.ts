@@ -1,6 +1,6 @@
-import { InvalidPlanError } from '../../functions/core/errors';
-import { parsePlan, planSchema } from '../../functions/core/plan';
-import { examplePlan, rawExamplePlan, route53WeightedTraffic } from '../helpers/plan';
+import { InvalidPlanError } from '../../../functions/core/errors';
+import { parsePlan, planSchema } from '../../../functions/core/plan';
+import { examplePlan, rawExamplePlan, route53WeightedTraffic } from '../../helpers/plan';
 
 /** The error `examplePlan(edit)` throws, so a test can look at its name and message. */
 function planError(edit: (raw: Record<string, any>) => void): Error {
