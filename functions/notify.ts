@@ -12,7 +12,7 @@
 import { PutEventsCommand } from '@aws-sdk/client-eventbridge';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { z } from 'zod';
-import type { FailoverState, ResourceStep } from './core/contract';
+import type { ResourceStep } from './core/contract';
 import { eventbridge } from './core/clients';
 import { awsCall, NotificationFailedError } from './core/errors';
 import { metrics } from './core/powertools';
@@ -24,7 +24,7 @@ import { slackBotToken } from './slack/secrets';
 const inputSchema = z.object({
   outcome: z.enum(['succeeded', 'failed', 'no-failover']),
   execution: z.object({ id: z.string(), startTime: z.string() }),
-  state: z.object({ plan: stateParts.plan }).passthrough(),
+  state: stateParts.state,
 });
 export type NotifyInput = z.infer<typeof inputSchema>;
 
@@ -56,7 +56,7 @@ function timed(name: string, part: { startedAt: string; finishedAt: string } | u
 
 /** Per-stage timings, the data-loss estimate and the headline of one execution (pure). */
 export function summarize(input: NotifyInput, now: Date) {
-  const state = input.state as unknown as FailoverState;
+  const { state } = input;
   const drill = state.start?.mode === 'drill';
   const outcome = drill && input.outcome === 'succeeded' ? 'drill' : input.outcome;
   const scale = Array.isArray(state.recovery?.scale) ? state.recovery.scale : undefined;
@@ -131,7 +131,7 @@ function slackText(s: Summary): string {
  * the failover again at once.
  */
 export function trafficMoved(input: NotifyInput): boolean {
-  const state = input.state as unknown as FailoverState;
+  const { state } = input;
   if (isDrill(input)) return false;
   if (input.outcome === 'succeeded') return true;
   const traffic = state.recovery?.traffic;
@@ -140,8 +140,9 @@ export function trafficMoved(input: NotifyInput): boolean {
 
 /** A drill, from the accepted start or, when the run failed before it was accepted, from the request. */
 function isDrill(input: NotifyInput): boolean {
-  const state = input.state as unknown as FailoverState & { request?: { mode?: unknown } };
-  return (state.start?.mode ?? state.request?.mode) === 'drill';
+  const { state } = input;
+  const requested = state.request && typeof state.request === 'object' && 'mode' in state.request ? state.request.mode : undefined;
+  return (state.start?.mode ?? requested) === 'drill';
 }
 
 export async function notify(input: NotifyInput, ctx: StageContext): Promise<{ detailType: string; slackTs?: string; eventId?: string; lease: ReleaseResult }> {

@@ -42,7 +42,7 @@ function atFault(adapter: ReconcileAdapter<DatabaseResource>, faultAt: Date): Re
 
 export async function promoteEuDatabase(input: PromoteInput, ctx: StageContext): Promise<ResourceStep> {
   const db = input.resource;
-  const step = await reconcile(atFault(databaseKind(db).promote, faultAtOf(input.start as StartResult)), input, ctx, {
+  const step = await reconcile(atFault(databaseKind(db).promote, faultAtOf(input.start)), input, ctx, {
     timeoutSeconds: db.promotionTimeoutSeconds,
     deadlineError: (message, pending) =>
       pending.phase === 'catching-up' ? new ReplicaCatchUpDeadlineExceededError(message) : new PromotionDeadlineExceededError(message),

@@ -17,22 +17,9 @@ import { putPending, setMessageTs, type ApprovalGate } from './slack/approvals-s
 import { NotificationFailedError } from './core/errors';
 import { logger } from './core/powertools';
 import { stageHandler, stateParts, isoAfter, type StageContext } from './core/stage';
-import { approvalRequestMessage, approvalTitle, type FenceSummary } from './slack/messages';
+import { approvalRequestMessage, approvalTitle } from './slack/messages';
 import { postMessage, updateMessage } from './slack/slack-api';
 import { slackBotToken } from './slack/secrets';
-
-const fenceSchema = z
-  .object({
-    confirmed: z.boolean().optional(),
-    steps: z
-      .array(
-        z
-          .object({ resource: z.string(), kind: z.string().optional(), confirmed: z.boolean(), action: z.string().optional(), detail: z.string().optional() })
-          .loose(),
-      )
-      .optional(),
-  })
-  .loose();
 
 export const requestApprovalInputSchema = z.object({
   /** `$$.Task.Token`: up to 2,048 characters, never logged. */
@@ -41,7 +28,7 @@ export const requestApprovalInputSchema = z.object({
   plan: stateParts.plan,
   start: stateParts.start,
   detection: stateParts.detection,
-  fence: fenceSchema.optional(),
+  fence: stateParts.fence.optional(),
   /** What the state machine does on the gate's timeout, when it differs from `detection.onApprovalTimeout`. */
   onTimeout: z.enum(['abort', 'proceed']).optional(),
 });
@@ -84,7 +71,7 @@ export async function requestApproval(input: RequestApprovalInput, ctx: StageCon
   });
 
   const token = await slackBotToken(plan.slack.botTokenParameter);
-  const message = approvalRequestMessage({ approvalId, gate, plan, start, detection, fence: input.fence as FenceSummary | undefined, onTimeout });
+  const message = approvalRequestMessage({ approvalId, gate, plan, start, detection, fence: input.fence, onTimeout });
 
   if (stored.messageTs) {
     try {

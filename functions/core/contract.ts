@@ -8,7 +8,7 @@
  * history holds the whole story and every handler is a function of its input.
  */
 import { z } from 'zod';
-import type { Classification, Plan } from './plan';
+import { CLASSIFICATIONS, planSchema, type Plan } from './plan';
 
 export const MODES = ['failover', 'switchover', 'drill'] as const;
 export type Mode = (typeof MODES)[number];
@@ -82,127 +82,142 @@ export function faultTimeOf(event: AlarmEvent, alarm?: { periodSeconds: number; 
   return new Date(Number.isFinite(earliest) ? earliest : Date.now()).toISOString();
 }
 
-export interface ExecutionRef {
-  id: string;
-  name: string;
-  startTime: string;
-  stateMachineId: string;
-}
+// ---- the state document, part by part: zod schemas, types inferred from them, parsed at each stage's entry ----
+// Objects are not strict: a part written by an older version of a stage, or with keys a later
+// version adds, still parses (unknown keys are dropped from what the stage reads).
 
 /** Result of AcceptStartRequest (`$.start`). */
-export interface StartResult {
-  trigger: 'alarm' | 'manual' | 'schedule';
-  mode: Mode;
-  reason: string;
-  requestedBy: string;
-  alarmName?: string;
-  alarmKind?: 'health' | 'replication-lag' | 'database';
-  executionId: string;
-  startedAt: string;
+export const startResultSchema = z.object({
+  trigger: z.enum(['alarm', 'manual', 'schedule']),
+  mode: z.enum(MODES),
+  reason: z.string(),
+  requestedBy: z.string(),
+  alarmName: z.string().optional(),
+  alarmKind: z.enum(['health', 'replication-lag', 'database']).optional(),
+  executionId: z.string(),
+  startedAt: z.string(),
   /**
    * When the primary was first seen failing (see {@link faultTimeOf}); absent for manual and
    * scheduled starts, where the stages use `startedAt`. The replication gap is read at this time.
    */
-  faultAt?: string;
+  faultAt: z.string().optional(),
   /** Set when another execution of this state machine is already handling the failover (at-least-once events). */
-  duplicateOf?: string;
+  duplicateOf: z.string().optional(),
   /** Why this start is a duplicate (same incident, a run already acting, cool-down, a drill yielding). */
-  duplicateReason?: string;
+  duplicateReason: z.string().optional(),
   /** The execution this run took the lease from (a different incident still deciding). */
-  tookOverFrom?: string;
-}
+  tookOverFrom: z.string().optional(),
+});
+export type StartResult = z.infer<typeof startResultSchema>;
 
-export interface ProbeResult {
-  name: string;
-  url: string;
-  healthy: boolean;
+export const probeResultSchema = z.object({
+  name: z.string(),
+  url: z.string(),
+  healthy: z.boolean(),
   /** The last HTTP status seen, healthy or not: absent when nothing answered (the region does not answer HTTP). */
-  status?: number;
-  error?: string;
-  attempts: number;
-}
+  status: z.number().optional(),
+  error: z.string().optional(),
+  attempts: z.number(),
+});
+export type ProbeResult = z.infer<typeof probeResultSchema>;
 
-export interface ReplicationObservation {
-  database: string;
-  kind: string;
+export const replicationObservationSchema = z.object({
+  database: z.string(),
+  kind: z.string(),
   /** replicating | broken | promoted (recovery side already writable) | unknown */
-  status: 'replicating' | 'broken' | 'promoted' | 'unknown';
+  status: z.enum(['replicating', 'broken', 'promoted', 'unknown']),
   /** The replication gap at the fault (seconds); absent when unknown (no valid datapoint), never guessed. */
-  lagSeconds?: number;
+  lagSeconds: z.number().optional(),
   /** How the gap was read, or why it is unknown ("unknown: no ReplicaLag datapoint at or before …"). */
-  lagDetail?: string;
-  detail: string;
+  lagDetail: z.string().optional(),
+  detail: z.string(),
   /** Why this database is not ready to be promoted (backups disabled on an RDS replica); empty or absent when ready. */
-  notReady?: string[];
-}
+  notReady: z.array(z.string()).optional(),
+});
+export type ReplicationObservation = z.infer<typeof replicationObservationSchema>;
 
 /** Result of ConfirmRegionFailure (`$.detection`). */
-export interface DetectionResult {
-  classification: Classification;
-  action: 'failover' | 'switchover' | 'drill' | 'notify-only';
-  approvalRequired: boolean;
-  onApprovalTimeout: 'abort' | 'proceed';
-  rpoAtRisk: boolean;
+export const detectionResultSchema = z.object({
+  classification: z.enum(CLASSIFICATIONS),
+  action: z.enum(['failover', 'switchover', 'drill', 'notify-only']),
+  approvalRequired: z.boolean(),
+  onApprovalTimeout: z.enum(['abort', 'proceed']),
+  rpoAtRisk: z.boolean(),
   /** Worst replication gap seen (seconds): the data-loss estimate of an unplanned failover. */
-  replicationGapSeconds: number | null;
-  reasons: string[];
+  replicationGapSeconds: z.number().nullable(),
+  reasons: z.array(z.string()),
   /** When the primary was first seen failing (or the execution start): the replication gap is read at this time. */
-  faultAt?: string;
+  faultAt: z.string().optional(),
   /** Why the plan is not ready to fail over (alarms MISSING / INSUFFICIENT_DATA, backups disabled); a failover with any needs approval. */
-  notReady?: string[];
-  evidence: {
-    probes: ProbeResult[];
-    alarms: Array<{ name: string; state: string }>;
-    replication: ReplicationObservation[];
-    trafficOnRecovery: boolean;
-  };
-  startedAt: string;
-  finishedAt: string;
-}
+  notReady: z.array(z.string()).optional(),
+  evidence: z.object({
+    probes: z.array(probeResultSchema),
+    alarms: z.array(z.object({ name: z.string(), state: z.string() })),
+    replication: z.array(replicationObservationSchema),
+    trafficOnRecovery: z.boolean(),
+  }),
+  startedAt: z.string(),
+  finishedAt: z.string(),
+});
+export type DetectionResult = z.infer<typeof detectionResultSchema>;
 
 /** What a human (or the timeout policy) decided (`$.approval`). */
-export interface ApprovalDecision {
-  approved: boolean;
-  decidedBy: string;
-  decidedAt: string;
-  via: 'slack' | 'cli' | 'manual-start' | 'timeout-policy' | 'policy';
-  comment?: string;
+export const approvalDecisionSchema = z.object({
+  approved: z.boolean(),
+  decidedBy: z.string(),
+  decidedAt: z.string(),
+  via: z.enum(['slack', 'cli', 'manual-start', 'timeout-policy', 'policy']),
+  comment: z.string().optional(),
   /** Who ran the operator CLI that decided (local user and host), for the audit. */
-  operator?: { user: string; host: string };
-}
+  operator: z.object({ user: z.string(), host: z.string() }).optional(),
+});
+export type ApprovalDecision = z.infer<typeof approvalDecisionSchema>;
 
 /** One resource's step in a stage. */
-export interface ResourceStep {
-  resource: string;
-  kind: string;
-  done: boolean;
-  phase: string;
-  detail: string;
+export const resourceStepSchema = z.object({
+  resource: z.string(),
+  kind: z.string(),
+  done: z.boolean(),
+  phase: z.string(),
+  detail: z.string(),
   /** Drill mode: what the stage would have done, with no mutating call made. */
-  wouldDo?: string;
-  mutated: boolean;
-  startedAt: string;
-  deadline: string;
-  finishedAt?: string;
+  wouldDo: z.string().optional(),
+  mutated: z.boolean(),
+  startedAt: z.string(),
+  deadline: z.string(),
+  finishedAt: z.string().optional(),
   /** Promotion only: the replication gap when the database was promoted (seconds), the data-loss estimate. */
-  lagSecondsAtPromotion?: number | null;
+  lagSecondsAtPromotion: z.number().nullable().optional(),
   /** An identifier of the change under way (Route 53 change id), carried between polls. */
-  ref?: string;
-}
+  ref: z.string().optional(),
+});
+export type ResourceStep = z.infer<typeof resourceStepSchema>;
 
 /** confirmed: the fence is in place (evidence read back); unconfirmed: not shown in time or not in place; skipped: nothing to fence at this layer. */
-export type FenceStepStatus = 'confirmed' | 'unconfirmed' | 'skipped';
+export const FENCE_STEP_STATUSES = ['confirmed', 'unconfirmed', 'skipped'] as const;
+export type FenceStepStatus = (typeof FENCE_STEP_STATUSES)[number];
 
-export interface FenceResult {
+export const fenceStepSchema = z.object({
+  resource: z.string(),
+  kind: z.string(),
+  status: z.enum(FENCE_STEP_STATUSES),
+  confirmed: z.boolean(),
+  action: z.string(),
+  detail: z.string(),
+  wouldDo: z.string().optional(),
+});
+
+export const fenceResultSchema = z.object({
   /** Every step confirmed or skipped (the state machine's Choice reads this). */
-  confirmed: boolean;
-  approvalNeeded: boolean;
-  steps: Array<{ resource: string; kind: string; status: FenceStepStatus; confirmed: boolean; action: string; detail: string; wouldDo?: string }>;
+  confirmed: z.boolean(),
+  approvalNeeded: z.boolean(),
+  steps: z.array(fenceStepSchema),
   /** The budget the whole stage had (plan.fence.timeoutSeconds, less if the stage deadline was nearer). */
-  budgetSeconds?: number;
-  startedAt: string;
-  finishedAt: string;
-}
+  budgetSeconds: z.number().optional(),
+  startedAt: z.string(),
+  finishedAt: z.string(),
+});
+export type FenceResult = z.infer<typeof fenceResultSchema>;
 
 /**
  * After promotion, whether the old primary database refuses writes, from the same control-plane
@@ -210,42 +225,53 @@ export interface FenceResult {
  * `unreachable` is recorded, not a failure (a dead region); `accepts-writes` fails the smoke stage
  * with `OldPrimaryWritable`; `no-database-fence` when the plan fences this database by compute only.
  */
-export type FenceRecheckStatus = 'refuses-writes' | 'accepts-writes' | 'unreachable' | 'no-database-fence';
+export const FENCE_RECHECK_STATUSES = ['refuses-writes', 'accepts-writes', 'unreachable', 'no-database-fence'] as const;
+export type FenceRecheckStatus = (typeof FENCE_RECHECK_STATUSES)[number];
 
-export interface SmokeResult {
-  passed: boolean;
-  checks: Array<{ name: string; ok: boolean; status?: number; detail: string; durationMs: number }>;
-  fenceRecheck?: Array<{ database: string; kind: string; status: FenceRecheckStatus; detail: string }>;
-  startedAt: string;
-  finishedAt: string;
-}
+export const smokeResultSchema = z.object({
+  passed: z.boolean(),
+  checks: z.array(z.object({ name: z.string(), ok: z.boolean(), status: z.number().optional(), detail: z.string(), durationMs: z.number() })),
+  fenceRecheck: z.array(z.object({ database: z.string(), kind: z.string(), status: z.enum(FENCE_RECHECK_STATUSES), detail: z.string() })).optional(),
+  startedAt: z.string(),
+  finishedAt: z.string(),
+});
+export type SmokeResult = z.infer<typeof smokeResultSchema>;
 
-/** The state document that flows through the failover state machine. */
-export interface FailoverState {
-  request: unknown;
-  plan: Plan;
-  start?: StartResult;
-  detection?: DetectionResult;
-  approval?: ApprovalDecision;
-  fence?: FenceResult;
-  /** Promotion then traffic (branch 1) and scale-up (branch 2); a scale-up that missed its deadline is `ScaleIncomplete`. */
-  recovery?: { promotion: ResourceStep[]; traffic: ResourceStep[]; scale: ResourceStep[] | ScaleIncomplete };
-  smoke?: SmokeResult;
-  error?: { Error: string; Cause: string };
-}
+/** A Step Functions error as a Catch's ResultPath records it. */
+const stateErrorSchema = z.object({ Error: z.string(), Cause: z.string() });
 
 /** Scale-up did not reach failover capacity in time: the run went on with what was running. */
-export interface ScaleIncomplete {
-  incomplete: true;
-  error: { Error: string; Cause: string };
-}
+export const scaleIncompleteSchema = z.object({ incomplete: z.literal(true), error: stateErrorSchema });
+export type ScaleIncomplete = z.infer<typeof scaleIncompleteSchema>;
+
+/**
+ * The state document that flows through the failover state machine, every part optional: notify
+ * reads it on every path, including a failure that ended the run before most parts existed. Loose:
+ * the state machine's own keys (the request, Map bookkeeping) pass through.
+ */
+export const failoverStateSchema = z
+  .object({
+    request: z.unknown().optional(),
+    plan: planSchema,
+    start: startResultSchema.optional(),
+    detection: detectionResultSchema.optional(),
+    approval: approvalDecisionSchema.optional(),
+    fence: fenceResultSchema.optional(),
+    /** Promotion then traffic (branch 1) and scale-up (branch 2); a scale-up that missed its deadline is `ScaleIncomplete`. */
+    recovery: z
+      .object({ promotion: z.array(resourceStepSchema), traffic: z.array(resourceStepSchema), scale: z.union([z.array(resourceStepSchema), scaleIncompleteSchema]) })
+      .optional(),
+    smoke: smokeResultSchema.optional(),
+    error: stateErrorSchema.optional(),
+  })
+  .loose();
+export type FailoverState = z.infer<typeof failoverStateSchema>;
 
 /** The input of one Map iteration of a reconcile loop (promote / scale / flip). */
 export interface ReconcileInput<R> {
   resource: R;
   plan: Plan;
   start: StartResult;
-  detection?: DetectionResult;
   /** When the fence stage finished (promotion only): a planned switchover trusts only lag data from after it. */
   fencedAt?: string;
   previous?: ResourceStep;

@@ -7,6 +7,7 @@ import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { Context } from 'aws-lambda';
 import { z } from 'zod';
 import { FailoverError, InvalidInputError, InvalidPlanError, StageDeadlineExceededError } from './errors';
+import { detectionResultSchema, failoverStateSchema, fenceResultSchema, resourceStepSchema, startResultSchema } from './contract';
 import { formatIssues, planSchema } from './plan';
 import { logger, metrics } from './powertools';
 
@@ -107,27 +108,14 @@ function executionIdOf(event: unknown): string | undefined {
   return typeof id === 'string' ? id : undefined;
 }
 
-/** zod schemas for the pieces of the state document a stage may read. Kept loose where the state machine produced them. */
+/** The parts of the state document a stage may read: the schemas of functions/core/contract.ts. */
 export const stateParts = {
   plan: planSchema,
-  start: z.object({
-    trigger: z.enum(['alarm', 'manual', 'schedule']),
-    mode: z.enum(['failover', 'switchover', 'drill']),
-    reason: z.string(),
-    requestedBy: z.string(),
-    alarmName: z.string().optional(),
-    alarmKind: z.enum(['health', 'replication-lag', 'database']).optional(),
-    executionId: z.string(),
-    startedAt: z.string(),
-    duplicateOf: z.string().optional(),
-    duplicateReason: z.string().optional(),
-    tookOverFrom: z.string().optional(),
-    /** When the failure began (the first failing signal): the replication gap is read at this time. */
-    faultAt: z.string().optional(),
-  }),
-  detection: z.custom<import('./contract').DetectionResult>((v) => !!v && typeof v === 'object' && 'classification' in v, 'detection result missing'),
-  approval: z.custom<import('./contract').ApprovalDecision>((v) => !!v && typeof v === 'object' && 'approved' in v, 'approval decision missing'),
-  step: z.custom<import('./contract').ResourceStep>((v) => !!v && typeof v === 'object' && 'deadline' in v, 'previous step missing'),
+  start: startResultSchema,
+  detection: detectionResultSchema,
+  fence: fenceResultSchema,
+  step: resourceStepSchema,
+  state: failoverStateSchema,
 };
 
 /** Input of one iteration of a reconcile loop (promote / scale / flip): the resource, the plan, the start, the previous step. */

@@ -8,7 +8,7 @@
  * stays in DynamoDB (functions/slack/approvals-store.ts).
  */
 import type { ApprovalGate } from './approvals-store';
-import type { DetectionResult, StartResult } from '../core/contract';
+import type { DetectionResult, FenceResult, StartResult } from '../core/contract';
 import type { Plan } from '../core/plan';
 import type { Block, SlackMessage } from './slack-api';
 
@@ -21,19 +21,14 @@ export const DECISION_BLOCK_ID = 'approval_decision';
 /** Slack limits (Block Kit reference). */
 const LIMITS = { header: 150, section: 3000, context: 2000, confirmText: 300, blocks: 50, buttonValue: 2000, text: 3000 };
 
-/** The fence result as the gate reads it: only unconfirmed steps matter here. */
-export interface FenceSummary {
-  confirmed?: boolean;
-  steps?: Array<{ resource: string; kind?: string; confirmed: boolean; action?: string; detail?: string }>;
-}
-
 export interface ApprovalRequestInput {
   approvalId: string;
   gate: ApprovalGate;
   plan: Plan;
   start: StartResult;
   detection: DetectionResult;
-  fence?: FenceSummary;
+  /** The fence result (the unfenced-promotion gate lists its unconfirmed steps). */
+  fence?: FenceResult;
   /** What silence means; defaults to the detection's policy. */
   onTimeout?: 'abort' | 'proceed';
 }

@@ -1,6 +1,6 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import type { ApprovalItem } from '../../functions/slack/approvals-store';
-import type { DetectionResult, StartResult } from '../../functions/core/contract';
+import type { DetectionResult, FenceResult, StartResult } from '../../functions/core/contract';
 
 /** `$.start` of an execution started by the US health alarm. */
 export function startFixture(overrides: Partial<StartResult> = {}): StartResult {
@@ -87,4 +87,9 @@ export function approvalAttributes(item: ApprovalItem): Record<string, Attribute
   }
   if (item.timeoutSeconds !== undefined) out.timeoutSeconds = { N: String(item.timeoutSeconds) };
   return out;
+}
+
+/** `$.fence` of a fence the primary region did not confirm (unreachable): the unfenced-promotion gate's input. */
+export function unconfirmedFenceFixture(steps: FenceResult['steps'] = []): FenceResult {
+  return { confirmed: false, approvalNeeded: true, steps, budgetSeconds: 20, startedAt: '2025-03-04T10:01:00.000Z', finishedAt: '2025-03-04T10:01:20.000Z' };
 }

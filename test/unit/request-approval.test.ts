@@ -3,7 +3,7 @@ import { GetParameterCommand, SSMClient } from '@aws-sdk/client-ssm';
 import { mockClient } from 'aws-sdk-client-mock';
 import { defaultContext, stageHandler, type StageContext } from '../../functions/core/stage';
 import { approvalIdFor, requestApproval, requestApprovalInputSchema, type RequestApprovalInput } from '../../functions/request-approval';
-import { approvalAttributes, approvalFixture, detectionFixture, startFixture } from '../helpers/fixtures';
+import { approvalAttributes, approvalFixture, detectionFixture, startFixture, unconfirmedFenceFixture } from '../helpers/fixtures';
 import { examplePlan } from '../helpers/plan';
 import { captureLogs } from '../helpers/logs';
 
@@ -114,7 +114,7 @@ describe('request-approval', () => {
   });
 
   it('warns that the primary is not fenced and lists the unconfirmed fence steps at the unfenced-promotion gate', async () => {
-    const fence = { confirmed: false, steps: [{ resource: 'payments-api', kind: 'ecs-service', confirmed: false, action: 'scale to 0', detail: 'us-east-1 ECS unreachable' }] };
+    const fence = unconfirmedFenceFixture([{ resource: 'payments-api', kind: 'ecs-service', status: 'unconfirmed', confirmed: false, action: 'scale to 0', detail: 'us-east-1 ECS unreachable' }]);
     await requestApproval(input({ gate: 'unfenced-promotion', fence }), ctx);
 
     const text = JSON.stringify(fetchBody().blocks);
@@ -124,7 +124,7 @@ describe('request-approval', () => {
 
   it('forces abort on timeout at the unfenced-promotion gate even when the detection policy is proceed (silence never approves an unfenced promotion)', async () => {
     const detection = { ...detectionFixture(), onApprovalTimeout: 'proceed' as const };
-    await requestApproval(input({ gate: 'unfenced-promotion', detection, fence: { confirmed: false, steps: [] } }), ctx);
+    await requestApproval(input({ gate: 'unfenced-promotion', detection, fence: unconfirmedFenceFixture() }), ctx);
 
     expect(ddb).toHaveReceivedNthCommandWith(1, UpdateItemCommand, {
       Key: { approvalId: { S: approvalIdFor(startFixture().executionId, 'unfenced-promotion') } },
