@@ -182,6 +182,13 @@ describe('request-approval', () => {
     expect(fetchSpy).not.toHaveBeenCalled();
   });
 
+  it('rejects a detection that does not match the state contract as InvalidInput naming the field, before storing anything', async () => {
+    const { reasons: _dropped, ...withoutReasons } = detectionFixture();
+    await expect(handler(input({ detection: withoutReasons as never }))).rejects.toMatchObject({ name: 'InvalidInput', message: expect.stringContaining('detection.reasons') });
+    await expect(handler(input({ detection: { ...detectionFixture(), classification: 'meteor-strike' as never } }))).rejects.toMatchObject({ name: 'InvalidInput', message: expect.stringContaining('detection.classification') });
+    expect(ddb).not.toHaveReceivedCommand(UpdateItemCommand);
+  });
+
   it('rejects an empty task token as InvalidInput', async () => {
     await expect(handler(input({ taskToken: '' }))).rejects.toMatchObject({ name: 'InvalidInput' });
   });
