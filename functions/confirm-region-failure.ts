@@ -198,7 +198,12 @@ export async function confirmRegionFailure(input: ConfirmInput, ctx: StageContex
   ]);
   const evidence: Evidence = { probes, alarms, replication, trafficOnRecovery: onRecovery };
   const decision = classify(plan, start, evidence, reasons);
-  logger.info('detection', { classification: decision.classification, action: decision.action, approvalRequired: decision.approvalRequired, notReady: decision.notReady?.length ?? 0 });
+  logger.info('detection', {
+    classification: decision.classification,
+    action: decision.action,
+    approvalRequired: decision.approvalRequired,
+    notReady: decision.notReady?.length ?? 0,
+  });
   return { ...decision, faultAt: fault.at.toISOString(), evidence, startedAt: startedAt.toISOString(), finishedAt: ctx.now().toISOString() };
 }
 

@@ -155,11 +155,21 @@ export async function notify(input: NotifyInput, ctx: StageContext): Promise<{ d
   const lease = release(plan, input.execution.id, now, { failedOver: trafficMoved(input), drill: isDrill(input) });
   // Both channels are attempted; a failure of one does not silence the other.
   const [slack, event] = await Promise.allSettled([
-    slackBotToken(plan.slack.botTokenParameter).then((token) => postMessage(token, { channel: plan.slack.channel, text, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: text.slice(0, 2900) } }] })),
+    slackBotToken(plan.slack.botTokenParameter).then((token) =>
+      postMessage(token, { channel: plan.slack.channel, text, blocks: [{ type: 'section', text: { type: 'mrkdwn', text: text.slice(0, 2900) } }] }),
+    ),
     awsCall('events:PutEvents', () =>
       eventbridge(plan.recoveryRegion).send(
         new PutEventsCommand({
-          Entries: [{ EventBusName: plan.notifications.eventBusName, Source: 'failover.orchestrator', DetailType: summary.detailType, Detail: JSON.stringify(summary), Resources: [input.execution.id] }],
+          Entries: [
+            {
+              EventBusName: plan.notifications.eventBusName,
+              Source: 'failover.orchestrator',
+              DetailType: summary.detailType,
+              Detail: JSON.stringify(summary),
+              Resources: [input.execution.id],
+            },
+          ],
         }),
       ),
     ),

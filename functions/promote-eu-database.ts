@@ -44,8 +44,7 @@ export async function promoteEuDatabase(input: PromoteInput, ctx: StageContext):
   const db = input.resource;
   const step = await reconcile(atFault(databaseKind(db).promote, faultAtOf(input.start)), input, ctx, {
     timeoutSeconds: db.promotionTimeoutSeconds,
-    deadlineError: (message, pending) =>
-      pending.phase === 'catching-up' ? new ReplicaCatchUpDeadlineExceededError(message) : new PromotionDeadlineExceededError(message),
+    deadlineError: (message, pending) => (pending.phase === 'catching-up' ? new ReplicaCatchUpDeadlineExceededError(message) : new PromotionDeadlineExceededError(message)),
   });
   if (step.done && step.mutated && typeof step.lagSecondsAtPromotion === 'number') {
     metrics.addMetric('EstimatedDataLossSeconds', MetricUnit.Seconds, step.lagSecondsAtPromotion);

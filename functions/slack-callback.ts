@@ -72,10 +72,11 @@ const payloadSchema = z
     type: z.literal('block_actions'),
     user: z.object({ id: z.string().min(1), username: z.string().optional(), name: z.string().optional() }).loose(),
     response_url: z.string().url(),
-    actions: z
-      .array(z.object({ action_id: z.enum([APPROVE_ACTION_ID, REJECT_ACTION_ID]), value: z.string().regex(/^[0-9a-f]{32}$/) }).loose())
-      .min(1),
-    message: z.object({ blocks: z.array(z.unknown()).optional() }).loose().optional(),
+    actions: z.array(z.object({ action_id: z.enum([APPROVE_ACTION_ID, REJECT_ACTION_ID]), value: z.string().regex(/^[0-9a-f]{32}$/) }).loose()).min(1),
+    message: z
+      .object({ blocks: z.array(z.unknown()).optional() })
+      .loose()
+      .optional(),
   })
   .loose();
 type Payload = z.infer<typeof payloadSchema>;
@@ -286,10 +287,9 @@ async function handOff(task: SlackUpdateTask): Promise<void> {
     return;
   }
   try {
-    await lambda(ownRegion()).send(
-      new InvokeCommand({ FunctionName: functionName, InvocationType: 'Event', Payload: Buffer.from(JSON.stringify(task), 'utf8') }),
-      { abortSignal: AbortSignal.timeout(HANDOFF_BUDGET_MS) },
-    );
+    await lambda(ownRegion()).send(new InvokeCommand({ FunctionName: functionName, InvocationType: 'Event', Payload: Buffer.from(JSON.stringify(task), 'utf8') }), {
+      abortSignal: AbortSignal.timeout(HANDOFF_BUDGET_MS),
+    });
     logger.info('Slack message update handed off', { what: task.what });
   } catch (error) {
     logger.error('could not hand off the Slack message update; Slack is answered anyway', { what: task.what, error: describe(error) });

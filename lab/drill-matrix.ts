@@ -118,7 +118,14 @@ export async function main(argv: string[]): Promise<number> {
     ({ values } = parseArgs({
       args: argv,
       strict: true,
-      options: { runs: { type: 'string' }, scenario: { type: 'string' }, rate: { type: 'string' }, out: { type: 'string' }, json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        runs: { type: 'string' },
+        scenario: { type: 'string' },
+        rate: { type: 'string' },
+        out: { type: 'string' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
     }));
   } catch (e) {
     console.error(`${argsErrorMessage(e)}\n${USAGE}`);
@@ -161,7 +168,9 @@ export async function main(argv: string[]): Promise<number> {
       const summary = summaryFrom(stdout);
       const result: MatrixRun = summary ? { scenario, run, summary } : { scenario, run, error: `exit ${code}: ${stderr.trim().split('\n').pop() ?? ''}` };
       results.push(result);
-      console.error(`${scenario} #${run}: ${'summary' in result ? `${result.summary.outcome}, as expected: ${result.summary.asExpected}, RTO ${rtoCell(result.summary)}` : result.error}`);
+      console.error(
+        `${scenario} #${run}: ${'summary' in result ? `${result.summary.outcome}, as expected: ${result.summary.asExpected}, RTO ${rtoCell(result.summary)}` : result.error}`,
+      );
     }
   }
   if (values.json) console.log(JSON.stringify({ out, runs: results }));

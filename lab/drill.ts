@@ -111,7 +111,9 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
   try {
     say(`▶ scenario ${scenario.name}: ${scenario.description}`);
     await lab.start();
-    say(`▶ lab up in ${secs(lab.timings.upMs!)}: us-east-1 primary :${lab.state.primary.db.port} → eu-west-1 standby :${lab.state.recovery.db.port} streaming over a ${options.latencyMs} ms link; apps, front door, control plane, Slack ready`);
+    say(
+      `▶ lab up in ${secs(lab.timings.upMs!)}: us-east-1 primary :${lab.state.primary.db.port} → eu-west-1 standby :${lab.state.recovery.db.port} streaming over a ${options.latencyMs} ms link; apps, front door, control plane, Slack ready`,
+    );
     await scenario.prepare?.(lab);
 
     traffic = new TrafficGenerator({ port: lab.frontDoor.port, ratePerSecond: options.rate, rampMs: options.rampMs, maxDurationMs: EXECUTION_LIMIT_MS + 60_000 });
@@ -122,7 +124,9 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     // and the orchestrator would (rightly) call the gap at the fault unknown. Wait for the first one.
     {
       const waited = await waitForReplicaLagDatapoint(lab);
-      say(`▶ t=${rel(Date.now()).toFixed(1)} s the replica's first ReplicaLag datapoint is published (waited ${secs(waited)}: one every ${lab.lagPeriodSeconds} s${lab.lagPeriodSeconds === 60 ? ', as RDS' : '; RDS: 60 s'})`);
+      say(
+        `▶ t=${rel(Date.now()).toFixed(1)} s the replica's first ReplicaLag datapoint is published (waited ${secs(waited)}: one every ${lab.lagPeriodSeconds} s${lab.lagPeriodSeconds === 60 ? ', as RDS' : '; RDS: 60 s'})`,
+      );
     }
 
     // Same phase of the probe cycle for every scenario, so their detection times compare.
@@ -165,7 +169,9 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
       events.push({ t: rel(execution!.startDate.getTime()), label: 'execution started', kind: 'execution' });
       execution = execution!;
       events.push({ t: rel(execution.stopDate!.getTime()), label: `execution ${execution.status.toLowerCase()}`, kind: 'execution' });
-      say(`${execution.status === 'SUCCEEDED' ? '✓' : '✗'} t=${rel(execution.stopDate!.getTime()).toFixed(1)} s execution ${execution.status}${execution.error ? `: ${execution.error}` : ''}`);
+      say(
+        `${execution.status === 'SUCCEEDED' ? '✓' : '✗'} t=${rel(execution.stopDate!.getTime()).toFixed(1)} s execution ${execution.status}${execution.error ? `: ${execution.error}` : ''}`,
+      );
     } else {
       say(`· no execution started within ${secs(scenario.quietPeriodMs)}`);
     }
@@ -208,8 +214,12 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     const execEvents = execution?.events ?? [];
     const stageList = stages(execEvents);
     // The orchestrator's estimate: the largest gap it measured at promotion, or (when the run failed) what its notification said.
-    const lagsAtPromotion = (execution?.output?.recovery?.promotion ?? []).map((s: { lagSecondsAtPromotion?: number | null }) => s.lagSecondsAtPromotion).filter((v: unknown): v is number => typeof v === 'number');
-    const fromEvent = lab.state.events.map((e) => (e.detail as { estimatedDataLossSeconds?: unknown } | undefined)?.estimatedDataLossSeconds).find((v): v is number => typeof v === 'number');
+    const lagsAtPromotion = (execution?.output?.recovery?.promotion ?? [])
+      .map((s: { lagSecondsAtPromotion?: number | null }) => s.lagSecondsAtPromotion)
+      .filter((v: unknown): v is number => typeof v === 'number');
+    const fromEvent = lab.state.events
+      .map((e) => (e.detail as { estimatedDataLossSeconds?: unknown } | undefined)?.estimatedDataLossSeconds)
+      .find((v): v is number => typeof v === 'number');
     const estimatedWorst = lagsAtPromotion.length > 0 ? Math.max(...lagsAtPromotion) : fromEvent;
     const reportPath = join(options.outDir, 'report.html');
     const fence = fenceOutcome(execution);
@@ -244,22 +254,38 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     };
     const notes = [
       `Lab-sized settings: probes every ${lab.options.probeIntervalMs} ms, each alarm evaluated once per probe (${alarmRule(lab)}), DNS TTL ${lab.options.dnsTtlSeconds} s, state machine Wait states overridden to ${lab.options.pollMs} ms (the lab plan's polling says 1 s), retry pauses ${lab.options.retryMs} ms, DNS change in sync after ${lab.options.dnsSyncMs} ms, fence budget ${lab.plan.fence.timeoutSeconds} s, ReplicaLag published every ${lab.lagPeriodSeconds} s${lab.lagPeriodSeconds === 60 ? ' (as RDS)' : ' (RDS: 60 s)'}. On AWS these are 10–60 s each: see README, "Where the minutes go on AWS".`,
-      ...(scenario.outage ? [`Writes unavailable (longest gap between acknowledged writes after the ${scenario.name === 'planned-switchover' ? 'start' : 'fault'}): ${longestAckGapSeconds(log, faultAt, endAt)} s.`] : []),
+      ...(scenario.outage
+        ? [
+            `Writes unavailable (longest gap between acknowledged writes after the ${scenario.name === 'planned-switchover' ? 'start' : 'fault'}): ${longestAckGapSeconds(log, faultAt, endAt)} s.`,
+          ]
+        : []),
       ...(scenario.name === 'planned-switchover' ? ['For the planned switchover, RTO is measured from the moment the fence stopped writes in us-east-1.'] : []),
       ...(execution
-        ? ['Orchestration overhead is execution time outside Tasks and outside the part of each poll Wait while the system was not yet done. A Task retried by its Retry counts with all its attempts and the pauses between them (listed per stage), not as overhead.']
+        ? [
+            'Orchestration overhead is execution time outside Tasks and outside the part of each poll Wait while the system was not yet done. A Task retried by its Retry counts with all its attempts and the pauses between them (listed per stage), not as overhead.',
+          ]
         : []),
       ...(scenario.expectPromotion || promoted
         ? [`Replication: asynchronous streaming over a ${options.latencyMs} ms link; acknowledged-but-unreplicated transactions are the expected loss of an unplanned failover.`]
         : []),
     ];
     if (!scenario.outage) notes.push('No outage in this scenario: writes were never meant to stop, so no RTO is reported.');
-    if (!pre.holds) notes.push(`The lab did not hold the asked ${pre.askedPerSecond} tx/s before the fault (${pre.achievedPerSecond}/s acknowledged, ${pre.errors} errors): these figures measure the lab's saturation as much as the failover.`);
-    if (settled.unsettled > 0) notes.push(`${settled.unsettled} request(s) still had no answer ${SETTLE_LIMIT_MS / 1000} s after the traffic stopped: counted neither as acknowledged nor as lost.`);
-    if (loss.lostAcknowledged > 0) notes.push(`Lost: writes acknowledged by the old primary (${lab.plan.primaryRegion}) and missing from the survivor; how far back they reach is measured by the region's own acknowledgement time, not the client's.`);
-    if (noSurvivor && measuredLoss.lostAcknowledged > 0) notes.push(`${measuredLoss.lostAcknowledged} acknowledged transactions are at risk: they exist only on the failed primary (nothing was promoted).`);
-    if (fence && lab.plan.approval.fenceUnconfirmed === 'proceed') notes.push('The lab plan lets an unconfirmed fence proceed (a dead region cannot confirm it); the notification says so.');
-    if (fence && !fence.confirmed) notes.push(`Fence unconfirmed within its ${lab.plan.fence.timeoutSeconds} s budget (lab-sized; a dead region cannot confirm it): ${fence.unconfirmed.join('; ')}.`);
+    if (!pre.holds)
+      notes.push(
+        `The lab did not hold the asked ${pre.askedPerSecond} tx/s before the fault (${pre.achievedPerSecond}/s acknowledged, ${pre.errors} errors): these figures measure the lab's saturation as much as the failover.`,
+      );
+    if (settled.unsettled > 0)
+      notes.push(`${settled.unsettled} request(s) still had no answer ${SETTLE_LIMIT_MS / 1000} s after the traffic stopped: counted neither as acknowledged nor as lost.`);
+    if (loss.lostAcknowledged > 0)
+      notes.push(
+        `Lost: writes acknowledged by the old primary (${lab.plan.primaryRegion}) and missing from the survivor; how far back they reach is measured by the region's own acknowledgement time, not the client's.`,
+      );
+    if (noSurvivor && measuredLoss.lostAcknowledged > 0)
+      notes.push(`${measuredLoss.lostAcknowledged} acknowledged transactions are at risk: they exist only on the failed primary (nothing was promoted).`);
+    if (fence && lab.plan.approval.fenceUnconfirmed === 'proceed')
+      notes.push('The lab plan lets an unconfirmed fence proceed (a dead region cannot confirm it); the notification says so.');
+    if (fence && !fence.confirmed)
+      notes.push(`Fence unconfirmed within its ${lab.plan.fence.timeoutSeconds} s budget (lab-sized; a dead region cannot confirm it): ${fence.unconfirmed.join('; ')}.`);
     if (fenceToPromotedSeconds !== null) {
       notes.push(
         scenario.name === 'planned-switchover'
@@ -269,11 +295,19 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     }
     if (execution?.error) notes.push(`Execution ended with ${execution.error}: ${execution.cause ?? ''}`);
     if (promoted && typeof estimatedWorst !== 'number') {
-      notes.push(`The orchestrator reported the data-loss estimate as unknown: no ReplicaLag period that ended before the fault had a valid datapoint (ReplicaLag is published every ${lab.lagPeriodSeconds} s here; RDS: 60 s). It said so rather than guess.`);
+      notes.push(
+        `The orchestrator reported the data-loss estimate as unknown: no ReplicaLag period that ended before the fault had a valid datapoint (ReplicaLag is published every ${lab.lagPeriodSeconds} s here; RDS: 60 s). It said so rather than guess.`,
+      );
     }
     const actedAlongside = lab.startedExecutions.filter((e) => e.execution !== execution && describeOther(e.execution).acted);
-    if (actedAlongside.length > 0) notes.push(`UNEXPECTED: ${actedAlongside.map((e) => e.execution.name).join(', ')} acted (fence, promotion or flip) alongside ${execution?.name ?? 'the drill'}: one failover at a time is broken.`);
-    if (duplicates.length > 0) notes.push(`Single flight: ${duplicates.map((d) => d.name).join(', ')} started by the same incident and ended as duplicate(s) of ${execution!.name}, whose figures these are.`);
+    if (actedAlongside.length > 0)
+      notes.push(
+        `UNEXPECTED: ${actedAlongside.map((e) => e.execution.name).join(', ')} acted (fence, promotion or flip) alongside ${execution?.name ?? 'the drill'}: one failover at a time is broken.`,
+      );
+    if (duplicates.length > 0)
+      notes.push(
+        `Single flight: ${duplicates.map((d) => d.name).join(', ')} started by the same incident and ended as duplicate(s) of ${execution!.name}, whose figures these are.`,
+      );
     if (promoted !== scenario.expectPromotion) notes.push(`UNEXPECTED: promotion ${promoted ? 'happened' : 'did not happen'} in scenario ${scenario.name}.`);
     if (outcome !== scenario.expectedOutcome) notes.push(`UNEXPECTED: the run ${outcome}; scenario ${scenario.name} documents ${scenario.expectedOutcome}.`);
 
@@ -347,7 +381,16 @@ async function waitForReplicaLagDatapoint(lab: Lab): Promise<number> {
           new GetMetricDataCommand({
             StartTime: new Date(now.getTime() - 10 * 60_000),
             EndTime: now,
-            MetricDataQueries: [{ Id: 'lag', MetricStat: { Metric: { Namespace: 'AWS/RDS', MetricName: 'ReplicaLag', Dimensions: [{ Name: 'DBInstanceIdentifier', Value: replica }] }, Period: lab.lagPeriodSeconds, Stat: 'Maximum' } }],
+            MetricDataQueries: [
+              {
+                Id: 'lag',
+                MetricStat: {
+                  Metric: { Namespace: 'AWS/RDS', MetricName: 'ReplicaLag', Dimensions: [{ Name: 'DBInstanceIdentifier', Value: replica }] },
+                  Period: lab.lagPeriodSeconds,
+                  Stat: 'Maximum',
+                },
+              },
+            ],
           }),
         );
         return (out.MetricDataResults?.[0]?.Values?.length ?? 0) > 0;
@@ -405,7 +448,9 @@ export function fenceOutcome(execution: (Pick<ExecutionRecord, 'output'> & Parti
 
 /** A FenceResult (functions/core/contract.ts) as the report shows it; null when there is none. */
 function fenceOf(raw: unknown): DrillSummary['fence'] {
-  const fence = raw as { confirmed?: unknown; budgetSeconds?: unknown; steps?: Array<{ resource?: string; kind?: string; status?: string; confirmed?: boolean; action?: string; detail?: string }> } | undefined;
+  const fence = raw as
+    | { confirmed?: unknown; budgetSeconds?: unknown; steps?: Array<{ resource?: string; kind?: string; status?: string; confirmed?: boolean; action?: string; detail?: string }> }
+    | undefined;
   if (!fence || typeof fence.confirmed !== 'boolean') return null;
   const steps: FenceStep[] = (fence.steps ?? []).map((s) => ({
     resource: s.resource ?? '?',
@@ -420,7 +465,8 @@ function fenceOf(raw: unknown): DrillSummary['fence'] {
 }
 
 /** One fence step as a progress / summary line. */
-const fenceStepLine = (s: FenceStep) => `${s.status === 'confirmed' ? '✓' : s.status === 'skipped' ? '·' : '⚠'} ${s.resource} (${s.kind}) ${s.status.toUpperCase()}${s.detail ? `: ${s.detail}` : ''}`;
+const fenceStepLine = (s: FenceStep) =>
+  `${s.status === 'confirmed' ? '✓' : s.status === 'skipped' ? '·' : '⚠'} ${s.resource} (${s.kind}) ${s.status.toUpperCase()}${s.detail ? `: ${s.detail}` : ''}`;
 
 /**
  * Progress lines for one top-level stage event. A retried stage prints each failed attempt with the
@@ -438,7 +484,9 @@ export function progressLines(event: ExecutionEvent, key: string, entered: Map<s
     case 'StateFailed':
       if (!open || open.failed) return [];
       open.failed = true;
-      return [`  ✗ ${stage.padEnd(28)} ${secs(event.at - open.at)}${open.attempt > 1 || event.error ? ` (attempt ${open.attempt}${event.error ? `: ${event.error}` : ''})` : ''}${tag}`];
+      return [
+        `  ✗ ${stage.padEnd(28)} ${secs(event.at - open.at)}${open.attempt > 1 || event.error ? ` (attempt ${open.attempt}${event.error ? `: ${event.error}` : ''})` : ''}${tag}`,
+      ];
     case 'StateRetried':
       if (!open) return [];
       open.attempt += 1;
@@ -509,19 +557,23 @@ export class ProgressNarrator {
       if (alarm) run.buffer.push(`⚑ t=${this.o.rel(alarm.at).toFixed(1)} s alarm ${alarm.name} → ${alarm.state}; EventBridge rule matched`);
       run.buffer.push(`▶ t=${this.o.rel(execution.startDate.getTime()).toFixed(1)} s execution ${execution.name} started`);
     }
-    if (event.type === 'StateEntered' && event.state && event.state in STAGE_OF_STATE && !run.stages.includes(STAGE_OF_STATE[event.state]!)) run.stages.push(STAGE_OF_STATE[event.state]!);
+    if (event.type === 'StateEntered' && event.state && event.state in STAGE_OF_STATE && !run.stages.includes(STAGE_OF_STATE[event.state]!))
+      run.stages.push(STAGE_OF_STATE[event.state]!);
     const output = event.output as { start?: { duplicateOf?: unknown }; detection?: { classification?: unknown } } | undefined;
-    if (event.type === 'StateExited' && event.state === 'ConfirmRegionFailure' && typeof output?.detection?.classification === 'string') run.classification = output.detection.classification;
+    if (event.type === 'StateExited' && event.state === 'ConfirmRegionFailure' && typeof output?.detection?.classification === 'string')
+      run.classification = output.detection.classification;
     const staged = event.state && event.state in STAGE_OF_STATE && (!event.nested || BRANCH_STAGES.has(event.state));
     const lines = staged ? progressLines(event, `${execution.executionArn}:${event.state}`, this.entered) : [];
-    if (run.mode === 'live') lines.forEach((l) => this.o.say(l));
+    if (run.mode === 'live') for (const l of lines) this.o.say(l);
     else if (run.mode === 'pending') run.buffer.push(...lines);
     if (run.mode === 'pending' && event.type === 'StateExited' && event.state === 'AcceptStartRequest') {
       const of = output?.start?.duplicateOf;
       if (typeof of === 'string' && of !== execution.executionArn) {
         run.mode = 'duplicate';
         const owner = [...this.runs.keys()].find((e) => e.executionArn === of);
-        this.o.say(`· execution #${run.ordinal} ${execution.name}${this.cause(run)} is a duplicate of ${owner?.name ?? of}: single flight, it ends as DuplicateStart and changes nothing`);
+        this.o.say(
+          `· execution #${run.ordinal} ${execution.name}${this.cause(run)} is a duplicate of ${owner?.name ?? of}: single flight, it ends as DuplicateStart and changes nothing`,
+        );
       } else this.decide(execution, run);
     }
     if (EXECUTION_ENDS.has(event.type)) {
@@ -540,7 +592,7 @@ export class ProgressNarrator {
     if (!this.live) {
       this.live = execution;
       run.mode = 'live';
-      run.buffer.forEach((l) => this.o.say(l));
+      for (const l of run.buffer) this.o.say(l);
     } else run.mode = 'other';
     run.buffer = [];
   }
@@ -555,7 +607,7 @@ const estimateText = (seconds: number | null) => (seconds === null ? 'no estimat
 
 /** How the go-ahead was given, in words: "automatic (policy …)" or "approved by U123 via slack at …". */
 export function approvalText(a: Audit['approval']): string {
-  if (a.mode === 'automatic') return `automatic: ${a.policy ?? 'by the plan\'s policy'}`;
+  if (a.mode === 'automatic') return `automatic: ${a.policy ?? "by the plan's policy"}`;
   if (a.mode === 'not-reached') return 'not reached';
   return `${a.approved ? 'approved' : 'rejected'} by ${a.decidedBy ?? '?'} via ${a.via ?? '?'}${a.decidedAt ? ` at ${a.decidedAt}` : ''}`;
 }
@@ -598,7 +650,9 @@ export function summaryLines(r: DrillReport): string[] {
     '  Stages:',
     ...r.stages.flatMap((s) => [
       `    ${s.name.padEnd(28)} ${s.status.padEnd(11)} ${(s.durationMs / 1000).toFixed(2)} s${(s.attempts?.length ?? 1) > 1 ? `   ${s.attempts!.length} attempts` : ''}`,
-      ...((s.attempts?.length ?? 1) > 1 ? s.attempts!.map((a, i) => `      attempt ${i + 1}: ${a.status}${a.error ? ` (${a.error})` : ''} ${(a.durationMs / 1000).toFixed(2)} s`) : []),
+      ...((s.attempts?.length ?? 1) > 1
+        ? s.attempts!.map((a, i) => `      attempt ${i + 1}: ${a.status}${a.error ? ` (${a.error})` : ''} ${(a.durationMs / 1000).toFixed(2)} s`)
+        : []),
     ]),
     ...auditLines(r.audit),
     ...r.notes.map((n) => `  · ${n}`),
@@ -613,8 +667,8 @@ const DRILL_OPTIONS: Array<[name: string, spec: { type: 'string' | 'boolean'; sh
   ['latency-ms', { type: 'string' }, 'N', `one-way latency between the regions in ms, in [0, 5000] (default ${DEFAULT_DRILL.latencyMs})`],
   ['out', { type: 'string' }, 'DIR', 'where report.json, report.html and the logs go (default .lab/SCENARIO-TIME)'],
   ['json', { type: 'boolean' }, '', 'print the summary as one JSON line on stdout (progress goes to stderr); use npm run -s'],
-  ['keep-data', { type: 'boolean' }, '', 'keep the lab\'s database data directories and logs after the drill'],
-  ['lag-period', { type: 'string' }, 'S', 'seconds between ReplicaLag datapoints, whole in [1, 60] (RDS: 60; default: the lab plan\'s)'],
+  ['keep-data', { type: 'boolean' }, '', "keep the lab's database data directories and logs after the drill"],
+  ['lag-period', { type: 'string' }, 'S', "seconds between ReplicaLag datapoints, whole in [1, 60] (RDS: 60; default: the lab plan's)"],
   ['help', { type: 'boolean', short: 'h' }, '', 'print this help and exit'],
 ];
 
@@ -657,7 +711,8 @@ export function parseDrillArgs(argv: string[]): DrillArgs {
   if (!Number.isFinite(rate) || rate <= 0 || rate > 2000) return error(`--rate must be a number of transactions per second in (0, 2000], got ${rawRate}`);
   if (!Number.isFinite(latencyMs) || latencyMs < 0 || latencyMs > 5000) return error(`--latency-ms must be in [0, 5000], got ${rawLatency}`);
   const lagPeriodSeconds = values['lag-period'] === undefined ? undefined : Number(values['lag-period']);
-  if (lagPeriodSeconds !== undefined && (!Number.isInteger(lagPeriodSeconds) || lagPeriodSeconds < 1 || lagPeriodSeconds > 60)) return error(`--lag-period must be whole seconds in [1, 60] (RDS: 60), got ${values['lag-period']}`);
+  if (lagPeriodSeconds !== undefined && (!Number.isInteger(lagPeriodSeconds) || lagPeriodSeconds < 1 || lagPeriodSeconds > 60))
+    return error(`--lag-period must be whole seconds in [1, 60] (RDS: 60), got ${values['lag-period']}`);
   if (!SCENARIOS[scenario]) return error(`--scenario must be one of ${Object.keys(SCENARIOS).join(', ')}, got ${scenario}`);
   return { kind: 'run', scenario, rate, latencyMs, out: values.out as string | undefined, json: values.json === true, keepData: values['keep-data'] === true, lagPeriodSeconds };
 }
@@ -740,8 +795,28 @@ export async function main(argv: string[]): Promise<number> {
   }
   for (const line of summaryLines(report)) write(line);
   if (values.json) {
-    const { scenario, mode, outcome, expectedOutcome, asExpected, outage, rtoSeconds: rto, rpo: loss, acknowledged, errors, splitBrain, fence, orchestrationOverheadMs: overhead, throughput: tp, stages: st, audit, report: path } = report;
-    process.stdout.write(`${JSON.stringify({ scenario, mode, outcome, expectedOutcome, asExpected, outage, rtoSeconds: rto, rpo: loss, acknowledged, errors, splitBrain, fence, orchestrationOverheadMs: overhead, throughput: tp, stages: st, audit, report: path })}\n`);
+    const {
+      scenario,
+      mode,
+      outcome,
+      expectedOutcome,
+      asExpected,
+      outage,
+      rtoSeconds: rto,
+      rpo: loss,
+      acknowledged,
+      errors,
+      splitBrain,
+      fence,
+      orchestrationOverheadMs: overhead,
+      throughput: tp,
+      stages: st,
+      audit,
+      report: path,
+    } = report;
+    process.stdout.write(
+      `${JSON.stringify({ scenario, mode, outcome, expectedOutcome, asExpected, outage, rtoSeconds: rto, rpo: loss, acknowledged, errors, splitBrain, fence, orchestrationOverheadMs: overhead, throughput: tp, stages: st, audit, report: path })}\n`,
+    );
   }
   // The exit code says whether the scenario's documented outcome happened (an approval-rejected run that aborted passes).
   return report.asExpected ? 0 : 1;

@@ -93,7 +93,9 @@ export function labPlan(ports: { primary: number; recovery: number; controlPlane
  * the handlers' SDK clients and Slack base URL are created once per process (as in a Lambda
  * container), so each new lab swaps the backend behind the same endpoints instead.
  */
-let shared: { controlPlane: { url: string; port: number; close(): Promise<void> }; slack: SlackReceiver; holder: { backend?: ControlPlaneBackend; log?: (line: string) => void } } | undefined;
+let shared:
+  | { controlPlane: { url: string; port: number; close(): Promise<void> }; slack: SlackReceiver; holder: { backend?: ControlPlaneBackend; log?: (line: string) => void } }
+  | undefined;
 
 async function sharedServices() {
   if (!shared) {
@@ -162,7 +164,16 @@ export class Lab {
     const merged = { ...DEFAULT_LAB_OPTIONS, ...options };
     const period = merged.replicaLagPeriodSeconds;
     const edit = merged.editPlan;
-    this.options = period === undefined ? merged : { ...merged, editPlan: (raw) => (edit?.(raw), (raw.detection.lagPeriodSeconds = period)) };
+    this.options =
+      period === undefined
+        ? merged
+        : {
+            ...merged,
+            editPlan: (raw) => {
+              edit?.(raw);
+              raw.detection.lagPeriodSeconds = period;
+            },
+          };
   }
 
   /** Seconds between ReplicaLag datapoints in this lab (and the Period the orchestrator reads them with). */
@@ -275,13 +286,14 @@ export class Lab {
       onGate: (gate) => this.answerGate(gate),
       onEvent: (event, execution) => this.options.onExecutionEvent?.(event, execution),
     });
-    this.patterns = [
-      renderAlarmPattern([...alarmNames(this.plan).health, ...alarmNames(this.plan).database]),
-      renderAlarmPattern(alarmNames(this.plan).replicationLag),
-    ];
+    this.patterns = [renderAlarmPattern([...alarmNames(this.plan).health, ...alarmNames(this.plan).database]), renderAlarmPattern(alarmNames(this.plan).replicationLag)];
 
     // Wait until the standby has replayed the schema, then arm the probes.
-    await this.waitFor(async () => (await standbyDb.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 'transactions'`))[0]!.n === 1, 10_000, 'standby replays the schema');
+    await this.waitFor(
+      async () => (await standbyDb.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_tables WHERE tablename = 'transactions'`))[0]!.n === 1,
+      10_000,
+      'standby replays the schema',
+    );
     this.probes = new Probes({ intervalMs: this.options.probeIntervalMs, state: this.state, onEvent: (e) => this.routeEvent(e) });
     this.probes.start();
     this.timings.upMs = Date.now() - t0;
@@ -382,7 +394,8 @@ export class Lab {
    * wal_receiver_timeout expires, as a real replica would.
    */
   async blackholePrimaryRegion(): Promise<void> {
-    (this.state.regionsBlackholed ??= new Set()).add(this.plan.primaryRegion);
+    this.state.regionsBlackholed ??= new Set();
+    this.state.regionsBlackholed.add(this.plan.primaryRegion);
     this.state.primary.dbAlive = false;
     this.link.blackhole();
     await Promise.all([this.state.primary.app.hang(), this.state.primary.db.stop('immediate')]);

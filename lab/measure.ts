@@ -27,7 +27,10 @@ export function rtoSeconds(log: TxRecord[], faultAt: number): number | null {
 
 /** The longest stretch without any acknowledged write, from `from` on (writes unavailable). */
 export function longestAckGapSeconds(log: TxRecord[], from: number, until: number): number {
-  const acks = log.filter((r) => r.ok && r.doneAt >= from && r.doneAt <= until).map((r) => r.doneAt).sort((a, b) => a - b);
+  const acks = log
+    .filter((r) => r.ok && r.doneAt >= from && r.doneAt <= until)
+    .map((r) => r.doneAt)
+    .sort((a, b) => a - b);
   let gap = 0;
   let previous = from;
   for (const at of acks) {
@@ -114,11 +117,13 @@ const MIN_PARTIAL_BUCKET_SECONDS = 0.5;
  * than half a second is dropped.
  */
 export function timeline(log: TxRecord[], lag: Array<{ at: number; lagSeconds: number | null }>, start: number, end: number, alignAt: number = start): TimelinePoint[] {
-  const offset = ((((alignAt - start) % 1000) + 1000) % 1000); // first boundary after start, ms
+  const offset = (((alignAt - start) % 1000) + 1000) % 1000; // first boundary after start, ms
   const bounds: number[] = [start];
   for (let b = start + (offset === 0 ? 1000 : offset); b < end; b += 1000) bounds.push(b);
   bounds.push(Math.max(end, start + 1));
-  const buckets = bounds.slice(0, -1).map((from, i) => ({ from, to: bounds[i + 1]!, point: { t: round((from - start) / 1000, 3), acknowledged: 0, errors: 0, lagSeconds: null } as TimelinePoint }));
+  const buckets = bounds
+    .slice(0, -1)
+    .map((from, i) => ({ from, to: bounds[i + 1]!, point: { t: round((from - start) / 1000, 3), acknowledged: 0, errors: 0, lagSeconds: null } as TimelinePoint }));
   const find = (at: number) => {
     if (at < start || at >= bounds[bounds.length - 1]!) return undefined;
     let lo = 0;
@@ -297,7 +302,9 @@ export interface StageAttempt {
  * Stage timings from the execution's events: one entry per runbook stage that ran. A stage's time
  * covers all its attempts (and the Retry pauses between them); `attempts` lists them.
  */
-export function stages(events: ExecutionEvent[]): Array<{ name: string; status: string; startedAt: string; durationMs: number; start: number; end: number; attempts: StageAttempt[] }> {
+export function stages(
+  events: ExecutionEvent[],
+): Array<{ name: string; status: string; startedAt: string; durationMs: number; start: number; end: number; attempts: StageAttempt[] }> {
   return spans(events, (e) => e.state! in STAGE_OF_STATE && e.state !== 'RecoverInParallel').map(({ state, start, end, failed, attempts }) => ({
     name: STAGE_OF_STATE[state]!,
     status: end === undefined ? 'unfinished' : failed ? 'failed' : 'succeeded',

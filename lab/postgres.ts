@@ -37,7 +37,10 @@ let identity: PgIdentity | undefined;
 /** The uid/gid PostgreSQL runs as: ourselves, or (as root) the `postgres` user, created when missing. */
 export function pgIdentity(): PgIdentity {
   if (identity) return identity;
-  if (typeof process.getuid !== 'function' || process.getuid() !== 0) return (identity = {});
+  if (typeof process.getuid !== 'function' || process.getuid() !== 0) {
+    identity = {};
+    return identity;
+  }
   const id = (flag: string) => Number.parseInt(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim(), 10);
   try {
     identity = { uid: id('-u'), gid: id('-g') };

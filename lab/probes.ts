@@ -60,7 +60,16 @@ export function probeOnce(probe: Pick<Probe, 'url' | 'expectStatus' | 'timeoutMs
 const cwTime = (ms: number) => new Date(ms).toISOString().replace('Z', '+0000');
 
 /** A CloudWatch "Alarm State Change" event, as EventBridge delivers it (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/cloudwatch-and-eventbridge.html). */
-export function alarmEvent(opts: { alarmName: string; value: string; previous: string; reason: string; reasonData?: string; region: string; account?: string; at?: Date }): AlarmEvent {
+export function alarmEvent(opts: {
+  alarmName: string;
+  value: string;
+  previous: string;
+  reason: string;
+  reasonData?: string;
+  region: string;
+  account?: string;
+  at?: Date;
+}): AlarmEvent {
   const at = opts.at ?? new Date();
   const account = opts.account ?? '000000000000';
   return {
@@ -120,7 +129,9 @@ export class AlarmTracker {
     const why = next === 'ALARM' ? `${breaching} of the last ${this.window.length} datapoints breached: ${reason}` : reason;
     this.state.alarms.set(this.name, next);
     this.state.log(`cloudwatch: ${this.name} ${current} → ${next} (${why})`);
-    this.onEvent(alarmEvent({ alarmName: this.name, value: next, previous: current, reason: why, reasonData: this.reasonData(at), region: this.state.plan.recoveryRegion, at: new Date(at) }));
+    this.onEvent(
+      alarmEvent({ alarmName: this.name, value: next, previous: current, reason: why, reasonData: this.reasonData(at), region: this.state.plan.recoveryRegion, at: new Date(at) }),
+    );
   }
 
   /** CloudWatch's reasonData: the evaluated datapoints (newest first) and where the window starts. */
@@ -193,7 +204,12 @@ export class Probes {
     });
     this.probeAlarms = [...d.healthAlarms.map((a) => probeAlarm(a, 'health')), ...d.databaseAlarms.map((a) => probeAlarm(a, 'database'))];
     this.lagAlarms = d.replicationLagAlarms.map((alarm) => ({
-      tracker: new AlarmTracker(alarm.name, { ...alarm, statistic: 'Maximum', threshold: alarm.thresholdSeconds ?? plan.rpoBudgetSeconds, periodSeconds }, opts.state, opts.onEvent),
+      tracker: new AlarmTracker(
+        alarm.name,
+        { ...alarm, statistic: 'Maximum', threshold: alarm.thresholdSeconds ?? plan.rpoBudgetSeconds, periodSeconds },
+        opts.state,
+        opts.onEvent,
+      ),
       alarm,
     }));
   }
@@ -213,18 +229,23 @@ export class Probes {
         if (!byProbe.has(probe.name)) byProbe.set(probe.name, probeOnce(probe));
         return byProbe.get(probe.name)!;
       };
-      const [results, lag] = await Promise.all([
-        Promise.all(this.probeAlarms.map(({ probe }) => (probe ? check(probe) : Promise.resolve(undefined)))),
-        this.sampleLag(),
-      ]);
+      const [results, lag] = await Promise.all([Promise.all(this.probeAlarms.map(({ probe }) => (probe ? check(probe) : Promise.resolve(undefined)))), this.sampleLag()]);
       this.probeAlarms.forEach(({ tracker, probe }, i) => {
         const r = results[i];
         if (!probe || !r) return; // a probe the plan does not have: no datapoint
-        tracker.sample(r.ok ? 1 : 0, r.ok ? `probe ${probe.name} healthy (${r.detail})` : `probe ${probe.name} of ${state.plan.primaryRegion} failed from ${state.plan.recoveryRegion}: ${r.detail}`, tickAt);
+        tracker.sample(
+          r.ok ? 1 : 0,
+          r.ok ? `probe ${probe.name} healthy (${r.detail})` : `probe ${probe.name} of ${state.plan.primaryRegion} failed from ${state.plan.recoveryRegion}: ${r.detail}`,
+          tickAt,
+        );
       });
       for (const { tracker, alarm } of this.lagAlarms) {
         const value = alarm.database === this.labDatabase ? lag.lagSeconds : null;
-        tracker.sample(value, value === null ? 'no ReplicaLag datapoint' : `ReplicaLag ${value.toFixed(1)} s (threshold ${alarm.thresholdSeconds ?? state.plan.rpoBudgetSeconds} s)`, lag.at);
+        tracker.sample(
+          value,
+          value === null ? 'no ReplicaLag datapoint' : `ReplicaLag ${value.toFixed(1)} s (threshold ${alarm.thresholdSeconds ?? state.plan.rpoBudgetSeconds} s)`,
+          lag.at,
+        );
       }
     } finally {
       this.running = false;

@@ -94,7 +94,12 @@ export class RegionApp {
     const text = JSON.stringify(body);
     // x-acknowledged-at: the moment this region answered, by its own clock. The client sees the answer a
     // little later (through the front door); the lab's loss check needs the region's moment.
-    res.writeHead(status, { 'content-type': 'application/json', 'x-region': this.options.region, 'x-acknowledged-at': String(Date.now()), 'content-length': Buffer.byteLength(text) });
+    res.writeHead(status, {
+      'content-type': 'application/json',
+      'x-region': this.options.region,
+      'x-acknowledged-at': String(Date.now()),
+      'content-length': Buffer.byteLength(text),
+    });
     res.end(text);
   }
 
@@ -157,7 +162,7 @@ export class RegionApp {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${DB_HEALTH_TIMEOUT_MS} ms`)), DB_HEALTH_TIMEOUT_MS)));
     try {
-      const check = this.pool.query<{ ro: string }>('SELECT current_setting(\'transaction_read_only\') AS ro');
+      const check = this.pool.query<{ ro: string }>("SELECT current_setting('transaction_read_only') AS ro");
       check.catch(() => undefined);
       const { rows } = await Promise.race([check, timeout]);
       return this.send(res, 200, { ok: true, region: this.options.region, readOnly: rows[0]?.ro === 'on' });

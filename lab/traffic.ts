@@ -220,7 +220,16 @@ export class TrafficGenerator {
     const inFlightAtMost = Math.ceil(this.options.ratePerSecond * (timeoutMs / 1000));
     this.worker = new Worker(CLIENT_SOURCE, {
       eval: true,
-      workerData: { port: this.options.port, ratePerSecond: this.options.ratePerSecond, timeoutMs, maxSockets: Math.max(128, 2 * inFlightAtMost), payload: PAYLOAD, startedAt: this.startedAt, drainMs: DRAIN_MS, rampMs: this.options.rampMs ?? 0 },
+      workerData: {
+        port: this.options.port,
+        ratePerSecond: this.options.ratePerSecond,
+        timeoutMs,
+        maxSockets: Math.max(128, 2 * inFlightAtMost),
+        payload: PAYLOAD,
+        startedAt: this.startedAt,
+        drainMs: DRAIN_MS,
+        rampMs: this.options.rampMs ?? 0,
+      },
     });
     this.worker.unref();
     this.worker.on('message', (message: { sent?: number[]; done?: TxRecord[]; drained?: boolean }) => {
@@ -254,7 +263,10 @@ export class TrafficGenerator {
     if (this.stopped) return this.stopped;
     clearTimeout(this.stopTimer);
     const worker = this.worker;
-    if (!worker) return (this.stopped = Promise.resolve());
+    if (!worker) {
+      this.stopped = Promise.resolve();
+      return this.stopped;
+    }
     this.stopped = (async () => {
       let guard: NodeJS.Timeout | undefined;
       await new Promise<void>((resolve) => {

@@ -211,7 +211,11 @@ export class LabWorld implements ControlPlaneBackend {
   }
 
   private async describeReplica(id: string): Promise<DbInstanceView> {
-    const common = { DBInstanceIdentifier: id, BackupRetentionPeriod: this.replicaRetention, DBParameterGroups: [{ DBParameterGroupName: 'default.postgres16', ParameterApplyStatus: 'in-sync' as const }] };
+    const common = {
+      DBInstanceIdentifier: id,
+      BackupRetentionPeriod: this.replicaRetention,
+      DBParameterGroups: [{ DBParameterGroupName: 'default.postgres16', ParameterApplyStatus: 'in-sync' as const }],
+    };
     if (this.promoting) return { ...common, DBInstanceStatus: 'modifying' };
     const db = this.s.recovery.db;
     let inRecovery: boolean;
@@ -243,7 +247,8 @@ export class LabWorld implements ControlPlaneBackend {
     if (wanted.applyMethod === 'pending-reboot') return 'pending-reboot';
     if (!this.s.primary.dbAlive) return 'applying';
     try {
-      const running = (await boundedQuery<{ default_transaction_read_only: string }>(this.s.primary.db, 'SHOW default_transaction_read_only'))[0]?.default_transaction_read_only ?? '';
+      const running =
+        (await boundedQuery<{ default_transaction_read_only: string }>(this.s.primary.db, 'SHOW default_transaction_read_only'))[0]?.default_transaction_read_only ?? '';
       return onOff(running) === onOff(wanted.value) ? 'in-sync' : 'applying';
     } catch {
       return 'applying';
@@ -305,7 +310,10 @@ export class LabWorld implements ControlPlaneBackend {
     let reported = readOnly?.value;
     if (readOnly && this.s.primary.dbAlive) {
       try {
-        const rows = await boundedQuery<{ setting: string }>(this.s.primary.db, "SELECT setting FROM pg_file_settings WHERE name = 'default_transaction_read_only' ORDER BY seqno DESC LIMIT 1");
+        const rows = await boundedQuery<{ setting: string }>(
+          this.s.primary.db,
+          "SELECT setting FROM pg_file_settings WHERE name = 'default_transaction_read_only' ORDER BY seqno DESC LIMIT 1",
+        );
         if (rows[0]) reported = rows[0].setting;
       } catch {
         // keep the stored value
@@ -325,7 +333,17 @@ export class LabWorld implements ControlPlaneBackend {
       },
       ...[...this.groupParameters]
         .filter(([n]) => n !== 'default_transaction_read_only')
-        .map(([n, p]): DbParameterView => ({ ParameterName: n, ParameterValue: p.value, Source: 'user', ApplyType: 'dynamic', DataType: 'string', IsModifiable: true, ApplyMethod: p.applyMethod as 'immediate' })),
+        .map(
+          ([n, p]): DbParameterView => ({
+            ParameterName: n,
+            ParameterValue: p.value,
+            Source: 'user',
+            ApplyType: 'dynamic',
+            DataType: 'string',
+            IsModifiable: true,
+            ApplyMethod: p.applyMethod as 'immediate',
+          }),
+        ),
     ];
     return params.filter((p) => source === undefined || p.Source === source);
   }
@@ -367,7 +385,11 @@ export class LabWorld implements ControlPlaneBackend {
   }
 
   async getMetricData(call: CallContext, q: MetricQuery): Promise<MetricDatum[]> {
-    const isReplicaLag = q.namespace === 'AWS/RDS' && q.name === 'ReplicaLag' && q.dimensions.DBInstanceIdentifier === this.replica.replicaInstanceIdentifier && Object.keys(q.dimensions).length === 1;
+    const isReplicaLag =
+      q.namespace === 'AWS/RDS' &&
+      q.name === 'ReplicaLag' &&
+      q.dimensions.DBInstanceIdentifier === this.replica.replicaInstanceIdentifier &&
+      Object.keys(q.dimensions).length === 1;
     if (isReplicaLag && call.region === this.s.plan.recoveryRegion) return this.replicaLagDatapoints(q);
     return this.store(call.region).query(q);
   }
@@ -399,7 +421,9 @@ export class LabWorld implements ControlPlaneBackend {
     const change: ChangeInfoView = { Id: `/change/C0LAB${String(this.changeSeq).padStart(6, '0')}`, Status: 'PENDING', SubmittedAt: new Date() };
     this.changes.set(change.Id, change);
     const weights = this.traffic.weights();
-    this.s.log(`route53: change ${change.Id} (${changes.map((c) => `${c.Action} ${c.ResourceRecordSet.Name} ${c.ResourceRecordSet.Type} ${c.ResourceRecordSet.SetIdentifier ?? ''}`).join('; ')}) PENDING`);
+    this.s.log(
+      `route53: change ${change.Id} (${changes.map((c) => `${c.Action} ${c.ResourceRecordSet.Name} ${c.ResourceRecordSet.Type} ${c.ResourceRecordSet.SetIdentifier ?? ''}`).join('; ')}) PENDING`,
+    );
     this.publishDns(weights, () => {
       change.Status = 'INSYNC';
       this.s.log(`route53: change ${change.Id} INSYNC`);
@@ -494,7 +518,10 @@ export class LabWorld implements ControlPlaneBackend {
       ScalableDimension: ECS_DIMENSION,
       MinCapacity: min,
       MaxCapacity: max,
-      RoleARN: roleArn ?? existing?.RoleARN ?? `arn:aws:iam::${ACCOUNT}:role/aws-service-role/ecs.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_ECSService`,
+      RoleARN:
+        roleArn ??
+        existing?.RoleARN ??
+        `arn:aws:iam::${ACCOUNT}:role/aws-service-role/ecs.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_ECSService`,
       CreationTime: existing?.CreationTime ?? new Date(),
       SuspendedState: { DynamicScalingInSuspended: false, DynamicScalingOutSuspended: false, ScheduledScalingSuspended: false },
     };
@@ -516,7 +543,10 @@ export class LabWorld implements ControlPlaneBackend {
    * [MinCapacity, MaxCapacity] at once, as Application Auto Scaling does for an active resource.
    * https://docs.aws.amazon.com/autoscaling/application/APIReference/API_RegisterScalableTarget.html
    */
-  async registerScalableTarget(call: CallContext, req: { ServiceNamespace: string; ResourceId: string; ScalableDimension: string; MinCapacity?: number; MaxCapacity?: number; RoleARN?: string }) {
+  async registerScalableTarget(
+    call: CallContext,
+    req: { ServiceNamespace: string; ResourceId: string; ScalableDimension: string; MinCapacity?: number; MaxCapacity?: number; RoleARN?: string },
+  ) {
     if (req.ServiceNamespace !== 'ecs' || req.ScalableDimension !== ECS_DIMENSION) {
       throw new AwsApiError('ValidationException', `Unsupported service namespace, resource type or scalable dimension (the lab models ecs / ${ECS_DIMENSION})`, 400);
     }
@@ -564,7 +594,8 @@ export class LabWorld implements ControlPlaneBackend {
   async startExecution(_call: CallContext, stateMachineArn: string, input: string, name?: string) {
     const orchestrator = this.s.orchestrator();
     if (stateMachineArn !== orchestrator.stateMachineArn) throw new AwsApiError('StateMachineDoesNotExist', `State Machine Does Not Exist: '${stateMachineArn}'`, 400);
-    if (name && orchestrator.executions.some((e) => e.name === name)) throw new AwsApiError('ExecutionAlreadyExists', `Execution Already Exists: '${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}'`, 400);
+    if (name && orchestrator.executions.some((e) => e.name === name))
+      throw new AwsApiError('ExecutionAlreadyExists', `Execution Already Exists: '${stateMachineArn.replace(':stateMachine:', ':execution:')}:${name}'`, 400);
     const parsed: unknown = JSON.parse(input);
     const { execution } = this.s.startExecution ? this.s.startExecution(parsed, name) : orchestrator.start(parsed, name);
     this.s.log(`states: StartExecution ${execution.name}`);
@@ -615,7 +646,9 @@ export class LabWorld implements ControlPlaneBackend {
   }
 
   async dynamodb(_call: CallContext, request: RawJsonRequest) {
-    this.tablesReady ??= Promise.all(Object.entries(this.options.tables ?? { 'lab-approvals': 'approvalId', 'lab-leases': 'leaseId' }).map(([name, key]) => this.dynamo.ensureTable(name, key))).then(() => undefined);
+    this.tablesReady ??= Promise.all(
+      Object.entries(this.options.tables ?? { 'lab-approvals': 'approvalId', 'lab-leases': 'leaseId' }).map(([name, key]) => this.dynamo.ensureTable(name, key)),
+    ).then(() => undefined);
     await this.tablesReady;
     return this.dynamo.forward(request);
   }
@@ -675,7 +708,10 @@ async function runFunction(handler: LabFunctionHandler, name: string, arn: strin
     const result = await Promise.race([
       Promise.resolve().then(() => handler(event, context)),
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(Object.assign(new Error(`Task timed out after ${timeoutSeconds.toFixed(2)} seconds`), { name: 'Sandbox.Timedout' })), timeoutSeconds * 1000);
+        timer = setTimeout(
+          () => reject(Object.assign(new Error(`Task timed out after ${timeoutSeconds.toFixed(2)} seconds`), { name: 'Sandbox.Timedout' })),
+          timeoutSeconds * 1000,
+        );
       }),
     ]);
     return { status: 200, payload: JSON.stringify(result === undefined ? null : result) };
@@ -708,7 +744,13 @@ export function historyOf(execution: ExecutionRecord): HistoryEventView[] {
   for (const e of execution.events as ExecutionEvent[]) {
     switch (e.type) {
       case 'ExecutionStarted':
-        push(e.at, 'ExecutionStarted', { executionStartedEventDetails: { input: jsonText(e.input ?? execution.input), inputDetails: { truncated: false }, roleArn: `arn:aws:iam::${ACCOUNT}:role/lab-state-machine` } });
+        push(e.at, 'ExecutionStarted', {
+          executionStartedEventDetails: {
+            input: jsonText(e.input ?? execution.input),
+            inputDetails: { truncated: false },
+            roleArn: `arn:aws:iam::${ACCOUNT}:role/lab-state-machine`,
+          },
+        });
         break;
       case 'StateEntered':
         push(e.at, stateEventType(e.stateType, 'Entered'), { stateEnteredEventDetails: { name: e.state, input: jsonText(e.input), inputDetails: { truncated: false } } });

@@ -213,14 +213,17 @@ export class LocalOrchestrator {
     const waitTimeOverrides: Record<string, number> = {};
     if (this.options.waitMs !== undefined) for (const state of WAIT_STATES) waitTimeOverrides[state] = this.options.waitMs;
 
-    const run = this.machine.run(input as never, {
-      overrides: { taskResourceLocalHandlers: taskHandlers, waitTimeOverrides, retryIntervalOverrides },
-      context: {
-        Execution: { Id: execution.executionArn, Name: execName },
-        StateMachine: { Id: this.options.stateMachineArn, Name: smName },
-        Task: { Token: `AQCEAAAAKgAAAAMAAAAAAAAAA${execName}` },
-      },
-    } as never);
+    const run = this.machine.run(
+      input as never,
+      {
+        overrides: { taskResourceLocalHandlers: taskHandlers, waitTimeOverrides, retryIntervalOverrides },
+        context: {
+          Execution: { Id: execution.executionArn, Name: execName },
+          StateMachine: { Id: this.options.stateMachineArn, Name: smName },
+          Task: { Token: `AQCEAAAAKgAAAAMAAAAAAAAAA${execName}` },
+        },
+      } as never,
+    );
 
     const topLevel = this.options.definition.States as Record<string, unknown>;
     const collecting = (async () => {

@@ -36,8 +36,12 @@ const SERVICE = 'failover-orchestrator';
 
 /** One entry per command: its synopsis and what it does, in one line each (`--help`). */
 const COMMAND_HELP: Array<[command: string, synopsis: string, what: string]> = [
-  ['start', '--stage STAGE --mode failover|switchover|drill --reason TEXT --requested-by WHO [--region R] [--state-machine-arn ARN] [--dry-run]', 'start an execution of the stage\'s state machine'],
-  ['status', '--stage STAGE --execution-arn ARN [--region R]', 'show an execution\'s status and its current or last state'],
+  [
+    'start',
+    '--stage STAGE --mode failover|switchover|drill --reason TEXT --requested-by WHO [--region R] [--state-machine-arn ARN] [--dry-run]',
+    "start an execution of the stage's state machine",
+  ],
+  ['status', '--stage STAGE --execution-arn ARN [--region R]', "show an execution's status and its current or last state"],
   ['approve', '--stage STAGE --approval-id ID --as SLACK_USER_ID --reason TEXT [--region R] [--approvals-table NAME]', 'approve a waiting gate without Slack'],
   ['reject', '--stage STAGE --approval-id ID --as SLACK_USER_ID --reason TEXT [--region R] [--approvals-table NAME]', 'reject a waiting gate without Slack'],
   ['validate-plan', '--stage STAGE', 'check config/STAGE.yml against the plan schema'],
@@ -51,20 +55,17 @@ const OPTIONS: Array<[name: string, spec: { type: 'string' | 'boolean'; short?: 
   ['mode', { type: 'string' }, 'MODE', 'start: failover, switchover or drill'],
   ['reason', { type: 'string' }, 'TEXT', 'start, approve, reject: why (stored with the request or the decision)'],
   ['requested-by', { type: 'string' }, 'WHO', 'start: who asks for it (name or e-mail)'],
-  ['region', { type: 'string' }, 'R', 'start, status, approve, reject: AWS region to call (default: the plan\'s recoveryRegion)'],
+  ['region', { type: 'string' }, 'R', "start, status, approve, reject: AWS region to call (default: the plan's recoveryRegion)"],
   ['state-machine-arn', { type: 'string' }, 'ARN', 'start: the state machine (default: found by name, SERVICE-STAGE-failover)'],
   ['execution-arn', { type: 'string' }, 'ARN', 'status: the execution to show'],
   ['dry-run', { type: 'boolean' }, '', 'start: validate and print the input, send nothing'],
   ['approval-id', { type: 'string' }, 'ID', 'approve, reject: the 32-character approval id (Slack message or gate output)'],
-  ['as', { type: 'string' }, 'SLACK_USER_ID', 'approve, reject: your Slack user id, as listed in the plan\'s approval.approvers'],
+  ['as', { type: 'string' }, 'SLACK_USER_ID', "approve, reject: your Slack user id, as listed in the plan's approval.approvers"],
   ['approvals-table', { type: 'string' }, 'NAME', 'approve, reject: the approvals table (default: SERVICE-STAGE-approvals)'],
   ['help', { type: 'boolean', short: 'h' }, '', 'print this help and exit'],
 ];
 
-const USAGE = [
-  'usage: npm run failover -- COMMAND --stage STAGE [options]',
-  ...COMMAND_HELP.map(([command, synopsis]) => `  failover ${command} ${synopsis}`),
-].join('\n');
+const USAGE = ['usage: npm run failover -- COMMAND --stage STAGE [options]', ...COMMAND_HELP.map(([command, synopsis]) => `  failover ${command} ${synopsis}`)].join('\n');
 
 /** The full help: commands and every option, one line each. */
 const HELP = [
@@ -133,7 +134,7 @@ export function parseDecisionOptions(values: Record<string, string | boolean | u
     throw new InvalidInputError('--approval-id must be the 32-character approval id shown in the Slack message ("Approval `…`") or in the gate\'s output');
   }
   const as = text('as');
-  if (!as || !SLACK_USER_ID.test(as)) throw new InvalidInputError('--as must be your Slack user id (like U0123ABC), as listed in the plan\'s approval.approvers');
+  if (!as || !SLACK_USER_ID.test(as)) throw new InvalidInputError("--as must be your Slack user id (like U0123ABC), as listed in the plan's approval.approvers");
   const reason = text('reason');
   if (!reason || reason.length < 3) throw new InvalidInputError('--reason must say why (at least 3 characters)');
   if (reason.length > 500) throw new InvalidInputError('--reason must be at most 500 characters');
@@ -281,7 +282,9 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
   const region = (values.region as string | undefined) ?? plan.recoveryRegion;
 
   if (command === 'validate-plan') {
-    io.out(`plan ${plan.name} for stage ${stage} is valid: ${plan.primaryRegion} → ${plan.recoveryRegion}, ${plan.databases.length} databases, ${plan.traffic.length} records, ${plan.compute.length} services`);
+    io.out(
+      `plan ${plan.name} for stage ${stage} is valid: ${plan.primaryRegion} → ${plan.recoveryRegion}, ${plan.databases.length} databases, ${plan.traffic.length} records, ${plan.compute.length} services`,
+    );
     return 0;
   }
 
@@ -318,7 +321,11 @@ export async function main(argv: string[], io: Io = defaultIo): Promise<number> 
     return 0;
   }
   const arn = await stateMachineArn(io, region, stage, values['state-machine-arn'] as string | undefined);
-  const name = `manual-${input.mode}-${io.now().toISOString().replace(/[^0-9]/g, '').slice(0, 14)}`;
+  const name = `manual-${input.mode}-${io
+    .now()
+    .toISOString()
+    .replace(/[^0-9]/g, '')
+    .slice(0, 14)}`;
   const started = await io.sfn(region).send(new StartExecutionCommand({ stateMachineArn: arn, name, input: JSON.stringify(input) }));
   io.out(started.executionArn ?? '');
   io.out(`https://${region}.console.aws.amazon.com/states/home?region=${region}#/v2/executions/details/${started.executionArn}`);

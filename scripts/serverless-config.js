@@ -1,7 +1,7 @@
 // Variables for serverless.yml, resolved when packaging: `${file(./scripts/serverless-config.js):NAME}`.
 // The plan (config/<stage>.yml) is validated here, so an invalid plan fails `serverless package`
 // with the path of the bad field and the reason.
-'use strict';
+
 const { join } = require('node:path');
 const { renderAlarmPattern, renderFailoverDefinition } = require('./lib/definitions');
 const { loadPlan } = require('./lib/load-plan');
@@ -349,10 +349,12 @@ module.exports = {
     const plan = await validPlan(ctx);
     const asked = ctx.options.region;
     if (asked && asked !== plan.recoveryRegion) {
-      throw withoutStack(new Error(
-        `Deploy region ${asked} differs from the plan's recoveryRegion ${plan.recoveryRegion} (stage ${stage}): ` +
-          `the orchestrator and its alarms must be deployed in the recovery region; drop --region or use --region ${plan.recoveryRegion}`,
-      ));
+      throw withoutStack(
+        new Error(
+          `Deploy region ${asked} differs from the plan's recoveryRegion ${plan.recoveryRegion} (stage ${stage}): ` +
+            `the orchestrator and its alarms must be deployed in the recovery region; drop --region or use --region ${plan.recoveryRegion}`,
+        ),
+      );
     }
     return plan.recoveryRegion;
   },

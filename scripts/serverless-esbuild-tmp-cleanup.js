@@ -7,7 +7,7 @@
 // remove a non-empty folder, so every package left one 5-7 MB folder per function. The plugin has no
 // option for this (its temp path is always os.tmpdir()). Only folders of THIS process (its pid) and
 // of this service's functions are removed: other runs' folders are not ours to touch.
-'use strict';
+
 const { readdirSync, rmSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { join } = require('node:path');

@@ -29,13 +29,9 @@
  * control On and the primary Off. Resolvers then follow within the health checks' interval and the
  * records' TTL.
  */
-import {
-  GetRoutingControlStateCommand,
-  UpdateRoutingControlStatesCommand,
-  type RoutingControlState,
-} from '@aws-sdk/client-route53-recovery-cluster';
+import { GetRoutingControlStateCommand, UpdateRoutingControlStatesCommand, type RoutingControlState } from '@aws-sdk/client-route53-recovery-cluster';
 import { arcCluster } from '../core/clients';
-import { FailoverError, ResourceStateError, TransientAwsError, isTransient } from '../core/errors';
+import { type FailoverError, ResourceStateError, TransientAwsError, isTransient } from '../core/errors';
 import type { ArcRoutingControlResource, Plan } from '../core/plan';
 import { logger } from '../core/powertools';
 import type { ActResult, AdapterContext, Observation, ReconcileAdapter } from '../core/reconcile';
@@ -103,7 +99,8 @@ export async function onClusterEndpoints<T>(
   options: { primaryRegion?: string; first?: ClusterEndpoint } = {},
 ): Promise<{ value: T; endpoint: ClusterEndpoint }> {
   const ordered = endpointOrder(rec, options.primaryRegion);
-  const first = options.first ? ordered.find((e) => e.endpoint === options.first!.endpoint && e.region === options.first!.region) : undefined;
+  const wanted = options.first;
+  const first = wanted ? ordered.find((e) => e.endpoint === wanted.endpoint && e.region === wanted.region) : undefined;
   const endpoints = first ? [first, ...ordered.filter((e) => e !== first)] : ordered;
   const failures: string[] = [];
   for (const endpoint of endpoints) {
@@ -169,7 +166,13 @@ export const flip: ReconcileAdapter<ArcRoutingControlResource> = {
         endpoint,
       };
     }
-    return { done: false, inProgress: false, phase: states.recovery === 'On' ? 'partial' : 'primary', detail: `${what} not yet routed to ${ctx.plan.recoveryRegion}: ${read}`, endpoint };
+    return {
+      done: false,
+      inProgress: false,
+      phase: states.recovery === 'On' ? 'partial' : 'primary',
+      detail: `${what} not yet routed to ${ctx.plan.recoveryRegion}: ${read}`,
+      endpoint,
+    };
   },
 
   async act(rec, ctx, observation): Promise<ActResult> {
@@ -192,7 +195,9 @@ export const flip: ReconcileAdapter<ArcRoutingControlResource> = {
   },
 
   describeAction(rec, ctx) {
-    const order = endpointOrder(rec, ctx.plan.primaryRegion).map((e) => e.region).join(', ');
+    const order = endpointOrder(rec, ctx.plan.primaryRegion)
+      .map((e) => e.region)
+      .join(', ');
     return `${rec.recordName ?? rec.name} routing controls ${shortName(rec.recoveryRoutingControlArn)}=On, ${shortName(rec.primaryRoutingControlArn)}=Off in one UpdateRoutingControlStates call (endpoints in turn: ${order})`;
   },
 };

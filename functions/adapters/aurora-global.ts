@@ -46,14 +46,16 @@ async function describe(db: AuroraGlobalResource, region: string): Promise<Globa
   return cluster;
 }
 
-const rpoLag = (db: AuroraGlobalResource): MetricRef => ({ namespace: 'AWS/RDS', name: 'AuroraGlobalDBRPOLag', dimensions: { DBClusterIdentifier: clusterIdOf(db.recoveryClusterArn) } });
+const rpoLag = (db: AuroraGlobalResource): MetricRef => ({
+  namespace: 'AWS/RDS',
+  name: 'AuroraGlobalDBRPOLag',
+  dimensions: { DBClusterIdentifier: clusterIdOf(db.recoveryClusterArn) },
+});
 
 /** The RPO gap of the recovery cluster in seconds (the metric is in milliseconds): at the fault, or the newest. */
 async function readLag(db: AuroraGlobalResource, plan: Plan, now: Date, faultAt?: Date): Promise<LagReading> {
   const period = plan.detection.lagPeriodSeconds;
-  const ms = faultAt
-    ? await lagAt(plan.recoveryRegion, rpoLag(db), faultAt, 'ms', period)
-    : await latestLag(plan.recoveryRegion, rpoLag(db), now, undefined, 'ms', period);
+  const ms = faultAt ? await lagAt(plan.recoveryRegion, rpoLag(db), faultAt, 'ms', period) : await latestLag(plan.recoveryRegion, rpoLag(db), now, undefined, 'ms', period);
   return scaled(ms, 1 / 1000);
 }
 
@@ -95,14 +97,21 @@ export const promote: ReconcileAdapter<AuroraGlobalResource> = {
     }
     // Any FailoverState (pending, failing-over, switching-over, cancelling) means a change is under way: never issue a second one.
     const failoverStatus = cluster.FailoverState?.Status as string | undefined;
-    if (IN_PROGRESS.has(status) || !!failoverStatus) {
+    if (IN_PROGRESS.has(status) || failoverStatus) {
       return { done: false, inProgress: true, phase: 'promoting', detail: `global cluster ${status}, failover ${failoverStatus ?? 'n/a'}` };
     }
     const secondary = `global cluster ${status}; ${clusterIdOf(db.recoveryClusterArn)} is a secondary`;
     // SwitchoverGlobalCluster itself waits until the secondary is synchronized (RPO 0).
     if (ctx.mode !== 'failover') return { done: false, inProgress: false, phase: 'ready', detail: secondary, lagSeconds: 0 };
     const lag = await readLag(db, ctx.plan, ctx.now, ctx.faultAt ?? ctx.now);
-    return { done: false, inProgress: false, phase: 'ready', detail: `${secondary}; gap at the fault ${lag.detail}`, lagSeconds: lag.value, lagDetail: `${lag.detail}${lag.value !== null ? ` = ${lag.value} s` : ''}` };
+    return {
+      done: false,
+      inProgress: false,
+      phase: 'ready',
+      detail: `${secondary}; gap at the fault ${lag.detail}`,
+      lagSeconds: lag.value,
+      lagDetail: `${lag.detail}${lag.value !== null ? ` = ${lag.value} s` : ''}`,
+    };
   },
   async act(db, ctx, observation) {
     const estimate = observation.lagDetail ? `; data-loss estimate (gap at the fault): ${observation.lagDetail}` : '';
@@ -166,7 +175,9 @@ async function primaryClusterGroup(db: AuroraGlobalResource, region: string, gro
 /** The value of one parameter the user set in a DB cluster parameter group (Source `user`, every page). */
 function userClusterParameter(group: string, name: string, region: string, signal: AbortSignal): Promise<string | undefined> {
   return findUserParameter(name, (marker) =>
-    rds(region).send(new DescribeDBClusterParametersCommand({ DBClusterParameterGroupName: group, Source: 'user', ...(marker ? { Marker: marker } : {}) }), { abortSignal: signal }),
+    rds(region).send(new DescribeDBClusterParametersCommand({ DBClusterParameterGroupName: group, Source: 'user', ...(marker ? { Marker: marker } : {}) }), {
+      abortSignal: signal,
+    }),
   );
 }
 
@@ -174,7 +185,11 @@ export const fencer: Fencer<AuroraGlobalResource> = {
   async fence(db, plan, ctx) {
     const group = db.primaryClusterParameterGroup;
     if (!group) {
-      return fenceOutcome('skipped', 'none', 'no primaryClusterParameterGroup in the plan: the database is fenced by the compute layer only (and by Aurora\'s best-effort write fencing during a managed failover)');
+      return fenceOutcome(
+        'skipped',
+        'none',
+        "no primaryClusterParameterGroup in the plan: the database is fenced by the compute layer only (and by Aurora's best-effort write fencing during a managed failover)",
+      );
     }
     const region = plan.primaryRegion;
     const id = clusterIdOf(db.primaryClusterArn);
@@ -186,12 +201,19 @@ export const fencer: Fencer<AuroraGlobalResource> = {
       if (!before.attached) return fenceOutcome('unconfirmed', 'read-only', `${done.join('; ')}; no change made: changing a group the primary does not use fences nothing`);
       doing = `ModifyDBClusterParameterGroup ${group} (${region})`;
       await rds(region).send(
-        new ModifyDBClusterParameterGroupCommand({ DBClusterParameterGroupName: group, Parameters: [{ ParameterName: READ_ONLY_PARAMETER, ParameterValue: '1', ApplyMethod: 'immediate' }] }),
+        new ModifyDBClusterParameterGroupCommand({
+          DBClusterParameterGroupName: group,
+          Parameters: [{ ParameterName: READ_ONLY_PARAMETER, ParameterValue: '1', ApplyMethod: 'immediate' }],
+        }),
         { abortSignal: ctx.signal },
       );
       done.push(`ModifyDBClusterParameterGroup ${group} ${READ_ONLY_PARAMETER}=1 (immediate)`);
       doing = `waiting for ${group} to be in-sync on every member of ${id}`;
-      const after = await settleWhileApplying(() => primaryClusterGroup(db, region, group, ctx.signal), (s) => s.verdict === 'applying', ctx);
+      const after = await settleWhileApplying(
+        () => primaryClusterGroup(db, region, group, ctx.signal),
+        (s) => s.verdict === 'applying',
+        ctx,
+      );
       done.push(`after: ${after.summary}`);
       const inForce = after.attached && after.verdict === 'in-force';
       return fenceOutcome(inForce ? 'confirmed' : 'unconfirmed', 'read-only', inForce ? done.join('; ') : `${done.join('; ')}: the read-only setting is not shown in force`);

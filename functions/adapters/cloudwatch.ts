@@ -82,8 +82,11 @@ export async function lagSeries(region: string, metric: MetricRef, window: { sta
   const stamps = result?.Timestamps ?? [];
   const points: Datapoint[] = [];
   for (let i = 0; i < Math.min(values.length, stamps.length); i++) {
-    const at = new Date(stamps[i]!);
-    if (Number.isFinite(at.getTime()) && typeof values[i] === 'number' && Number.isFinite(values[i])) points.push({ value: values[i]!, at });
+    const stamp = stamps[i];
+    const value = values[i];
+    if (stamp === undefined || typeof value !== 'number' || !Number.isFinite(value)) continue;
+    const at = new Date(stamp);
+    if (Number.isFinite(at.getTime())) points.push({ value, at });
   }
   // Newest first whatever order the service used.
   return points.sort((a, b) => b.at.getTime() - a.at.getTime());
@@ -104,7 +107,10 @@ function judge(metric: MetricRef, newest: Datapoint | undefined, reference: Date
   }
   const age = (reference.getTime() - newest.at.getTime()) / 1000;
   if (age > maxAgeSeconds(period)) {
-    return { value: null, detail: `unknown: the last ${metric.name} datapoint ${what} is from the period starting ${iso(newest.at)}, ${Math.round(age)} s earlier (more than ${maxAgeSeconds(period)} s)` };
+    return {
+      value: null,
+      detail: `unknown: the last ${metric.name} datapoint ${what} is from the period starting ${iso(newest.at)}, ${Math.round(age)} s earlier (more than ${maxAgeSeconds(period)} s)`,
+    };
   }
   return { value: newest.value, at: newest.at, detail: describe(metric, newest, unit, period) };
 }

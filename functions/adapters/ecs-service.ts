@@ -56,9 +56,7 @@ async function raiseBounds(region: string, svc: EcsServiceResource): Promise<str
   const now = await currentBounds(region, svc.recovery);
   const max = Math.max(want, now?.max ?? want);
   await bound(region, svc.recovery, want, max);
-  return now
-    ? `auto scaling Min ${now.min ?? '?'} → ${want}, Max ${now.max ?? '?'} → ${max}`
-    : `auto scaling target registered (none existed): Min ${want}, Max ${max}`;
+  return now ? `auto scaling Min ${now.min ?? '?'} → ${want}, Max ${now.max ?? '?'} → ${max}` : `auto scaling target registered (none existed): Min ${want}, Max ${max}`;
 }
 
 const steady = (s: Service, want: number): boolean =>
@@ -70,9 +68,7 @@ export const scale: ReconcileAdapter<EcsServiceResource> = {
     const want = svc.failoverDesiredCount;
     const counts = `desired ${s.desiredCount ?? 0}, running ${s.runningCount ?? 0}, pending ${s.pendingCount ?? 0}`;
     if ((s.desiredCount ?? 0) >= want) {
-      return steady(s, want)
-        ? { done: true, inProgress: false, phase: 'steady', detail: counts }
-        : { done: false, inProgress: true, phase: 'scaling', detail: counts };
+      return steady(s, want) ? { done: true, inProgress: false, phase: 'steady', detail: counts } : { done: false, inProgress: true, phase: 'scaling', detail: counts };
     }
     return { done: false, inProgress: false, phase: 'standby', detail: counts };
   },
@@ -83,9 +79,7 @@ export const scale: ReconcileAdapter<EcsServiceResource> = {
         )
       : undefined;
     await awsCall(`ecs:UpdateService ${svc.recovery.cluster}/${svc.recovery.service}`, () =>
-      ecs(ctx.plan.recoveryRegion).send(
-        new UpdateServiceCommand({ cluster: svc.recovery.cluster, service: svc.recovery.service, desiredCount: svc.failoverDesiredCount }),
-      ),
+      ecs(ctx.plan.recoveryRegion).send(new UpdateServiceCommand({ cluster: svc.recovery.cluster, service: svc.recovery.service, desiredCount: svc.failoverDesiredCount })),
     );
     const update = `UpdateService ${svc.recovery.cluster}/${svc.recovery.service} desiredCount ${svc.standbyDesiredCount} → ${svc.failoverDesiredCount}`;
     return { detail: bounds ? `${bounds}; ${update}` : update };

@@ -16,7 +16,9 @@ export const databaseKinds: { [K in DatabaseResource['kind']]: DatabaseAdapter<E
   'rds-replica': rdsReplica.database,
 };
 
-export const computeKinds: { [K in ComputeResource['kind']]: { scale: ReconcileAdapter<Extract<ComputeResource, { kind: K }>>; fencer: Fencer<Extract<ComputeResource, { kind: K }>> } } = {
+export const computeKinds: {
+  [K in ComputeResource['kind']]: { scale: ReconcileAdapter<Extract<ComputeResource, { kind: K }>>; fencer: Fencer<Extract<ComputeResource, { kind: K }>> };
+} = {
   'ecs-service': { scale: ecsService.scale, fencer: ecsService.fencer },
 };
 

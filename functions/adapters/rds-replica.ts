@@ -15,13 +15,7 @@
  * parameter group, and trusts it only when DescribeDBInstances shows that group attached to the
  * primary instance and `in-sync` — best effort: it needs the primary region's control plane.
  */
-import {
-  DescribeDBInstancesCommand,
-  DescribeDBParametersCommand,
-  ModifyDBParameterGroupCommand,
-  PromoteReadReplicaCommand,
-  type DBInstance,
-} from '@aws-sdk/client-rds';
+import { DescribeDBInstancesCommand, DescribeDBParametersCommand, ModifyDBParameterGroupCommand, PromoteReadReplicaCommand, type DBInstance } from '@aws-sdk/client-rds';
 import type { ReplicationObservation } from '../core/contract';
 import { rds } from '../core/clients';
 import { awsCall, ResourceStateError, toNamedAwsError } from '../core/errors';
@@ -76,14 +70,23 @@ export function backupProblems(db: RdsReplicaResource, instance: DBInstance): st
 }
 
 /** Statuses from which a replica will not become promotable by waiting: fail fast instead of polling to the deadline. */
-const TERMINAL = new Set(['failed', 'storage-full', 'incompatible-parameters', 'incompatible-restore', 'incompatible-network', 'incompatible-option-group', 'inaccessible-encryption-credentials', 'restore-error', 'deleting', 'stopped']);
+const TERMINAL = new Set([
+  'failed',
+  'storage-full',
+  'incompatible-parameters',
+  'incompatible-restore',
+  'incompatible-network',
+  'incompatible-option-group',
+  'inaccessible-encryption-credentials',
+  'restore-error',
+  'deleting',
+  'stopped',
+]);
 
 /** The gap at the fault (unplanned failover, detection), or the newest (planned switchover after the fence). */
 function readLag(db: RdsReplicaResource, plan: Plan, now: Date, at: { faultAt?: Date; notBefore?: Date }): Promise<LagReading> {
   const period = plan.detection.lagPeriodSeconds;
-  return at.faultAt
-    ? lagAt(plan.recoveryRegion, replicaLag(db), at.faultAt, 's', period)
-    : latestLag(plan.recoveryRegion, replicaLag(db), now, at.notBefore, 's', period);
+  return at.faultAt ? lagAt(plan.recoveryRegion, replicaLag(db), at.faultAt, 's', period) : latestLag(plan.recoveryRegion, replicaLag(db), now, at.notBefore, 's', period);
 }
 
 export async function replication(db: RdsReplicaResource, plan: Plan, now: Date, query: ReplicationQuery = {}): Promise<ReplicationObservation> {
@@ -140,7 +143,14 @@ export const promote: ReconcileAdapter<RdsReplicaResource> = {
     }
     // Unplanned: the data lost is the gap at the fault, not the gap now (which grows with the clock once the primary is gone).
     const lag = await readLag(db, ctx.plan, ctx.now, { faultAt: ctx.faultAt ?? ctx.now });
-    return { done: false, inProgress: false, phase: 'ready', detail: `${db.replicaInstanceIdentifier} replicating; gap at the fault ${lag.detail}`, lagSeconds: lag.value, lagDetail: lag.detail };
+    return {
+      done: false,
+      inProgress: false,
+      phase: 'ready',
+      detail: `${db.replicaInstanceIdentifier} replicating; gap at the fault ${lag.detail}`,
+      lagSeconds: lag.value,
+      lagDetail: lag.detail,
+    };
   },
   async act(db, ctx, observation) {
     const estimate = observation.lagDetail ? `; data-loss estimate (gap ${ctx.mode === 'switchover' ? 'after the fence' : 'at the fault'}): ${observation.lagDetail}` : '';
@@ -256,7 +266,11 @@ export const fencer: Fencer<RdsReplicaResource> = {
       );
       done.push(`ModifyDBParameterGroup ${group} ${READ_ONLY_PARAMETER}=1 (immediate)`);
       doing = `waiting for ${group} to be in-sync on ${db.primaryInstanceIdentifier}`;
-      const after = await settleWhileApplying(() => primaryGroup(db, region, group, ctx.signal), (s) => applyVerdict(s.applyStatus) === 'applying', ctx);
+      const after = await settleWhileApplying(
+        () => primaryGroup(db, region, group, ctx.signal),
+        (s) => applyVerdict(s.applyStatus) === 'applying',
+        ctx,
+      );
       done.push(`after: ${after.summary}`);
       const inForce = after.attached && applyVerdict(after.applyStatus) === 'in-force';
       return fenceOutcome(inForce ? 'confirmed' : 'unconfirmed', 'read-only', inForce ? done.join('; ') : `${done.join('; ')}: the read-only setting is not shown in force`);
@@ -278,7 +292,8 @@ export const fencer: Fencer<RdsReplicaResource> = {
       const state = await primaryGroup(db, region, group, ctx.signal);
       const verdict = state.attached ? applyVerdict(state.applyStatus) : 'not-in-force';
       // Still applying: the instance has not taken the change (a crashed primary never does, and takes no writes either). Not proven either way.
-      if (verdict === 'applying') return { status: 'unreachable', detail: `${state.summary}: the read-only change is still applying, so the instance could not be shown to refuse writes (down?)` };
+      if (verdict === 'applying')
+        return { status: 'unreachable', detail: `${state.summary}: the read-only change is still applying, so the instance could not be shown to refuse writes (down?)` };
       if (verdict === 'not-in-force') return { status: 'accepts-writes', detail: `${state.summary}: the read-only setting is not in force` };
       doing = `DescribeDBParameters ${group} (${region})`;
       const value = await userParameter(group, READ_ONLY_PARAMETER, region, ctx.signal);

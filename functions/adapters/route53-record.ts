@@ -15,12 +15,7 @@
  * record sets as listed (ListResourceRecordSets, every page) and changes only the weight (weighted)
  * or only the value (simple).
  */
-import {
-  ChangeResourceRecordSetsCommand,
-  GetChangeCommand,
-  ListResourceRecordSetsCommand,
-  type ResourceRecordSet,
-} from '@aws-sdk/client-route-53';
+import { ChangeResourceRecordSetsCommand, GetChangeCommand, ListResourceRecordSetsCommand, type ResourceRecordSet } from '@aws-sdk/client-route-53';
 import { route53 } from '../core/clients';
 import { awsCall, ResourceStateError } from '../core/errors';
 import type { Route53RecordResource } from '../core/plan';

@@ -69,7 +69,9 @@ export function faultTimeOf(event: AlarmEvent, alarm?: { periodSeconds: number; 
   const changed = Number.isFinite(changedAt) ? changedAt : cloudWatchTime(event.time);
   const candidates: number[] = [];
   try {
-    const data = event.detail.state.reasonData ? (JSON.parse(event.detail.state.reasonData) as { startDate?: unknown; evaluatedDatapoints?: Array<{ timestamp?: unknown }> }) : undefined;
+    const data = event.detail.state.reasonData
+      ? (JSON.parse(event.detail.state.reasonData) as { startDate?: unknown; evaluatedDatapoints?: Array<{ timestamp?: unknown }> })
+      : undefined;
     for (const t of [data?.startDate, ...(Array.isArray(data?.evaluatedDatapoints) ? data.evaluatedDatapoints.map((d) => d?.timestamp) : [])]) {
       const ms = cloudWatchTime(t);
       if (Number.isFinite(ms) && ms <= changed) candidates.push(ms);

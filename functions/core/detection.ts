@@ -69,8 +69,7 @@ export interface AlarmSpec {
  * that fails is reported by the StageFailures alarm instead, and an alarm left in INSUFFICIENT_DATA
  * is reported as not ready by the drill.
  */
-const PROBE_MISSING_DATA_REASON =
-  'missing: no datapoint means the probe did not report, not that the primary is down (a down or hanging primary reports 0)';
+const PROBE_MISSING_DATA_REASON = 'missing: no datapoint means the probe did not report, not that the primary is down (a down or hanging primary reports 0)';
 
 /**
  * A lag alarm's missing data is `missing` too: no ReplicaLag / AuroraGlobalDBRPOLag datapoint means
@@ -89,8 +88,9 @@ export const MAX_SAMPLING_WINDOW_SECONDS = 600;
 /** The cluster identifier of an RDS cluster ARN (`arn:aws:rds:eu-west-1:111122223333:cluster:payments-ledger-euw1`). */
 export function clusterIdOf(clusterArn: string): string {
   const match = /:cluster:([^:/]+)$/.exec(clusterArn);
-  if (!match) throw new InvalidPlanError(`${clusterArn} is not an RDS cluster ARN (arn:…:rds:<region>:<account>:cluster:<id>)`);
-  return match[1]!;
+  const id = match?.[1];
+  if (!id) throw new InvalidPlanError(`${clusterArn} is not an RDS cluster ARN (arn:…:rds:<region>:<account>:cluster:<id>)`);
+  return id;
 }
 
 /** Dimensions of one probe's metric. */
@@ -237,19 +237,18 @@ export function scheduleIntervalSeconds(expression: string): number {
   const rate = /^rate\((\d+)\s+(minute|minutes|hour|hours|day|days)\)$/.exec(expression.trim());
   if (rate) {
     const n = Number(rate[1]);
-    const unit = rate[2]!.startsWith('minute') ? 60 : rate[2]!.startsWith('hour') ? 3600 : 86_400;
+    const unitText = rate[2] ?? '';
+    const unit = unitText.startsWith('minute') ? 60 : unitText.startsWith('hour') ? 3600 : 86_400;
     if (n < 1) throw new InvalidPlanError(`detection.probeSchedule: ${expression} must be at least 1`);
     return n * unit;
   }
   const cron = /^cron\((\S+)\s+(\S+)\s+\S+\s+\S+\s+\S+(?:\s+\S+)?\)$/.exec(expression.trim());
   if (cron && cron[2] === '*') {
     if (cron[1] === '*') return 60;
-    const every = /^(?:\*|0)\/(\d+)$/.exec(cron[1]!);
+    const every = /^(?:\*|0)\/(\d+)$/.exec(cron[1] ?? '');
     if (every && Number(every[1]) >= 1 && 60 % Number(every[1]) === 0) return Number(every[1]) * 60;
   }
-  throw new InvalidPlanError(
-    `detection.probeSchedule: ${expression} does not run at a regular interval; use rate(N minutes) or a cron that runs every N minutes (N dividing 60)`,
-  );
+  throw new InvalidPlanError(`detection.probeSchedule: ${expression} does not run at a regular interval; use rate(N minutes) or a cron that runs every N minutes (N dividing 60)`);
 }
 
 /**

@@ -29,7 +29,10 @@ export async function httpCheck(spec: HttpCheckSpec): Promise<HttpCheckResult> {
       signal: AbortSignal.timeout(spec.timeoutMs),
       redirect: 'manual',
     });
-    const text = spec.expectBodyContains !== undefined ? await response.text() : (await response.arrayBuffer(), '');
+    let text = '';
+    // Read the body either way: an unread body keeps the connection busy.
+    if (spec.expectBodyContains !== undefined) text = await response.text();
+    else await response.arrayBuffer();
     const durationMs = Date.now() - started;
     if (response.status !== spec.expectStatus) {
       return { ok: false, status: response.status, detail: `${spec.method ?? 'GET'} ${spec.url}: HTTP ${response.status}, expected ${spec.expectStatus}`, durationMs };

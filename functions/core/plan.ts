@@ -13,12 +13,41 @@ import { z } from 'zod';
 import { InvalidPlanError } from './errors';
 
 export const AWS_REGIONS = [
-  'us-east-1', 'us-east-2', 'us-west-1', 'us-west-2', 'ca-central-1', 'ca-west-1', 'mx-central-1',
-  'sa-east-1', 'eu-west-1', 'eu-west-2', 'eu-west-3', 'eu-central-1', 'eu-central-2', 'eu-north-1',
-  'eu-south-1', 'eu-south-2', 'me-south-1', 'me-central-1', 'il-central-1', 'af-south-1',
-  'ap-east-1', 'ap-east-2', 'ap-south-1', 'ap-south-2', 'ap-southeast-1', 'ap-southeast-2',
-  'ap-southeast-3', 'ap-southeast-4', 'ap-southeast-5', 'ap-southeast-7', 'ap-northeast-1',
-  'ap-northeast-2', 'ap-northeast-3', 'us-gov-east-1', 'us-gov-west-1',
+  'us-east-1',
+  'us-east-2',
+  'us-west-1',
+  'us-west-2',
+  'ca-central-1',
+  'ca-west-1',
+  'mx-central-1',
+  'sa-east-1',
+  'eu-west-1',
+  'eu-west-2',
+  'eu-west-3',
+  'eu-central-1',
+  'eu-central-2',
+  'eu-north-1',
+  'eu-south-1',
+  'eu-south-2',
+  'me-south-1',
+  'me-central-1',
+  'il-central-1',
+  'af-south-1',
+  'ap-east-1',
+  'ap-east-2',
+  'ap-south-1',
+  'ap-south-2',
+  'ap-southeast-1',
+  'ap-southeast-2',
+  'ap-southeast-3',
+  'ap-southeast-4',
+  'ap-southeast-5',
+  'ap-southeast-7',
+  'ap-northeast-1',
+  'ap-northeast-2',
+  'ap-northeast-3',
+  'us-gov-east-1',
+  'us-gov-west-1',
 ] as const;
 
 const region = z.string().refine((v) => (AWS_REGIONS as readonly string[]).includes(v), {
@@ -27,11 +56,12 @@ const region = z.string().refine((v) => (AWS_REGIONS as readonly string[]).inclu
 
 const name = z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'must be lower-case letters, digits and dashes (max 63)');
 const seconds = (max: number) => z.number().int().min(1).max(max);
-const httpUrl = z.string().url().refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL');
-const arn = (service: string) =>
-  z.string().regex(new RegExp(`^arn:aws[a-z-]*:${service}:`), `must be an ARN of ${service}`);
-const slackId = (prefix: string, what: string) =>
-  z.string().regex(new RegExp(`^${prefix}[A-Z0-9]{6,}$`), `must be a Slack ${what} id (${prefix}…)`);
+const httpUrl = z
+  .string()
+  .url()
+  .refine((u) => /^https?:\/\//.test(u), 'must be an http(s) URL');
+const arn = (service: string) => z.string().regex(new RegExp(`^arn:aws[a-z-]*:${service}:`), `must be an ARN of ${service}`);
+const slackId = (prefix: string, what: string) => z.string().regex(new RegExp(`^${prefix}[A-Z0-9]{6,}$`), `must be a Slack ${what} id (${prefix}…)`);
 
 /** Aurora PostgreSQL global database: one writer cluster in the primary region, a secondary in the recovery region. */
 const auroraGlobal = z.object({
@@ -88,8 +118,7 @@ const route53Record = z.object({
   syncTimeoutSeconds: seconds(1800).default(300),
 });
 
-const arcArn = (what: string) =>
-  z.string().regex(new RegExp(`^arn:aws[a-z-]*:route53-recovery-control::[0-9]{12}:${what}`), `must be a Route 53 ARC ${what} ARN`);
+const arcArn = (what: string) => z.string().regex(new RegExp(`^arn:aws[a-z-]*:route53-recovery-control::[0-9]{12}:${what}`), `must be a Route 53 ARC ${what} ARN`);
 
 /**
  * Route 53 Application Recovery Controller routing controls: the data-plane flip. Pre-built Route 53
@@ -155,7 +184,10 @@ const probe = z.object({
 });
 
 /** CloudWatch periods an alarm may use: high-resolution 10 / 30 s, or a multiple of 60 s. */
-const alarmPeriod = z.number().int().refine((p) => p === 10 || p === 30 || (p >= 60 && p % 60 === 0), 'must be 10, 30 or a multiple of 60 seconds');
+const alarmPeriod = z
+  .number()
+  .int()
+  .refine((p) => p === 10 || p === 30 || (p >= 60 && p % 60 === 0), 'must be 10, 30 or a multiple of 60 seconds');
 
 /**
  * An alarm the stack creates in the recovery region on the probe metric of one probe (the scheduled
@@ -198,7 +230,10 @@ const planObject = z.object({
     /** How many times each probe is tried (1 s apart) before it counts as down. */
     probeAttempts: z.number().int().min(1).max(10).default(3),
     /** How often the stack's probe Lambda probes the primary from the recovery region (EventBridge Scheduler). */
-    probeSchedule: z.string().regex(/^(cron|rate)\(.+\)$/, 'must be a cron(...) or rate(...) expression').default('rate(1 minute)'),
+    probeSchedule: z
+      .string()
+      .regex(/^(cron|rate)\(.+\)$/, 'must be a cron(...) or rate(...) expression')
+      .default('rate(1 minute)'),
     /**
      * Period (seconds) of the replication-lag metrics the orchestrator reads: RDS `ReplicaLag` and
      * Aurora `AuroraGlobalDBRPOLag` are published once a minute, so 60 on AWS. Only a lab with a
@@ -206,7 +241,10 @@ const planObject = z.object({
      */
     lagPeriodSeconds: z.number().int().min(1).max(300).default(60),
     /** Namespace of the probe metric the probe Lambda publishes in the recovery region. */
-    metricNamespace: z.string().regex(/^[A-Za-z0-9._/#:-]{1,255}$/, 'must be a CloudWatch namespace').default('FailoverOrchestrator/Detection'),
+    metricNamespace: z
+      .string()
+      .regex(/^[A-Za-z0-9._/#:-]{1,255}$/, 'must be a CloudWatch namespace')
+      .default('FailoverOrchestrator/Detection'),
     /** Alarms (created by the stack, in the recovery region) whose ALARM state means the primary region is unhealthy. */
     healthAlarms: z.array(probeAlarm).min(1),
     /** Alarms (created by the stack, in the recovery region) on replication lag. */
@@ -335,7 +373,11 @@ export const planSchema = planObject.superRefine((plan, ctx) => {
     }
   });
   const names = new Set<string>();
-  for (const [list, items] of [['databases', plan.databases], ['traffic', plan.traffic], ['compute', plan.compute]] as const) {
+  for (const [list, items] of [
+    ['databases', plan.databases],
+    ['traffic', plan.traffic],
+    ['compute', plan.compute],
+  ] as const) {
     items.forEach((item, i) => {
       if (names.has(item.name)) ctx.addIssue({ code: 'custom', path: [list, i, 'name'], message: `${item.name} is used twice; resource names must be unique` });
       names.add(item.name);

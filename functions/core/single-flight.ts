@@ -80,9 +80,7 @@ export interface LeaseClaim {
   mode: Mode;
 }
 
-export type Acquisition =
-  | { acquired: true; leaseId: string; tookOverFrom?: string }
-  | { acquired: false; leaseId: string; duplicateOf: string; reason: string };
+export type Acquisition = { acquired: true; leaseId: string; tookOverFrom?: string } | { acquired: false; leaseId: string; duplicateOf: string; reason: string };
 
 /** How many times a contended acquisition re-reads the holder before giving up (TransientAwsError: the state machine retries). */
 const MAX_ROUNDS = 4;
@@ -109,13 +107,19 @@ const client = () => dynamodb(ownRegion());
 export async function acquire(plan: Plan, claim: LeaseClaim, now: Date): Promise<Acquisition> {
   if (claim.mode === 'drill') return acquireForDrill(plan, claim, now);
   const leaseId = failoverLeaseId(plan);
-  let write: { kind: 'take' } | { kind: 'takeover'; from: Lease } = { kind: 'take' };
+  let write: { kind: 'take' } | { kind: 'takeover'; from: Lease & { ownerId: string } } = { kind: 'take' };
   for (let round = 0; round < MAX_ROUNDS; round++) {
-    const holder: Lease | undefined = write.kind === 'take' ? await take(leaseId, plan, claim, now, { honourCooldown: true }) : await takeOver(leaseId, plan, claim, now, write.from);
+    const holder: Lease | undefined =
+      write.kind === 'take' ? await take(leaseId, plan, claim, now, { honourCooldown: true }) : await takeOver(leaseId, plan, claim, now, write.from);
     if (!holder) {
       if (write.kind === 'takeover') {
-        logger.warn('single-flight lease taken over from a run still deciding', { leaseId, from: write.from.ownerId, fromIncident: write.from.incidentKey, incident: claim.incidentKey });
-        return { acquired: true, leaseId, tookOverFrom: write.from.ownerId! };
+        logger.warn('single-flight lease taken over from a run still deciding', {
+          leaseId,
+          from: write.from.ownerId,
+          fromIncident: write.from.incidentKey,
+          incident: claim.incidentKey,
+        });
+        return { acquired: true, leaseId, tookOverFrom: write.from.ownerId };
       }
       return { acquired: true, leaseId };
     }
@@ -126,29 +130,31 @@ export async function acquire(plan: Plan, claim: LeaseClaim, now: Date): Promise
       if (claim.trigger === 'alarm') return { acquired: false, leaseId, duplicateOf: holder.lastOwnerId ?? leaseId, reason };
       throw new CooldownActiveError(`no new ${claim.mode} before ${holder.cooldownUntil}: ${reason}`);
     }
-    write = next.kind === 'take' ? { kind: 'take' } : { kind: 'takeover', from: holder };
+    write = next.kind === 'take' ? { kind: 'take' } : { kind: 'takeover', from: next.from };
   }
   throw new TransientAwsError(`single-flight lease ${leaseId} changed hands ${MAX_ROUNDS} times while ${claim.executionId} tried to take it`);
 }
 
-type Decision = { kind: 'take' } | { kind: 'takeover' } | { kind: 'cooldown' } | { kind: 'duplicate'; of: string; reason: string };
+type Decision = { kind: 'take' } | { kind: 'takeover'; from: Lease & { ownerId: string } } | { kind: 'cooldown' } | { kind: 'duplicate'; of: string; reason: string };
 
 /** What to do about the lease as it is (pure): see the rules in the module comment. */
 export function decide(holder: Lease, claim: LeaseClaim, now: Date): Decision {
   if (!isHeld(holder, now) || holder.ownerId === claim.executionId) {
     return holder.cooldownUntil !== undefined && holder.cooldownUntil > iso(now) ? { kind: 'cooldown' } : { kind: 'take' };
   }
-  const owner = holder.ownerId!;
+  const owner = holder.ownerId;
   if (holder.incidentKey === claim.incidentKey) return { kind: 'duplicate', of: owner, reason: `${owner} already handles the same incident (${claim.incidentKey})` };
-  if (holder.phase !== 'deciding') return { kind: 'duplicate', of: owner, reason: `${owner} is already failing over (${holder.incidentKey}, acting since ${holder.actingAt ?? 'unknown'})` };
+  if (holder.phase !== 'deciding')
+    return { kind: 'duplicate', of: owner, reason: `${owner} is already failing over (${holder.incidentKey}, acting since ${holder.actingAt ?? 'unknown'})` };
   if (claim.precedence < (holder.precedence ?? 0)) {
     return { kind: 'duplicate', of: owner, reason: `${owner} is deciding on a more serious incident (${holder.incidentKey}) than ${claim.incidentKey}` };
   }
-  return { kind: 'takeover' };
+  return { kind: 'takeover', from: holder };
 }
 
 /** Held by someone right now: an owner whose lease has not expired. */
-export function isHeld(lease: Lease | undefined, now: Date): boolean {
+/** A lease some run holds now: it has an owner, and it has not expired. */
+export function isHeld(lease: Lease | undefined, now: Date): lease is Lease & { ownerId: string } {
   return !!lease?.ownerId && (lease.expiresAt === undefined || lease.expiresAt > iso(now));
 }
 
@@ -156,7 +162,15 @@ export function isHeld(lease: Lease | undefined, now: Date): boolean {
 function ownerAttributes(plan: Plan, claim: LeaseClaim, now: Date) {
   return {
     set: '#ownerId = :me, #incidentKey = :incident, #precedence = :precedence, #phase = :deciding, #mode = :mode, #acquiredAt = :now, #expiresAt = :expires',
-    names: { '#ownerId': 'ownerId', '#incidentKey': 'incidentKey', '#precedence': 'precedence', '#phase': 'phase', '#mode': 'mode', '#acquiredAt': 'acquiredAt', '#expiresAt': 'expiresAt' },
+    names: {
+      '#ownerId': 'ownerId',
+      '#incidentKey': 'incidentKey',
+      '#precedence': 'precedence',
+      '#phase': 'phase',
+      '#mode': 'mode',
+      '#acquiredAt': 'acquiredAt',
+      '#expiresAt': 'expiresAt',
+    },
     values: {
       ':me': { S: claim.executionId },
       ':incident': { S: claim.incidentKey },
@@ -185,7 +199,7 @@ async function take(leaseId: string, plan: Plan, claim: LeaseClaim, now: Date, o
 }
 
 /** Takes the lease from `from`, only if it still owns it and is still deciding. Returns the holder when refused. */
-async function takeOver(leaseId: string, plan: Plan, claim: LeaseClaim, now: Date, from: Lease): Promise<Lease | undefined> {
+async function takeOver(leaseId: string, plan: Plan, claim: LeaseClaim, now: Date, from: Lease & { ownerId: string }): Promise<Lease | undefined> {
   const owner = ownerAttributes(plan, claim, now);
   return conditionalUpdate('dynamodb:UpdateItem (take lease over)', {
     TableName: leaseTable(),
@@ -193,7 +207,7 @@ async function takeOver(leaseId: string, plan: Plan, claim: LeaseClaim, now: Dat
     UpdateExpression: `SET ${owner.set}, #tookOverFrom = :from`,
     ConditionExpression: '#ownerId = :holder AND #phase = :deciding',
     ExpressionAttributeNames: { ...owner.names, '#tookOverFrom': 'tookOverFrom' },
-    ExpressionAttributeValues: { ...owner.values, ':holder': { S: from.ownerId! }, ':from': { S: from.ownerId! } },
+    ExpressionAttributeValues: { ...owner.values, ':holder': { S: from.ownerId }, ':from': { S: from.ownerId } },
   });
 }
 
@@ -204,7 +218,12 @@ async function takeOver(leaseId: string, plan: Plan, claim: LeaseClaim, now: Dat
 async function acquireForDrill(plan: Plan, claim: LeaseClaim, now: Date): Promise<Acquisition> {
   const real = await readLease(failoverLeaseId(plan));
   if (real && isHeld(real, now)) {
-    return { acquired: false, leaseId: failoverLeaseId(plan), duplicateOf: real.ownerId!, reason: `a real run (${real.ownerId}, ${real.incidentKey}) holds the failover lease; the drill yields` };
+    return {
+      acquired: false,
+      leaseId: failoverLeaseId(plan),
+      duplicateOf: real.ownerId!,
+      reason: `a real run (${real.ownerId}, ${real.incidentKey}) holds the failover lease; the drill yields`,
+    };
   }
   const leaseId = drillLeaseId(plan);
   const holder = await take(leaseId, plan, claim, now, { honourCooldown: false });

@@ -10,13 +10,7 @@
  * Table: `APPROVALS_TABLE` (read at first use), hash key `approvalId` (S), in the Lambda's own region;
  * the operator CLI, which runs outside Lambda, names both with `configureApprovalsStore`.
  */
-import {
-  ConditionalCheckFailedException,
-  GetItemCommand,
-  UpdateItemCommand,
-  type AttributeValue,
-  type UpdateItemCommandInput,
-} from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, GetItemCommand, UpdateItemCommand, type AttributeValue, type UpdateItemCommandInput } from '@aws-sdk/client-dynamodb';
 import { dynamodb, ownRegion } from '../core/clients';
 import { ConfigurationError, ResourceStateError, awsCall, toNamedAwsError } from '../core/errors';
 
@@ -186,9 +180,7 @@ export async function setMessageTs(approvalId: string, messageTs: string, channe
 
 /** Reads an approval (strongly consistent: a click right after the request must see it). */
 export async function get(approvalId: string): Promise<ApprovalItem | undefined> {
-  const out = await awsCall(`DynamoDB get ${approvalId}`, () =>
-    client().send(new GetItemCommand({ TableName: approvalsTable(), Key: key(approvalId), ConsistentRead: true })),
-  );
+  const out = await awsCall(`DynamoDB get ${approvalId}`, () => client().send(new GetItemCommand({ TableName: approvalsTable(), Key: key(approvalId), ConsistentRead: true })));
   return out.Item ? fromItem(out.Item) : undefined;
 }
 

@@ -78,9 +78,7 @@ export function approvalRequestMessage({ approvalId, gate, plan, start, detectio
   blocks.push(section(dataLossText(plan, detection)));
 
   const requested = start.trigger === 'alarm' && start.alarmName ? `alarm \`${esc(start.alarmName)}\`` : start.trigger;
-  blocks.push(
-    context(`Started by ${requested} (${esc(start.requestedBy)}) at ${slackDate(start.startedAt)}: ${esc(start.reason)}\nExecution: \`${esc(start.executionId)}\``),
-  );
+  blocks.push(context(`Started by ${requested} (${esc(start.requestedBy)}) at ${slackDate(start.startedAt)}: ${esc(start.reason)}\nExecution: \`${esc(start.executionId)}\``));
   const approvers = plan.approval.approvers.map(mention).join(', ');
   blocks.push(
     context(
@@ -128,9 +126,7 @@ export function approvalRequestMessage({ approvalId, gate, plan, start, detectio
   return { text, blocks: blocks.slice(0, LIMITS.blocks) };
 }
 
-export type Decision =
-  | { outcome: 'approved' | 'rejected'; by: string; at: string }
-  | { outcome: 'expired'; at?: string; timeoutSeconds?: number; onTimeout?: 'abort' | 'proceed' };
+export type Decision = { outcome: 'approved' | 'rejected'; by: string; at: string } | { outcome: 'expired'; at?: string; timeoutSeconds?: number; onTimeout?: 'abort' | 'proceed' };
 
 export interface DecisionMessageInput {
   /** The request's title (kept with the approval), used when the original blocks are not at hand. */
@@ -144,9 +140,7 @@ export interface DecisionMessageInput {
 export function decisionMessage({ summary, decision, originalBlocks }: DecisionMessageInput): SlackMessage {
   const outcome = decisionText(decision);
   const kept = Array.isArray(originalBlocks)
-    ? (originalBlocks as unknown[]).filter(
-        (b): b is Block => !!b && typeof b === 'object' && (b as Block).type !== 'actions' && (b as Block).block_id !== DECISION_BLOCK_ID,
-      )
+    ? (originalBlocks as unknown[]).filter((b): b is Block => !!b && typeof b === 'object' && (b as Block).type !== 'actions' && (b as Block).block_id !== DECISION_BLOCK_ID)
     : [{ type: 'header', text: { type: 'plain_text', text: clip(summary, LIMITS.header), emoji: true } }];
   const blocks = [...kept.slice(0, LIMITS.blocks - 1), { type: 'section', block_id: DECISION_BLOCK_ID, text: { type: 'mrkdwn', text: outcome } }];
   return { text: clip(`${summary}: ${stripMarkup(outcome)}`, LIMITS.text), blocks };
@@ -192,7 +186,8 @@ function dataLossText(plan: Plan, detection: DetectionResult): string {
   const line = `*Estimated data loss:* ${gapText(gap)} (RPO budget ${plan.rpoBudgetSeconds} s)`;
   const overBudget = gap === null || gap > plan.rpoBudgetSeconds;
   if (detection.rpoAtRisk || overBudget) {
-    const why = gap === null ? 'the replication gap could not be measured' : gap > plan.rpoBudgetSeconds ? `the gap exceeds the ${plan.rpoBudgetSeconds} s budget` : 'replication is lagging';
+    const why =
+      gap === null ? 'the replication gap could not be measured' : gap > plan.rpoBudgetSeconds ? `the gap exceeds the ${plan.rpoBudgetSeconds} s budget` : 'replication is lagging';
     return `${line}\n:warning: *RPO at risk*: ${why}. Approving accepts losing up to that much acknowledged data.`;
   }
   return line;

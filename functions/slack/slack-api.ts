@@ -115,7 +115,5 @@ async function send(method: string, url: string, headers: Record<string, string>
 function slackRefused(method: string, error: string): Error {
   const code = redact(error).slice(0, 100);
   logger.warn('Slack refused the call', { method, slackError: code });
-  return TRANSIENT_SLACK_ERRORS.has(code)
-    ? new SlackUnavailableError(`Slack ${method}: ${code}`)
-    : new NotificationFailedError(`Slack ${method}: ${code}`);
+  return TRANSIENT_SLACK_ERRORS.has(code) ? new SlackUnavailableError(`Slack ${method}: ${code}`) : new NotificationFailedError(`Slack ${method}: ${code}`);
 }

@@ -71,10 +71,13 @@ function seedRecord(plan: Plan, r: Route53RecordResource): TrafficSeed {
     Name: normalName(r.recordName),
     Type: r.recordType,
     ...(r.routing === 'weighted' && t.setIdentifier ? { SetIdentifier: t.setIdentifier, Weight: weight } : {}),
-    ...('value' in t ? { TTL: r.ttl, ResourceRecords: [{ Value: t.value }] } : { AliasTarget: { DNSName: t.aliasDnsName, HostedZoneId: t.aliasHostedZoneId, EvaluateTargetHealth: t.evaluateTargetHealth } }),
+    ...('value' in t
+      ? { TTL: r.ttl, ResourceRecords: [{ Value: t.value }] }
+      : { AliasTarget: { DNSName: t.aliasDnsName, HostedZoneId: t.aliasHostedZoneId, EvaluateTargetHealth: t.evaluateTargetHealth } }),
     ...(healthCheckId ? { HealthCheckId: healthCheckId } : {}),
   });
-  const records = r.routing === 'weighted' ? [set(r.primary, 100, r.healthCheckIds.primary), set(r.recovery, 0, r.healthCheckIds.recovery)] : [set(r.primary, 100, r.healthCheckIds.primary)];
+  const records =
+    r.routing === 'weighted' ? [set(r.primary, 100, r.healthCheckIds.primary), set(r.recovery, 0, r.healthCheckIds.recovery)] : [set(r.primary, 100, r.healthCheckIds.primary)];
   const healthChecks = [r.healthCheckIds.primary, r.healthCheckIds.recovery].filter((id): id is string => !!id).map((id) => ({ id }));
   return {
     zoneId: r.hostedZoneId,
@@ -102,7 +105,15 @@ function seedArc(plan: Plan, a: ArcRoutingControlResource, safetyRule: boolean):
   return {
     zoneId: LAB_ARC_ZONE_ID,
     recordName,
-    records: regions.map((r) => ({ Name: normalName(recordName), Type: 'CNAME', SetIdentifier: r.region, Weight: 100, TTL: 1, ResourceRecords: [{ Value: `${r.region}.${recordName}` }], HealthCheckId: r.hc })),
+    records: regions.map((r) => ({
+      Name: normalName(recordName),
+      Type: 'CNAME',
+      SetIdentifier: r.region,
+      Weight: 100,
+      TTL: 1,
+      ResourceRecords: [{ Value: `${r.region}.${recordName}` }],
+      HealthCheckId: r.hc,
+    })),
     controls: [control(a.primaryRoutingControlArn, 'On'), control(a.recoveryRoutingControlArn, 'Off')],
     healthChecks: regions.map((r) => ({ id: r.hc, routingControlArn: r.arn })),
     safetyRules: safetyRule ? [{ arn: `${panelArn}/safetyrule/lab-at-least-one-on`, asserted: [a.primaryRoutingControlArn, a.recoveryRoutingControlArn], atLeast: 1 }] : [],
@@ -154,10 +165,15 @@ export class TrafficModel {
       if (overridden.includes(rule.arn)) continue;
       const on = rule.asserted.filter((arn) => after.get(arn) === 'On').length;
       if (on < rule.atLeast) {
-        throw new AwsApiError('ConflictException', `The routing control state update was blocked by safety rule ${rule.arn}: at least ${rule.atLeast} of ${rule.asserted.length} routing controls must be On.`, 409, {
-          resourceId: rule.arn,
-          resourceType: 'SafetyRule',
-        });
+        throw new AwsApiError(
+          'ConflictException',
+          `The routing control state update was blocked by safety rule ${rule.arn}: at least ${rule.atLeast} of ${rule.asserted.length} routing controls must be On.`,
+          409,
+          {
+            resourceId: rule.arn,
+            resourceType: 'SafetyRule',
+          },
+        );
       }
     }
     for (const e of entries) this.controls.get(e.RoutingControlArn)!.RoutingControlState = e.RoutingControlState;
@@ -195,7 +211,7 @@ export class TrafficModel {
     const answering = healthy.length > 0 ? healthy : records;
     const total = answering.reduce((sum, x) => sum + (x.r.Weight ?? 0), 0);
     for (const x of answering) {
-      const share = total === 0 ? 1 / answering.length : (x.r.SetIdentifier === undefined ? 1 : (x.r.Weight ?? 0) / total);
+      const share = total === 0 ? 1 / answering.length : x.r.SetIdentifier === undefined ? 1 : (x.r.Weight ?? 0) / total;
       out[x.region] = (out[x.region] ?? 0) + Math.round(share * 100);
     }
     return out;

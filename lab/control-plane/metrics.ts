@@ -124,11 +124,15 @@ export function effectiveStart(start: Date, period: number): number {
  * GetMetricData for one MetricStat: one value per period bucket that holds datapoints, stamped with
  * the bucket start, newest first unless `ascending` (ScanBy TimestampAscending).
  */
-export function aggregate(data: MetricDatum[], q: { start: Date; end: Date; period: number; stat: string; unit?: string; ascending?: boolean }): { timestamps: Date[]; values: number[] } {
+export function aggregate(
+  data: MetricDatum[],
+  q: { start: Date; end: Date; period: number; stat: string; unit?: string; ascending?: boolean },
+): { timestamps: Date[]; values: number[] } {
   if (!validPeriod(q.period)) {
     throw new AwsApiError('InvalidParameterValue', `The value ${q.period} for parameter Period is not valid: use 1, 5, 10, 20, 30, 60 or a multiple of 60 seconds.`, 400);
   }
-  if (!validStat(q.stat)) throw new AwsApiError('InvalidParameterValue', `The value ${q.stat} for parameter Stat is not supported by the lab (Average, Minimum, Maximum, Sum, SampleCount, pNN).`, 400);
+  if (!validStat(q.stat))
+    throw new AwsApiError('InvalidParameterValue', `The value ${q.stat} for parameter Stat is not supported by the lab (Average, Minimum, Maximum, Sum, SampleCount, pNN).`, 400);
   const from = effectiveStart(q.start, q.period);
   const to = q.end.getTime() / 1000;
   const buckets = new Map<number, Bucket>();

@@ -32,18 +32,31 @@ function canonical(r: RecordSetView): string {
   const fields: Record<string, unknown> = { ...r, Name: normalName(r.Name) };
   if (r.AliasTarget) fields.AliasTarget = { ...r.AliasTarget, DNSName: normalName(r.AliasTarget.DNSName), HostedZoneId: bareZoneId(r.AliasTarget.HostedZoneId) };
   if (r.ResourceRecords) fields.ResourceRecords = r.ResourceRecords.map((v) => v.Value).sort();
-  return JSON.stringify(Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined).sort(([a], [b]) => a.localeCompare(b))));
+  return JSON.stringify(
+    Object.fromEntries(
+      Object.entries(fields)
+        .filter(([, v]) => v !== undefined)
+        .sort(([a], [b]) => a.localeCompare(b)),
+    ),
+  );
 }
 
 function stored(r: RecordSetView): RecordSetView {
-  return { ...r, Name: normalName(r.Name), ...(r.AliasTarget ? { AliasTarget: { ...r.AliasTarget, DNSName: trailingDot(r.AliasTarget.DNSName), HostedZoneId: bareZoneId(r.AliasTarget.HostedZoneId) } } : {}) };
+  return {
+    ...r,
+    Name: normalName(r.Name),
+    ...(r.AliasTarget ? { AliasTarget: { ...r.AliasTarget, DNSName: trailingDot(r.AliasTarget.DNSName), HostedZoneId: bareZoneId(r.AliasTarget.HostedZoneId) } } : {}),
+  };
 }
 
 /** Problems of one record set on its own (the subset of Route 53's validation the lab needs). */
 function shapeProblem(r: RecordSetView): string | undefined {
-  if (!r.AliasTarget && !(r.ResourceRecords && r.ResourceRecords.length > 0)) return `Invalid request: Expected exactly one of [AliasTarget, all of [TTL, and ResourceRecords], or TrafficPolicyInstanceId], but found none in Change with [Action=?, Name=${normalName(r.Name)}, Type=${r.Type}]`;
-  if (r.AliasTarget && r.ResourceRecords) return `Invalid request: Expected exactly one of [AliasTarget, all of [TTL, and ResourceRecords]], but found more than one for ${describeSet(r)}`;
-  if (r.Type === 'CNAME' && (r.ResourceRecords?.length ?? 0) > 1) return `RRSet of type CNAME with DNS name ${normalName(r.Name)} is not permitted to contain more than one resource record`;
+  if (!r.AliasTarget && !(r.ResourceRecords && r.ResourceRecords.length > 0))
+    return `Invalid request: Expected exactly one of [AliasTarget, all of [TTL, and ResourceRecords], or TrafficPolicyInstanceId], but found none in Change with [Action=?, Name=${normalName(r.Name)}, Type=${r.Type}]`;
+  if (r.AliasTarget && r.ResourceRecords)
+    return `Invalid request: Expected exactly one of [AliasTarget, all of [TTL, and ResourceRecords]], but found more than one for ${describeSet(r)}`;
+  if (r.Type === 'CNAME' && (r.ResourceRecords?.length ?? 0) > 1)
+    return `RRSet of type CNAME with DNS name ${normalName(r.Name)} is not permitted to contain more than one resource record`;
   if (r.SetIdentifier !== undefined && r.Weight === undefined && r.Failover === undefined && !(r as { Region?: string }).Region) {
     return `Invalid request: Missing field 'Weight' (or another routing policy) in ResourceRecordSet with SetIdentifier ${r.SetIdentifier}`;
   }
@@ -88,9 +101,16 @@ export class RecordStore {
         if (set.HealthCheckId !== undefined && !this.healthCheckExists(set.HealthCheckId)) {
           throw new AwsApiError('NoSuchHealthCheck', `A health check with id ${set.HealthCheckId} does not exist.`, 404);
         }
-        const conflict = next.find((r) => normalName(r.Name) === normalName(set.Name) && !sameSet(r, set) && (r.Type === set.Type ? (r.SetIdentifier === undefined) !== (set.SetIdentifier === undefined) : r.Type === 'CNAME' || set.Type === 'CNAME'));
+        const conflict = next.find(
+          (r) =>
+            normalName(r.Name) === normalName(set.Name) &&
+            !sameSet(r, set) &&
+            (r.Type === set.Type ? (r.SetIdentifier === undefined) !== (set.SetIdentifier === undefined) : r.Type === 'CNAME' || set.Type === 'CNAME'),
+        );
         if (conflict) {
-          problems.push(`RRSet of type ${set.Type} with DNS name ${normalName(set.Name)} is not permitted because a conflicting RRSet of type ${conflict.Type} with the same DNS name already exists in zone`);
+          problems.push(
+            `RRSet of type ${set.Type} with DNS name ${normalName(set.Name)} is not permitted because a conflicting RRSet of type ${conflict.Type} with the same DNS name already exists in zone`,
+          );
           continue;
         }
       }
@@ -99,7 +119,8 @@ export class RecordStore {
         else next = [...next, stored(set)];
       } else if (Action === 'DELETE') {
         if (!existing) problems.push(`Tried to delete resource record set ${describeSet(set)} but it was not found`);
-        else if (canonical(existing) !== canonical(stored(set))) problems.push(`Tried to delete resource record set ${describeSet(set)}, but the values provided do not match the current values`);
+        else if (canonical(existing) !== canonical(stored(set)))
+          problems.push(`Tried to delete resource record set ${describeSet(set)}, but the values provided do not match the current values`);
         else next = next.filter((r) => r !== existing);
       } else {
         // UPSERT replaces the whole set with what was sent: a field left out (HealthCheckId, TTL…) is gone.
@@ -165,7 +186,12 @@ function recordSetXml(r: RecordSetView): XmlValue {
     Weight: r.Weight,
     ...extraScalars(r, KNOWN),
     TTL: r.TTL,
-    ResourceRecords: r.ResourceRecords ? new XmlList('ResourceRecord', r.ResourceRecords.map((v) => ({ Value: v.Value }))) : undefined,
+    ResourceRecords: r.ResourceRecords
+      ? new XmlList(
+          'ResourceRecord',
+          r.ResourceRecords.map((v) => ({ Value: v.Value })),
+        )
+      : undefined,
     AliasTarget: r.AliasTarget
       ? { HostedZoneId: bareZoneId(r.AliasTarget.HostedZoneId), DNSName: trailingDot(r.AliasTarget.DNSName), EvaluateTargetHealth: r.AliasTarget.EvaluateTargetHealth }
       : undefined,
@@ -259,7 +285,8 @@ export function route53Routes(backend: ControlPlaneBackend): RestRoute[] {
           .filter((c) => c.name === 'Change')
           .map((c) => {
             const action = childText(c, 'Action');
-            if (action !== 'CREATE' && action !== 'DELETE' && action !== 'UPSERT') throw invalidInput(`Invalid XML ; cvc-enumeration-valid: Value '${action ?? ''}' is not facet-valid with respect to enumeration '[CREATE, DELETE, UPSERT]'`);
+            if (action !== 'CREATE' && action !== 'DELETE' && action !== 'UPSERT')
+              throw invalidInput(`Invalid XML ; cvc-enumeration-valid: Value '${action ?? ''}' is not facet-valid with respect to enumeration '[CREATE, DELETE, UPSERT]'`);
             return { Action: action as Change['Action'], ResourceRecordSet: parseRecordSet(child(c, 'ResourceRecordSet')) };
           });
         if (changes.length === 0) throw invalidInput('ChangeBatch.Changes must contain at least one Change');

@@ -208,7 +208,12 @@ function dbInstanceXml(ctx: CallContext, db: DbInstanceView): XmlValue {
     DBInstanceStatus: db.DBInstanceStatus,
     ReadReplicaSourceDBInstanceIdentifier: db.ReadReplicaSourceDBInstanceIdentifier,
     BackupRetentionPeriod: db.BackupRetentionPeriod,
-    DBParameterGroups: db.DBParameterGroups ? new XmlList('DBParameterGroup', db.DBParameterGroups.map((g) => ({ DBParameterGroupName: g.DBParameterGroupName, ParameterApplyStatus: g.ParameterApplyStatus }))) : undefined,
+    DBParameterGroups: db.DBParameterGroups
+      ? new XmlList(
+          'DBParameterGroup',
+          db.DBParameterGroups.map((g) => ({ DBParameterGroupName: g.DBParameterGroupName, ParameterApplyStatus: g.ParameterApplyStatus })),
+        )
+      : undefined,
     StatusInfos: db.StatusInfos
       ? new XmlList(
           'DBInstanceStatusInfo',
@@ -227,7 +232,9 @@ function queryList(form: URLSearchParams, prefix: string, member: string): Array
     const m = re.exec(k);
     if (!m) continue;
     const index = Number(m[1]) - 1;
-    (out[index] ??= {})[m[2]!] = v;
+    const entry = out[index] ?? {};
+    out[index] = entry;
+    entry[m[2]!] = v;
   }
   return out.filter((x) => x !== undefined);
 }
@@ -275,7 +282,12 @@ function rdsHandlers(backend: ControlPlaneBackend): Record<string, QueryHandler>
         throw new AwsApiError('InvalidParameterValue', `Invalid value ${source} for Source: use user, system or engine-default`, 400);
       }
       const params = await describe(ctx, name, source);
-      return { Parameters: new XmlList('Parameter', params.map((p) => ({ ...p }) as XmlValue)) };
+      return {
+        Parameters: new XmlList(
+          'Parameter',
+          params.map((p) => ({ ...p }) as XmlValue),
+        ),
+      };
     };
   }
   return handlers;
@@ -332,7 +344,11 @@ function cloudwatchHandlers(backend: ControlPlaneBackend): Record<string, JsonHa
       for (const q of queries) {
         const stat = q.MetricStat as Json | undefined;
         if (!stat) {
-          throw new AwsApiError('InvalidParameterValue', `The lab control plane answers GetMetricData MetricStat queries only (query ${String(q.Id)} has no MetricStat; metric math is not supported)`, 400);
+          throw new AwsApiError(
+            'InvalidParameterValue',
+            `The lab control plane answers GetMetricData MetricStat queries only (query ${String(q.Id)} has no MetricStat; metric math is not supported)`,
+            400,
+          );
         }
         const metric = (stat.Metric ?? {}) as Json;
         const period = num(stat.Period);
@@ -357,13 +373,15 @@ function cloudwatchHandlers(backend: ControlPlaneBackend): Record<string, JsonHa
     /** https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_PutMetricData.html */
     handlers.PutMetricData = async (ctx, input, protocol) => {
       const namespace = requireString(protocol, input.Namespace, 'Namespace');
-      if (namespace.startsWith('AWS/')) throw new AwsApiError('InvalidParameterValue', `The value ${namespace} for parameter Namespace is invalid: the AWS/ namespaces are reserved for AWS services.`, 400);
+      if (namespace.startsWith('AWS/'))
+        throw new AwsApiError('InvalidParameterValue', `The value ${namespace} for parameter Namespace is invalid: the AWS/ namespaces are reserved for AWS services.`, 400);
       const data = arr<Json>(input.MetricData);
       if (data.length < 1 || data.length > 1000) throw new AwsApiError('InvalidParameterValue', `MetricData must hold between 1 and 1000 datums (got ${data.length}).`, 400);
       const datums: PutMetricDatum[] = data.map((d) => {
         const value = num(d.Value);
         const values = d.Values === undefined ? undefined : arr(d.Values).map((v) => num(v) ?? NaN);
-        if (value !== undefined && values !== undefined) throw new AwsApiError('InvalidParameterCombination', 'The parameters MetricData.member.N.Value and MetricData.member.N.Values are mutually exclusive.', 400);
+        if (value !== undefined && values !== undefined)
+          throw new AwsApiError('InvalidParameterCombination', 'The parameters MetricData.member.N.Value and MetricData.member.N.Values are mutually exclusive.', 400);
         const s = d.StatisticValues as Json | undefined;
         const statistics = s ? { Sum: num(s.Sum) ?? 0, SampleCount: num(s.SampleCount) ?? 0, Minimum: num(s.Minimum) ?? 0, Maximum: num(s.Maximum) ?? 0 } : undefined;
         if (value === undefined && values === undefined && !statistics) throw new AwsApiError('MissingParameter', 'A datum needs Value, Values or StatisticValues.', 400);
@@ -394,12 +412,16 @@ function arcValidation(message: string, field: string): AwsApiError {
 function arcHandlers(backend: ControlPlaneBackend): Record<string, JsonHandler> {
   const arnOf = (value: unknown, field: string): string => {
     if (typeof value !== 'string' || value.length < 1 || value.length > 255 || !/^[A-Za-z0-9:./_-]*$/.test(value)) {
-      throw arcValidation(`1 validation error detected: Value at '${field}' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[A-Za-z0-9:.\\/_-]*$`, field);
+      throw arcValidation(
+        `1 validation error detected: Value at '${field}' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[A-Za-z0-9:.\\/_-]*$`,
+        field,
+      );
     }
     return value;
   };
   const stateOf = (value: unknown, field: string): 'On' | 'Off' => {
-    if (value !== 'On' && value !== 'Off') throw arcValidation(`1 validation error detected: Value '${String(value)}' at '${field}' failed to satisfy constraint: Member must satisfy enum value set: [On, Off]`, field);
+    if (value !== 'On' && value !== 'Off')
+      throw arcValidation(`1 validation error detected: Value '${String(value)}' at '${field}' failed to satisfy constraint: Member must satisfy enum value set: [On, Off]`, field);
     return value;
   };
   const overrides = (input: Json): string[] => arr<unknown>(input.SafetyRulesToOverride).map((a, i) => arnOf(a, `safetyRulesToOverride.${i + 1}.member`));
@@ -414,15 +436,26 @@ function arcHandlers(backend: ControlPlaneBackend): Record<string, JsonHandler> 
   {
     const update = optional(backend, 'updateRoutingControlStates');
     handlers.UpdateRoutingControlState = async (ctx, input) => {
-      await update(ctx, [{ RoutingControlArn: arnOf(input.RoutingControlArn, 'routingControlArn'), RoutingControlState: stateOf(input.RoutingControlState, 'routingControlState') }], overrides(input));
+      await update(
+        ctx,
+        [{ RoutingControlArn: arnOf(input.RoutingControlArn, 'routingControlArn'), RoutingControlState: stateOf(input.RoutingControlState, 'routingControlState') }],
+        overrides(input),
+      );
       return {};
     };
     handlers.UpdateRoutingControlStates = async (ctx, input) => {
       const entries = arr<Json>(input.UpdateRoutingControlStateEntries);
-      if (entries.length === 0) throw arcValidation("1 validation error detected: Value null at 'updateRoutingControlStateEntries' failed to satisfy constraint: Member must not be null", 'updateRoutingControlStateEntries');
+      if (entries.length === 0)
+        throw arcValidation(
+          "1 validation error detected: Value null at 'updateRoutingControlStateEntries' failed to satisfy constraint: Member must not be null",
+          'updateRoutingControlStateEntries',
+        );
       await update(
         ctx,
-        entries.map((e, i) => ({ RoutingControlArn: arnOf(e.RoutingControlArn, `updateRoutingControlStateEntries.${i + 1}.member.routingControlArn`), RoutingControlState: stateOf(e.RoutingControlState, `updateRoutingControlStateEntries.${i + 1}.member.routingControlState`) })),
+        entries.map((e, i) => ({
+          RoutingControlArn: arnOf(e.RoutingControlArn, `updateRoutingControlStateEntries.${i + 1}.member.routingControlArn`),
+          RoutingControlState: stateOf(e.RoutingControlState, `updateRoutingControlStateEntries.${i + 1}.member.routingControlState`),
+        })),
         overrides(input),
       );
       return {};
@@ -439,13 +472,34 @@ function arcHandlers(backend: ControlPlaneBackend): Record<string, JsonHandler> 
   return handlers;
 }
 
-const AAS_NAMESPACES = ['ecs', 'elasticmapreduce', 'ec2', 'appstream', 'dynamodb', 'rds', 'sagemaker', 'custom-resource', 'comprehend', 'lambda', 'cassandra', 'kafka', 'elasticache', 'neptune', 'workspaces'];
+const AAS_NAMESPACES = [
+  'ecs',
+  'elasticmapreduce',
+  'ec2',
+  'appstream',
+  'dynamodb',
+  'rds',
+  'sagemaker',
+  'custom-resource',
+  'comprehend',
+  'lambda',
+  'cassandra',
+  'kafka',
+  'elasticache',
+  'neptune',
+  'workspaces',
+];
 
 /** https://docs.aws.amazon.com/autoscaling/application/APIReference/API_RegisterScalableTarget.html */
 function autoScalingHandlers(backend: ControlPlaneBackend): Record<string, JsonHandler> {
   const namespaceOf = (value: unknown): string => {
     if (typeof value !== 'string') throw missing('json1.1', 'serviceNamespace');
-    if (!AAS_NAMESPACES.includes(value)) throw new AwsApiError('ValidationException', `1 validation error detected: Value '${value}' at 'serviceNamespace' failed to satisfy constraint: Member must satisfy enum value set: [${AAS_NAMESPACES.join(', ')}]`, 400);
+    if (!AAS_NAMESPACES.includes(value))
+      throw new AwsApiError(
+        'ValidationException',
+        `1 validation error detected: Value '${value}' at 'serviceNamespace' failed to satisfy constraint: Member must satisfy enum value set: [${AAS_NAMESPACES.join(', ')}]`,
+        400,
+      );
     return value;
   };
   const handlers: Record<string, JsonHandler> = {};
@@ -466,7 +520,8 @@ function autoScalingHandlers(backend: ControlPlaneBackend): Record<string, JsonH
     handlers.RegisterScalableTarget = async (ctx, input) => {
       const min = num(input.MinCapacity);
       const max = num(input.MaxCapacity);
-      if (min !== undefined && max !== undefined && min > max) throw new AwsApiError('ValidationException', `Minimum capacity cannot be greater than maximum capacity (MinCapacity ${min}, MaxCapacity ${max})`, 400);
+      if (min !== undefined && max !== undefined && min > max)
+        throw new AwsApiError('ValidationException', `Minimum capacity cannot be greater than maximum capacity (MinCapacity ${min}, MaxCapacity ${max})`, 400);
       if ((min !== undefined && min < 0) || (max !== undefined && max < 0)) throw new AwsApiError('ValidationException', 'MinCapacity and MaxCapacity must not be negative', 400);
       return register(ctx, {
         ServiceNamespace: namespaceOf(input.ServiceNamespace),
@@ -531,7 +586,8 @@ function stepFunctionsHandlers(backend: ControlPlaneBackend): Record<string, Jso
       const arn = requireString('json1.0', input.stateMachineArn, 'stateMachineArn');
       const body = input.input === undefined ? '{}' : input.input;
       if (typeof body !== 'string' || !isJson(body)) throw new AwsApiError('InvalidExecutionInput', `Invalid State Machine Execution Input: '${String(body).slice(0, 100)}'`, 400);
-      if (input.name !== undefined && (typeof input.name !== 'string' || !/^[A-Za-z0-9_-]{1,80}$/.test(input.name))) throw new AwsApiError('InvalidName', `Invalid Name: '${String(input.name)}'`, 400);
+      if (input.name !== undefined && (typeof input.name !== 'string' || !/^[A-Za-z0-9_-]{1,80}$/.test(input.name)))
+        throw new AwsApiError('InvalidName', `Invalid Name: '${String(input.name)}'`, 400);
       return start(ctx, arn, body, typeof input.name === 'string' ? input.name : undefined);
     };
   }
@@ -567,12 +623,17 @@ function eventBridgeHandlers(backend: ControlPlaneBackend): Record<string, JsonH
     async PutEvents(ctx, input) {
       const entries = arr<Json>(input.Entries);
       if (entries.length < 1 || entries.length > 10) {
-        throw new AwsApiError('ValidationException', `1 validation error detected: Value at 'entries' failed to satisfy constraint: Member must have length between 1 and 10 (got ${entries.length})`, 400);
+        throw new AwsApiError(
+          'ValidationException',
+          `1 validation error detected: Value at 'entries' failed to satisfy constraint: Member must have length between 1 and 10 (got ${entries.length})`,
+          400,
+        );
       }
       // Entries are checked one by one: a bad one fails alone (FailedEntryCount), the others go on.
       const results: Array<{ EventId?: string; ErrorCode?: string; ErrorMessage?: string } | undefined> = entries.map((e) => {
         for (const field of ['Source', 'DetailType', 'Detail'] as const) {
-          if (typeof e[field] !== 'string' || e[field] === '') return { ErrorCode: 'InvalidArgument', ErrorMessage: `Parameter ${field} is not valid. Reason: ${field} is a required argument.` };
+          if (typeof e[field] !== 'string' || e[field] === '')
+            return { ErrorCode: 'InvalidArgument', ErrorMessage: `Parameter ${field} is not valid. Reason: ${field} is a required argument.` };
         }
         let detail: unknown;
         try {
@@ -801,7 +862,10 @@ export async function startControlPlane(backend: ControlPlaneBackend, options: C
 
     if (!scope) {
       const ctx = { region: '?', service: '?', operation: target ?? `${method} ${url.pathname}` };
-      send(ctx, errorAnswer(protocol, spec, new AwsApiError('MissingAuthenticationToken', 'Request is missing Authentication Token (no SigV4 Authorization header)', 403), requestId));
+      send(
+        ctx,
+        errorAnswer(protocol, spec, new AwsApiError('MissingAuthenticationToken', 'Request is missing Authentication Token (no SigV4 Authorization header)', 403), requestId),
+      );
       return;
     }
 
@@ -901,7 +965,8 @@ export async function startControlPlane(backend: ControlPlaneBackend, options: C
         error instanceof AwsApiError
           ? error
           : new AwsApiError('InternalFailure', `The lab control plane failed: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`, 500);
-      if (!(error instanceof AwsApiError)) options.log?.(`${ctx.region} ${ctx.service} ${ctx.operation} backend threw: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+      if (!(error instanceof AwsApiError))
+        options.log?.(`${ctx.region} ${ctx.service} ${ctx.operation} backend threw: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
       send(ctx, errorAnswer(protocol, spec, e, requestId));
     }
   }
@@ -937,4 +1002,3 @@ export async function startControlPlane(backend: ControlPlaneBackend, options: C
       }),
   };
 }
-

@@ -6,8 +6,7 @@
  */
 import { AwsApiError } from '../../local/aws/backend';
 
-const escapeXml = (s: string): string =>
-  s.replace(/[&<>"'\r]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;', '\r': '&#x0D;' })[c]!);
+const escapeXml = (s: string): string => s.replace(/[&<>"'\r]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;', '\r': '&#x0D;' })[c]!);
 
 /** A list with its member element name (`<DBInstances><DBInstance>…</DBInstance></DBInstances>`). */
 export class XmlList {

@@ -29,7 +29,10 @@ export function planSha256(plan: unknown): string {
 }
 
 /** The orchestrator that ran: package.json's version and the checked-out commit ("unknown" outside a git work tree). */
-export function orchestratorVersion(root: string, revParse: () => string = () => execFileSync('git', ['rev-parse', 'HEAD'], { cwd: root, stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 }).toString()): { version: string; commit: string } {
+export function orchestratorVersion(
+  root: string,
+  revParse: () => string = () => execFileSync('git', ['rev-parse', 'HEAD'], { cwd: root, stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 }).toString(),
+): { version: string; commit: string } {
   let version = 'unknown';
   try {
     version = String((JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version?: unknown }).version ?? 'unknown');
@@ -133,13 +136,25 @@ function approvalOf(execution: AuditedExecution, detection: Audit['detection']):
   const rejected = execution.events.find((e) => !e.nested && e.state === 'RequestFailoverApproval' && e.type === 'StateFailed' && e.error === 'ApprovalRejected');
   if (rejected) return rejectionOf(rejected);
   const timedOut = execution.events.find((e) => !e.nested && e.state === 'ApprovalTimedOut' && e.type === 'StateEntered');
-  if (timedOut) return { mode: 'decided', approved: false, decidedBy: 'timeout-policy', via: 'timeout-policy', decidedAt: new Date(timedOut.at).toISOString(), comment: 'no decision before the approval timeout; the policy is abort' };
+  if (timedOut)
+    return {
+      mode: 'decided',
+      approved: false,
+      decidedBy: 'timeout-policy',
+      via: 'timeout-policy',
+      decidedAt: new Date(timedOut.at).toISOString(),
+      comment: 'no decision before the approval timeout; the policy is abort',
+    };
   const fenced = execution.events.some((e) => !e.nested && e.state === 'FenceUsWriters' && e.type === 'StateEntered');
   if (fenced && detection && detection.approvalRequired === false) {
     // functions/confirm-region-failure.ts: a manual start is the approval when the plan says so; else the alarm policy.
     const start = asObj(stateField(execution, 'start'));
     if (start?.trigger === 'manual') {
-      return { mode: 'automatic', approved: true, policy: `the manual start${start.requestedBy ? ` by ${String(start.requestedBy)}` : ''} is the approval (plan.approval.manualStartIsApproval)` };
+      return {
+        mode: 'automatic',
+        approved: true,
+        policy: `the manual start${start.requestedBy ? ` by ${String(start.requestedBy)}` : ''} is the approval (plan.approval.manualStartIsApproval)`,
+      };
     }
     return { mode: 'automatic', approved: true, policy: `plan.approval.automatic allows "${detection.classification}" on an alarm: no human approval asked` };
   }

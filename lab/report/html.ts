@@ -70,7 +70,10 @@ function fmtClock(isoTime: string): string {
 function fmtIso(isoTime: string): string {
   const ms = Date.parse(isoTime);
   if (!Number.isFinite(ms)) return isoTime || '—';
-  return new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+  return new Date(ms)
+    .toISOString()
+    .replace('T', ' ')
+    .replace(/\.\d+Z$/, 'Z');
 }
 
 /** SVG coordinates: two decimals are plenty. */
@@ -434,9 +437,7 @@ function renderTimeline(report: DrillReport): string {
 
   const parts: string[] = [];
   parts.push(
-    `<svg id="timeline" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${SVG_W} ${n(height)}" width="100%" role="img" aria-labelledby="timeline-title" data-x-max="${n(
-      xMax,
-    )}">`,
+    `<svg id="timeline" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${SVG_W} ${n(height)}" width="100%" role="img" aria-labelledby="timeline-title" data-x-max="${n(xMax)}">`,
   );
   parts.push(`<title id="timeline-title">Timeline of the drill, seconds since traffic start</title>`);
 
@@ -458,9 +459,7 @@ function renderTimeline(report: DrillReport): string {
     parts.push(
       `<rect class="outage-window" x="${n(x(faultAt))}" y="${n(stagesTop)}" width="${n(Math.max(0, x(recoveredAt) - x(faultAt)))}" height="${n(
         chartsBottom - stagesTop,
-      )}"><title>${esc(
-        finite(report.rtoSeconds) ? `no acknowledged write for ${fmtSeconds(report.rtoSeconds)} (RTO)` : 'no acknowledged write after the fault',
-      )}</title></rect>`,
+      )}"><title>${esc(finite(report.rtoSeconds) ? `no acknowledged write for ${fmtSeconds(report.rtoSeconds)} (RTO)` : 'no acknowledged write after the fault')}</title></rect>`,
     );
   }
 
@@ -490,9 +489,7 @@ function renderTimeline(report: DrillReport): string {
     const labelW = labelText.length * CHAR_W;
     const afterBar = x1 + w + 6 + labelW <= SVG_W - 4;
     parts.push(
-      `<text class="stage-duration" x="${n(afterBar ? x1 + w + 6 : x1 - 6)}" y="${n(rowTop + ROW_H / 2 + 4)}" text-anchor="${afterBar ? 'start' : 'end'}">${esc(
-        labelText,
-      )}</text>`,
+      `<text class="stage-duration" x="${n(afterBar ? x1 + w + 6 : x1 - 6)}" y="${n(rowTop + ROW_H / 2 + 4)}" text-anchor="${afterBar ? 'start' : 'end'}">${esc(labelText)}</text>`,
     );
   });
   parts.push('</g>');
@@ -514,9 +511,7 @@ function renderTimeline(report: DrillReport): string {
     const width = text.length * CHAR_W * 1.1;
     const inside = to - from >= width + 8;
     const tx = inside ? (from + to) / 2 : Math.min(to + 6, SVG_W - PLOT_RIGHT - width);
-    parts.push(
-      `<text class="rto-span-label" x="${n(tx)}" y="${n(chartsTop + CHART_H / 2 + 4)}" text-anchor="${inside ? 'middle' : 'start'}">${esc(text)}</text>`,
-    );
+    parts.push(`<text class="rto-span-label" x="${n(tx)}" y="${n(chartsTop + CHART_H / 2 + 4)}" text-anchor="${inside ? 'middle' : 'start'}">${esc(text)}</text>`);
   }
 
   // Bottom axis.
@@ -532,9 +527,7 @@ function renderTimeline(report: DrillReport): string {
       continue;
     }
     if (p.cls === 'rto-budget-offchart' && budgetAt !== null) {
-      parts.push(
-        `<text class="rto-budget-offchart" id="rto-budget-offchart" data-t="${n(budgetAt)}" x="${SVG_W - 6}" y="${n(labelY)}" text-anchor="end">${esc(p.label)}</text>`,
-      );
+      parts.push(`<text class="rto-budget-offchart" id="rto-budget-offchart" data-t="${n(budgetAt)}" x="${SVG_W - 6}" y="${n(labelY)}" text-anchor="end">${esc(p.label)}</text>`);
       continue;
     }
     const kind = p.kind ?? 'note';
@@ -627,9 +620,7 @@ function chart(s: Series, top: number, x: (t: number) => number, xMax: number): 
     const steps = (seg: Array<{ from: number; to: number; v: number }>) => seg.map((p) => `L${n(x(p.from))},${n(y(p.v))}H${n(x(Math.min(p.to, xMax)))}`).join('');
     const line = segments.map((seg) => `M${n(x(seg[0].from))},${n(y(seg[0].v))}H${n(x(Math.min(seg[0].to, xMax)))}` + steps(seg.slice(1))).join('');
     if (s.area) {
-      const area = segments
-        .map((seg) => `M${n(x(seg[0].from))},${n(bottom)}` + steps(seg) + `L${n(x(Math.min(seg[seg.length - 1].to, xMax)))},${n(bottom)}Z`)
-        .join('');
+      const area = segments.map((seg) => `M${n(x(seg[0].from))},${n(bottom)}` + steps(seg) + `L${n(x(Math.min(seg[seg.length - 1].to, xMax)))},${n(bottom)}Z`).join('');
       out.push(`<path class="${s.cls}-area" d="${area}"/>`);
     }
     out.push(`<path class="${s.cls}" d="${line}"><title>${esc(`${s.title}, ${s.unit}`)}</title></path>`);
@@ -689,7 +680,14 @@ ${rows}
 
 function renderStagesTable(report: DrillReport): string {
   const t0 = Date.parse(report.startedAt);
-  type Row = { name: string; status: string; startIso: string | null; startT: number | null; durationMs: number | null; attempts?: NonNullable<DrillReport['stages'][number]['attempts']> };
+  type Row = {
+    name: string;
+    status: string;
+    startIso: string | null;
+    startT: number | null;
+    durationMs: number | null;
+    attempts?: NonNullable<DrillReport['stages'][number]['attempts']>;
+  };
   let rows: Row[] = (report.stages ?? []).map((s) => {
     const ms = Date.parse(s.startedAt);
     return {
@@ -762,22 +760,34 @@ function renderAudit(report: DrillReport): string {
   if (!a) return '';
   const d = a.detection;
   const rows: string[] = [];
-  rows.push(`<dt>classification</dt><dd id="audit-classification">${d ? `<strong>${esc(d.classification)}</strong>${d.action ? ` <span class="muted">→ ${esc(d.action)}</span>` : ''}` : '<span class="muted">detection did not run</span>'}</dd>`);
+  rows.push(
+    `<dt>classification</dt><dd id="audit-classification">${d ? `<strong>${esc(d.classification)}</strong>${d.action ? ` <span class="muted">→ ${esc(d.action)}</span>` : ''}` : '<span class="muted">detection did not run</span>'}</dd>`,
+  );
   if (d?.reasons.length) rows.push(`<dt>reasons</dt><dd><ul id="audit-reasons">${d.reasons.map((r) => `<li class="reason">${esc(r)}</li>`).join('')}</ul></dd>`);
   if (d?.probes.length) {
     rows.push(
       `<dt>probes</dt><dd><ul id="audit-probes">${d.probes
-        .map((p) => `<li data-healthy="${p.healthy}"><span class="pill tone-${p.healthy ? 'ok' : 'fail'}">${p.healthy ? 'healthy' : 'failing'}</span> ${esc(p.name)}${p.status !== undefined ? ` HTTP ${esc(p.status)}` : ''}${p.error ? ` <span class="muted">${esc(p.error)}</span>` : ''}${p.attempts !== undefined ? ` <span class="muted">(${esc(p.attempts)} attempt(s))</span>` : ''}</li>`)
+        .map(
+          (p) =>
+            `<li data-healthy="${p.healthy}"><span class="pill tone-${p.healthy ? 'ok' : 'fail'}">${p.healthy ? 'healthy' : 'failing'}</span> ${esc(p.name)}${p.status !== undefined ? ` HTTP ${esc(p.status)}` : ''}${p.error ? ` <span class="muted">${esc(p.error)}</span>` : ''}${p.attempts !== undefined ? ` <span class="muted">(${esc(p.attempts)} attempt(s))</span>` : ''}</li>`,
+        )
         .join('')}</ul></dd>`,
     );
   }
-  if (d?.alarms.length) rows.push(`<dt>alarms read</dt><dd id="audit-alarm-states">${d.alarms.map((x) => `<div>${esc(x.name)}: <strong>${esc(x.state)}</strong></div>`).join('')}</dd>`);
+  if (d?.alarms.length)
+    rows.push(`<dt>alarms read</dt><dd id="audit-alarm-states">${d.alarms.map((x) => `<div>${esc(x.name)}: <strong>${esc(x.state)}</strong></div>`).join('')}</dd>`);
   rows.push(
     `<dt>alarms fault → start</dt><dd id="audit-alarms">${
-      a.alarmsBeforeStart.length ? a.alarmsBeforeStart.map((x) => `<div>T+${esc(fmtSeconds(x.t))} ${esc(x.name)} → ${esc(x.state)}${x.matched ? '' : ' <span class="muted">(no rule matched)</span>'}</div>`).join('') : '<span class="muted">none</span>'
+      a.alarmsBeforeStart.length
+        ? a.alarmsBeforeStart
+            .map((x) => `<div>T+${esc(fmtSeconds(x.t))} ${esc(x.name)} → ${esc(x.state)}${x.matched ? '' : ' <span class="muted">(no rule matched)</span>'}</div>`)
+            .join('')
+        : '<span class="muted">none</span>'
     }</dd>`,
   );
-  rows.push(`<dt>approval</dt><dd id="audit-approval" data-mode="${esc(a.approval.mode)}">${esc(approvalWords(a.approval))}${a.approval.mode === 'decided' && a.approval.comment ? `<div class="muted">${esc(a.approval.comment)}</div>` : ''}</dd>`);
+  rows.push(
+    `<dt>approval</dt><dd id="audit-approval" data-mode="${esc(a.approval.mode)}">${esc(approvalWords(a.approval))}${a.approval.mode === 'decided' && a.approval.comment ? `<div class="muted">${esc(a.approval.comment)}</div>` : ''}</dd>`,
+  );
   if (a.unfencedApproval) rows.push(`<dt>unfenced promotion</dt><dd id="audit-unfenced-approval">${esc(approvalWords({ mode: 'decided', ...a.unfencedApproval }))}</dd>`);
   rows.push(`<dt>plan sha256</dt><dd class="mono wrap" id="audit-plan-sha256">${esc(a.planSha256 ?? 'unknown')}</dd>`);
   rows.push(`<dt>orchestrator</dt><dd class="mono wrap" id="audit-orchestrator">${esc(a.orchestrator.version)} @ ${esc(a.orchestrator.commit)}</dd>`);

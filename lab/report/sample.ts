@@ -128,7 +128,11 @@ export function sampleReport(overrides: Partial<DrillReport> = {}): DrillReport 
       txPerSecond: round(acknowledged / DURATION_S, 1),
       p50Ms: 6.2,
       p99Ms: 38.5,
-      preFault: { offeredPerSecond: RATE, achievedPerSecond: round(steady.filter((p) => p.t < FAULT_AT).reduce((sum, p) => sum + p.acknowledged, 0) / FAULT_AT, 1), seconds: FAULT_AT },
+      preFault: {
+        offeredPerSecond: RATE,
+        achievedPerSecond: round(steady.filter((p) => p.t < FAULT_AT).reduce((sum, p) => sum + p.acknowledged, 0) / FAULT_AT, 1),
+        seconds: FAULT_AT,
+      },
     },
     stages,
     report: 'lab/out/region-outage/report.html',
@@ -183,7 +187,12 @@ export function sampleReport(overrides: Partial<DrillReport> = {}): DrillReport 
 export function samplePartitionReport(): DrillReport {
   const base = sampleReport();
   const random = seededRandom(7);
-  const points: TimelinePoint[] = Array.from({ length: DURATION_S }, (_, t) => ({ t, acknowledged: RATE - 2 + Math.floor(random() * 4), errors: 0, lagSeconds: t < FAULT_AT ? 0.05 : null }));
+  const points: TimelinePoint[] = Array.from({ length: DURATION_S }, (_, t) => ({
+    t,
+    acknowledged: RATE - 2 + Math.floor(random() * 4),
+    errors: 0,
+    lagSeconds: t < FAULT_AT ? 0.05 : null,
+  }));
   const bars: DrillReport['stageBars'] = [
     { name: 'accept-start-request', status: 'succeeded', start: 13.2, end: 13.23 },
     { name: 'confirm-region-failure', status: 'succeeded', start: 13.23, end: 13.3 },
@@ -204,7 +213,13 @@ export function samplePartitionReport(): DrillReport {
     fence: null,
     orchestrationOverheadMs: 3,
     throughput: { txPerSecond: RATE, p50Ms: 2, p99Ms: 17, preFault: { offeredPerSecond: RATE, achievedPerSecond: RATE, seconds: FAULT_AT } },
-    stages: bars.map((b) => ({ name: b.name, status: b.status, startedAt: iso(b.start), durationMs: Math.round((b.end - b.start) * 1000), attempts: [{ startedAt: iso(b.start), durationMs: Math.round((b.end - b.start) * 1000), status: b.status as 'succeeded' | 'failed' }] })),
+    stages: bars.map((b) => ({
+      name: b.name,
+      status: b.status,
+      startedAt: iso(b.start),
+      durationMs: Math.round((b.end - b.start) * 1000),
+      attempts: [{ startedAt: iso(b.start), durationMs: Math.round((b.end - b.start) * 1000), status: b.status as 'succeeded' | 'failed' }],
+    })),
     stageBars: bars,
     execution: { status: 'FAILED', error: 'ApprovalTimedOut', cause: 'No decision before the approval timeout; plan.approval.onTimeout is abort, so nothing was changed.' },
     timeline: {
@@ -218,9 +233,23 @@ export function samplePartitionReport(): DrillReport {
     },
     audit: {
       ...base.audit!,
-      detection: { classification: 'partition', action: 'failover', approvalRequired: true, reasons: ['replication broken while both regions answer'], probes: [{ name: 'payments-api', healthy: true, status: 200, attempts: 1 }], alarms: [{ name: 'payments-db-replica-lag', state: 'ALARM' }] },
+      detection: {
+        classification: 'partition',
+        action: 'failover',
+        approvalRequired: true,
+        reasons: ['replication broken while both regions answer'],
+        probes: [{ name: 'payments-api', healthy: true, status: 200, attempts: 1 }],
+        alarms: [{ name: 'payments-db-replica-lag', state: 'ALARM' }],
+      },
       alarmsBeforeStart: [{ t: 13.1, name: 'payments-db-replica-lag', state: 'ALARM', matched: true }],
-      approval: { mode: 'decided', approved: false, decidedBy: 'timeout-policy', via: 'timeout-policy', decidedAt: iso(18.3), comment: 'no decision before the approval timeout; the policy is abort' },
+      approval: {
+        mode: 'decided',
+        approved: false,
+        decidedBy: 'timeout-policy',
+        via: 'timeout-policy',
+        decidedAt: iso(18.3),
+        comment: 'no decision before the approval timeout; the policy is abort',
+      },
       notification: { ...base.audit!.notification!, detailType: 'Failover Failed', outcome: 'failed' },
     },
     notes: ['No outage in this scenario: writes were never meant to stop, so no RTO is reported.'],
@@ -234,8 +263,15 @@ export function samplePartitionReport(): DrillReport {
 export function sampleSmokeFailureReport(): DrillReport {
   const base = sampleReport();
   const smokeStart = 22.5;
-  const attempts: NonNullable<StageTiming['attempts']> = [0, 0.42, 0.86, 1.32].map((at) => ({ startedAt: iso(smokeStart + at), durationMs: 80, status: 'failed' as const, error: 'SmokeTestFailed' }));
-  const bars = base.stageBars.map((b) => (b.name === 'smoke' ? { ...b, status: 'failed', end: smokeStart + 1.4 } : b.name === 'notify' ? { ...b, name: 'notify-failure', start: 23.9, end: 24.0 } : b));
+  const attempts: NonNullable<StageTiming['attempts']> = [0, 0.42, 0.86, 1.32].map((at) => ({
+    startedAt: iso(smokeStart + at),
+    durationMs: 80,
+    status: 'failed' as const,
+    error: 'SmokeTestFailed',
+  }));
+  const bars = base.stageBars.map((b) =>
+    b.name === 'smoke' ? { ...b, status: 'failed', end: smokeStart + 1.4 } : b.name === 'notify' ? { ...b, name: 'notify-failure', start: 23.9, end: 24.0 } : b,
+  );
   return {
     ...base,
     scenario: 'smoke-test-failure',

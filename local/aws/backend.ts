@@ -206,7 +206,10 @@ export interface ControlPlaneBackend {
 
   // CloudWatch (awsJson1_0 target GraniteServiceVersion20100801, and awsQuery)
   /** `names` is empty when the request names no alarms (DescribeAlarms without AlarmNames: all of them). `AlarmType` defaults to MetricAlarm. */
-  describeAlarms(call: CallContext, names: string[]): Promise<Array<{ AlarmName: string; StateValue: 'OK' | 'ALARM' | 'INSUFFICIENT_DATA'; AlarmType?: 'MetricAlarm' | 'CompositeAlarm' }>>;
+  describeAlarms(
+    call: CallContext,
+    names: string[],
+  ): Promise<Array<{ AlarmName: string; StateValue: 'OK' | 'ALARM' | 'INSUFFICIENT_DATA'; AlarmType?: 'MetricAlarm' | 'CompositeAlarm' }>>;
   /** Every datapoint stored for one metric with `start <= at < end`; the server aggregates them by Period and Stat. */
   getMetricData(call: CallContext, q: MetricQuery): Promise<MetricDatum[]>;
   putMetricData?(call: CallContext, namespace: string, data: PutMetricDatum[]): Promise<void>;
@@ -215,7 +218,11 @@ export interface ControlPlaneBackend {
   /** Every record set of the zone (any order; the server sorts and pages). 'NoSuchHostedZone' (404). */
   listResourceRecordSets(call: CallContext, zoneId: string): Promise<RecordSetView[]>;
   /** All or nothing: 'InvalidChangeBatch' when one change is not valid. */
-  changeResourceRecordSets(call: CallContext, zoneId: string, changes: Array<{ Action: 'CREATE' | 'DELETE' | 'UPSERT'; ResourceRecordSet: RecordSetView }>): Promise<ChangeInfoView>;
+  changeResourceRecordSets(
+    call: CallContext,
+    zoneId: string,
+    changes: Array<{ Action: 'CREATE' | 'DELETE' | 'UPSERT'; ResourceRecordSet: RecordSetView }>,
+  ): Promise<ChangeInfoView>;
   getChange(call: CallContext, id: string): Promise<ChangeInfoView>; // AwsApiError('NoSuchChange', …, 404)
 
   // Route 53 ARC cluster data plane (awsJson1_0, target ToggleCustomerAPI), one endpoint per region
@@ -229,7 +236,10 @@ export interface ControlPlaneBackend {
 
   // Application Auto Scaling (awsJson1_1, target AnyScaleFrontendService)
   describeScalableTargets?(call: CallContext, q: { ServiceNamespace: string; ResourceIds?: string[]; ScalableDimension?: string }): Promise<ScalableTargetView[]>;
-  registerScalableTarget?(call: CallContext, req: { ServiceNamespace: string; ResourceId: string; ScalableDimension: string; MinCapacity?: number; MaxCapacity?: number; RoleARN?: string }): Promise<{ ScalableTargetARN: string }>;
+  registerScalableTarget?(
+    call: CallContext,
+    req: { ServiceNamespace: string; ResourceId: string; ScalableDimension: string; MinCapacity?: number; MaxCapacity?: number; RoleARN?: string },
+  ): Promise<{ ScalableTargetARN: string }>;
 
   // Step Functions (awsJson1_0, target AWSStepFunctions)
   listStateMachines?(call: CallContext): Promise<StateMachineView[]>;
@@ -241,7 +251,10 @@ export interface ControlPlaneBackend {
   sendTaskFailure(call: CallContext, taskToken: string, error?: string, cause?: string): Promise<void>;
 
   // EventBridge (awsJson1_1, target AWSEvents)
-  putEvents(call: CallContext, entries: Array<{ Source?: string; DetailType?: string; Detail?: string; EventBusName?: string; Resources?: string[]; Time?: Date }>): Promise<Array<{ EventId?: string; ErrorCode?: string; ErrorMessage?: string }>>;
+  putEvents(
+    call: CallContext,
+    entries: Array<{ Source?: string; DetailType?: string; Detail?: string; EventBusName?: string; Resources?: string[]; Time?: Date }>,
+  ): Promise<Array<{ EventId?: string; ErrorCode?: string; ErrorMessage?: string }>>;
 
   // DynamoDB (awsJson1_0, target DynamoDB_20120810): forwarded unchanged to a real implementation
   dynamodb(call: CallContext, request: RawJsonRequest): Promise<RawJsonResponse>;

@@ -7,7 +7,7 @@
 //
 // Used by serverless.yml (through scripts/serverless-config.js) when packaging, and by the tests
 // and the lab, so what runs locally is byte for byte the definition that deploys.
-'use strict';
+
 const { existsSync, readFileSync } = require('node:fs');
 const { dirname, join } = require('node:path');
 

@@ -1,6 +1,6 @@
 // Loads and validates config/<stage>.yml for packaging (plain Node, no build step): the TypeScript
 // loader and the zod schema the Lambdas use are compiled in memory by esbuild.
-'use strict';
+
 const { join } = require('node:path');
 const { ROOT } = require('./definitions');
 const { requireTs } = require('./require-ts');

@@ -1,6 +1,6 @@
 // Loads a TypeScript module from this repository in plain Node (20 or 22), compiled in memory by
 // esbuild — the compiler that bundles the Lambdas — so scripts need no build step.
-'use strict';
+
 const Module = require('node:module');
 const { resolve } = require('node:path');
 const { buildSync } = require('esbuild');

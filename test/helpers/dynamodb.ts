@@ -58,9 +58,11 @@ export class TestDynamoDb {
    * answered. Synchronous on purpose (see the file comment); `await ready()` to see a failure.
    */
   resetTables(tables: TableSpec[]): void {
-    this.resets = this.resets.catch(() => undefined).then(async () => {
-      for (const t of tables) await this.emptyTable(t);
-    });
+    this.resets = this.resets
+      .catch(() => undefined)
+      .then(async () => {
+        for (const t of tables) await this.emptyTable(t);
+      });
   }
 
   /** Resolves once the queued resets are done (rejects with the reset's error). */

@@ -59,7 +59,16 @@ export interface World {
    * and its primary: the plan's parameter group attached with `primaryApplyStatus` ('in-sync' by
    * default), `readOnly` once ModifyDBParameterGroup set default_transaction_read_only.
    */
-  rds: { isReplica: boolean; status: string; replication: string; lagSeconds: number | null; promoteCompletes: boolean; backupRetentionPeriod?: number; primaryApplyStatus?: string; readOnly?: boolean };
+  rds: {
+    isReplica: boolean;
+    status: string;
+    replication: string;
+    lagSeconds: number | null;
+    promoteCompletes: boolean;
+    backupRetentionPeriod?: number;
+    primaryApplyStatus?: string;
+    readOnly?: boolean;
+  };
   /**
    * Where DNS sends traffic. Driven by the plan's traffic kind: Route 53 UPSERTs of the
    * route53-record's sets (weights), or the ARC routing controls (recovery On ⇒ recoveryWeight 100,
@@ -173,7 +182,11 @@ export function installFakePlatform(plan: Plan, overrides: Partial<World> = {}) 
       const group = rdsDb.primaryParameterGroup ?? `default.postgres`;
       return {
         DBInstances: [
-          { DBInstanceIdentifier: input.DBInstanceIdentifier, DBInstanceStatus: 'available', DBParameterGroups: [{ DBParameterGroupName: group, ParameterApplyStatus: world.rds.primaryApplyStatus ?? 'in-sync' }] },
+          {
+            DBInstanceIdentifier: input.DBInstanceIdentifier,
+            DBInstanceStatus: 'available',
+            DBParameterGroups: [{ DBParameterGroupName: group, ParameterApplyStatus: world.rds.primaryApplyStatus ?? 'in-sync' }],
+          },
         ],
       };
     }
@@ -204,7 +217,11 @@ export function installFakePlatform(plan: Plan, overrides: Partial<World> = {}) 
           DBClusterIdentifier: input.DBClusterIdentifier,
           Status: 'available',
           DBClusterParameterGroup: group,
-          DBClusterMembers: [1, 2].map((n) => ({ DBInstanceIdentifier: `${input.DBClusterIdentifier}-${n}`, IsClusterWriter: n === 1, DBClusterParameterGroupStatus: world.aurora.primaryApplyStatus ?? 'in-sync' })),
+          DBClusterMembers: [1, 2].map((n) => ({
+            DBInstanceIdentifier: `${input.DBClusterIdentifier}-${n}`,
+            IsClusterWriter: n === 1,
+            DBClusterParameterGroupStatus: world.aurora.primaryApplyStatus ?? 'in-sync',
+          })),
         },
       ],
     };
@@ -243,7 +260,8 @@ export function installFakePlatform(plan: Plan, overrides: Partial<World> = {}) 
       const period = (q.MetricStat?.Period ?? 60) * 1000;
       const stamps: Date[] = [];
       const end = (input.EndTime as Date | undefined)?.getTime() ?? Date.now();
-      for (let t = Math.floor(((input.StartTime as Date | undefined)?.getTime() ?? end - 300_000) / 60_000) * 60_000; value !== null && t < end; t += period) stamps.push(new Date(t));
+      for (let t = Math.floor(((input.StartTime as Date | undefined)?.getTime() ?? end - 300_000) / 60_000) * 60_000; value !== null && t < end; t += period)
+        stamps.push(new Date(t));
       if (input.ScanBy !== 'TimestampAscending') stamps.reverse();
       return { Id: q.Id, StatusCode: 'Complete', Timestamps: stamps, Values: stamps.map(() => value as number) };
     }),
@@ -256,7 +274,14 @@ export function installFakePlatform(plan: Plan, overrides: Partial<World> = {}) 
     const key = `${region}:${input.cluster}/${input.services?.[0]}`;
     const svc = world.ecs[key];
     if (!svc) return { services: [], failures: [{ arn: key, reason: 'MISSING' }] };
-    const result = { serviceName: input.services?.[0], status: 'ACTIVE', desiredCount: svc.desired, runningCount: svc.running, pendingCount: svc.desired - svc.running, deployments: [{ rolloutState: svc.running === svc.desired ? 'COMPLETED' : 'IN_PROGRESS' }] };
+    const result = {
+      serviceName: input.services?.[0],
+      status: 'ACTIVE',
+      desiredCount: svc.desired,
+      runningCount: svc.running,
+      pendingCount: svc.desired - svc.running,
+      deployments: [{ rolloutState: svc.running === svc.desired ? 'COMPLETED' : 'IN_PROGRESS' }],
+    };
     if (world.ecsConverges || region === plan.primaryRegion) svc.running = svc.desired; // converges by the next poll
     return { services: [result] };
   });
@@ -281,7 +306,19 @@ export function installFakePlatform(plan: Plan, overrides: Partial<World> = {}) 
     return {
       ScalableTargets: (input.ResourceIds ?? []).flatMap((id: string) => {
         const t = scalableTargets.get(`${region}:${id}`);
-        return t ? [{ ServiceNamespace: 'ecs', ResourceId: id, ScalableDimension: 'ecs:service:DesiredCount', MinCapacity: t.min, MaxCapacity: t.max, RoleARN: 'arn:aws:iam::111122223333:role/aas', CreationTime: new Date() }] : [];
+        return t
+          ? [
+              {
+                ServiceNamespace: 'ecs',
+                ResourceId: id,
+                ScalableDimension: 'ecs:service:DesiredCount',
+                MinCapacity: t.min,
+                MaxCapacity: t.max,
+                RoleARN: 'arn:aws:iam::111122223333:role/aas',
+                CreationTime: new Date(),
+              },
+            ]
+          : [];
       }),
     };
   });
@@ -291,8 +328,13 @@ export function installFakePlatform(plan: Plan, overrides: Partial<World> = {}) 
     const now = scalableTargets.get(key);
     const min = input.MinCapacity ?? now?.min;
     const max = input.MaxCapacity ?? now?.max;
-    if (min === undefined || max === undefined) throw Object.assign(new Error('MinCapacity and MaxCapacity are required to register a new scalable target'), { name: 'ValidationException', $metadata: { httpStatusCode: 400 } });
-    if (min > max) throw Object.assign(new Error(`Minimum capacity ${min} cannot be greater than maximum capacity ${max}`), { name: 'ValidationException', $metadata: { httpStatusCode: 400 } });
+    if (min === undefined || max === undefined)
+      throw Object.assign(new Error('MinCapacity and MaxCapacity are required to register a new scalable target'), {
+        name: 'ValidationException',
+        $metadata: { httpStatusCode: 400 },
+      });
+    if (min > max)
+      throw Object.assign(new Error(`Minimum capacity ${min} cannot be greater than maximum capacity ${max}`), { name: 'ValidationException', $metadata: { httpStatusCode: 400 } });
     scalableTargets.set(key, { min, max });
     return {};
   });
@@ -310,7 +352,10 @@ export function installFakePlatform(plan: Plan, overrides: Partial<World> = {}) 
   /** The record's sets by SetIdentifier ('' for a simple record); a test may add listed fields (HealthCheckId…) before running. */
   const route53RecordSets = new Map<string, ResourceRecordSet>();
   if (rec?.routing === 'weighted') {
-    for (const [target, weight] of [[rec.primary, world.dns.primaryWeight], [rec.recovery, world.dns.recoveryWeight]] as const) {
+    for (const [target, weight] of [
+      [rec.primary, world.dns.primaryWeight],
+      [rec.recovery, world.dns.recoveryWeight],
+    ] as const) {
       route53RecordSets.set(target.setIdentifier!, { Name: `${rec.recordName}.`, Type: rec.recordType, SetIdentifier: target.setIdentifier, Weight: weight, ...asListed(target) });
     }
   } else if (rec) {
@@ -369,7 +414,8 @@ export function installFakePlatform(plan: Plan, overrides: Partial<World> = {}) 
     const region = await regionOf(getClient as never);
     if (world.arcDownRegions.includes(region)) throw Object.assign(new Error(`Request to the ${region} cluster endpoint timed out`), { name: 'TimeoutError', code: 'ETIMEDOUT' });
   };
-  const notFound = (arn: string | undefined) => Object.assign(new Error(`routing control ${arn} not found`), { name: 'ResourceNotFoundException', $metadata: { httpStatusCode: 404 } });
+  const notFound = (arn: string | undefined) =>
+    Object.assign(new Error(`routing control ${arn} not found`), { name: 'ResourceNotFoundException', $metadata: { httpStatusCode: 404 } });
   const setStates = (entries: Array<{ RoutingControlArn?: string; RoutingControlState?: string }>) => {
     for (const e of entries) if (!arcWeight(e.RoutingControlArn)) throw notFound(e.RoutingControlArn);
     for (const e of entries) world.dns[arcWeight(e.RoutingControlArn)!] = e.RoutingControlState === 'On' ? 100 : 0;

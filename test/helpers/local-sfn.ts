@@ -33,12 +33,7 @@ export interface RunResult {
  * and retry pauses shortened. `onGate` is called after the real request-approval handler ran; the
  * test answers (or not) through the real Slack callback.
  */
-export async function runFailover(
-  plan: Plan,
-  platform: FakePlatform,
-  input: unknown,
-  options: { onGate?: (gate: GateRequest) => Promise<void> | void } = {},
-): Promise<RunResult> {
+export async function runFailover(plan: Plan, platform: FakePlatform, input: unknown, options: { onGate?: (gate: GateRequest) => Promise<void> | void } = {}): Promise<RunResult> {
   const orchestrator = new LocalOrchestrator({
     definition: renderLocalDefinition(plan),
     stateMachineArn: STATE_MACHINE_ARN,
@@ -57,7 +52,14 @@ export async function runFailover(
 
 /** Clicks a Slack button as `userId`: a correctly signed interactivity request to the real callback. */
 export async function clickSlackButton(gate: GateRequest, action: 'approve' | 'reject', userId: string, signingSecret = SIGNING_SECRET) {
-  const { rawBody, headers } = signedClick({ approvalId: gate.approvalId, action, userId, username: `user-${userId}`, responseUrl: 'https://hooks.slack.com/actions/T000/1/abc', signingSecret });
+  const { rawBody, headers } = signedClick({
+    approvalId: gate.approvalId,
+    action,
+    userId,
+    username: `user-${userId}`,
+    responseUrl: 'https://hooks.slack.com/actions/T000/1/abc',
+    signingSecret,
+  });
   return slackCallback({
     version: '2.0',
     routeKey: 'POST /slack/interactions',

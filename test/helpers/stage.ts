@@ -28,10 +28,7 @@ export function previousStep(overrides: Partial<ResourceStep> = {}): ResourceSte
 }
 
 /** One Map iteration's input for a plan resource picked by `pick`. */
-export function reconcileInput<R>(
-  pick: (plan: Plan) => R,
-  options: { mode?: StartResult['mode']; previous?: ResourceStep; plan?: Plan } = {},
-): ReconcileInput<R> {
+export function reconcileInput<R>(pick: (plan: Plan) => R, options: { mode?: StartResult['mode']; previous?: ResourceStep; plan?: Plan } = {}): ReconcileInput<R> {
   const plan = options.plan ?? examplePlan();
   const start = startFixture(options.mode ? { mode: options.mode, ...(options.mode === 'failover' ? {} : { trigger: 'manual' as const }) } : {});
   return { resource: pick(plan), plan, start, ...(options.previous ? { previous: options.previous } : {}) };

@@ -76,7 +76,13 @@ export async function mutatingCallsByRegion(p: FakePlatform): Promise<string[]> 
  */
 export const MUTATIONS = {
   /** The fence, confirmed: both primary writers scaled to 0 and auto scaling pinned, both databases' parameter groups read-only. */
-  fence: ['us-east-1 ModifyDBClusterParameterGroupCommand', 'us-east-1 ModifyDBParameterGroupCommand', 'us-east-1 RegisterScalableTargetCommand', 'us-east-1 UpdateServiceCommand', 'us-east-1 UpdateServiceCommand'],
+  fence: [
+    'us-east-1 ModifyDBClusterParameterGroupCommand',
+    'us-east-1 ModifyDBParameterGroupCommand',
+    'us-east-1 RegisterScalableTargetCommand',
+    'us-east-1 UpdateServiceCommand',
+    'us-east-1 UpdateServiceCommand',
+  ],
   /** The fence against an unreachable primary control plane: every fencer's first call fails; only the auto-scaled service's first call (RegisterScalableTarget 0..0) mutates. */
   fenceUnreachable: ['us-east-1 RegisterScalableTargetCommand'],
   /** Promotion of both recovery databases (Aurora by `aurora`) and the recovery region's scale-up. */

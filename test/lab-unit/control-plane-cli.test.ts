@@ -76,7 +76,15 @@ function plan(traffic: Record<string, unknown>): Plan {
         healthAlarms: [{ name: 'lab-us-east-1-api-health', probe: 'api-us' }],
         replicationLagAlarms: [{ name: 'lab-accounts-replication-lag', database: 'accounts' }],
       },
-      databases: [{ kind: 'rds-replica', name: 'accounts', primaryInstanceIdentifier: 'lab-accounts-use1', replicaInstanceIdentifier: 'lab-accounts-euw1', primaryParameterGroup: 'lab-accounts-pg' }],
+      databases: [
+        {
+          kind: 'rds-replica',
+          name: 'accounts',
+          primaryInstanceIdentifier: 'lab-accounts-use1',
+          replicaInstanceIdentifier: 'lab-accounts-euw1',
+          primaryParameterGroup: 'lab-accounts-pg',
+        },
+      ],
       traffic: [traffic],
       compute: [
         {
@@ -256,14 +264,31 @@ describe('RDS (awsQuery) — https://docs.aws.amazon.com/AmazonRDS/latest/APIRef
 
   it('the primary reports its parameter group with the apply status the database gives, and its backup retention; the replica its own retention', async () => {
     const before = await aws(['rds', 'describe-db-instances', '--db-instance-identifier', 'lab-accounts-use1'], 'us-east-1');
-    expect(before.json.DBInstances[0]).toMatchObject({ DBInstanceIdentifier: 'lab-accounts-use1', DBInstanceStatus: 'available', BackupRetentionPeriod: 7, DBParameterGroups: [{ DBParameterGroupName: 'lab-accounts-pg', ParameterApplyStatus: 'in-sync' }] });
+    expect(before.json.DBInstances[0]).toMatchObject({
+      DBInstanceIdentifier: 'lab-accounts-use1',
+      DBInstanceStatus: 'available',
+      BackupRetentionPeriod: 7,
+      DBParameterGroups: [{ DBParameterGroupName: 'lab-accounts-pg', ParameterApplyStatus: 'in-sync' }],
+    });
 
-    const modified = await aws(['rds', 'modify-db-parameter-group', '--db-parameter-group-name', 'lab-accounts-pg', '--parameters', 'ParameterName=default_transaction_read_only,ParameterValue=1,ApplyMethod=immediate'], 'us-east-1');
+    const modified = await aws(
+      [
+        'rds',
+        'modify-db-parameter-group',
+        '--db-parameter-group-name',
+        'lab-accounts-pg',
+        '--parameters',
+        'ParameterName=default_transaction_read_only,ParameterValue=1,ApplyMethod=immediate',
+      ],
+      'us-east-1',
+    );
     expect(modified.json).toEqual({ DBParameterGroupName: 'lab-accounts-pg' });
     expect(arcWorld.primaryDb.statements).toEqual(expect.arrayContaining(['ALTER SYSTEM SET default_transaction_read_only = on', 'SELECT pg_reload_conf()']));
 
     const params = await aws(['rds', 'describe-db-parameters', '--db-parameter-group-name', 'lab-accounts-pg', '--source', 'user'], 'us-east-1');
-    expect(params.json.Parameters).toEqual([expect.objectContaining({ ParameterName: 'default_transaction_read_only', ParameterValue: '1', Source: 'user', ApplyType: 'dynamic', IsModifiable: true })]);
+    expect(params.json.Parameters).toEqual([
+      expect.objectContaining({ ParameterName: 'default_transaction_read_only', ParameterValue: '1', Source: 'user', ApplyType: 'dynamic', IsModifiable: true }),
+    ]);
 
     // The database has not reloaded (a stuck reload): the group is applying, not in-sync.
     arcWorld.primaryDb.running = 'off';
@@ -272,7 +297,10 @@ describe('RDS (awsQuery) — https://docs.aws.amazon.com/AmazonRDS/latest/APIRef
     arcWorld.primaryDb.running = 'on';
 
     const replica = await aws(['rds', 'describe-db-instances', '--db-instance-identifier', 'lab-accounts-euw1']);
-    expect(replica.json.DBInstances[0]).toMatchObject({ BackupRetentionPeriod: 1, ReadReplicaSourceDBInstanceIdentifier: 'arn:aws:rds:us-east-1:000000000000:db:lab-accounts-use1' });
+    expect(replica.json.DBInstances[0]).toMatchObject({
+      BackupRetentionPeriod: 1,
+      ReadReplicaSourceDBInstanceIdentifier: 'arn:aws:rds:us-east-1:000000000000:db:lab-accounts-use1',
+    });
   });
 
   it('answers AWS error codes: DBInstanceNotFound, DBParameterGroupNotFound (an instance or group in another region does not exist there)', async () => {
@@ -302,10 +330,27 @@ describe('CloudWatch (awsQuery, as this CLI speaks it) — https://docs.aws.amaz
       '--end-time',
       t(120),
       '--metric-data-queries',
-      JSON.stringify([{ Id: 'p', MetricStat: { Metric: { Namespace: 'FailoverOrchestrator/Detection', MetricName: 'ProbeFailed', Dimensions: [{ Name: 'Probe', Value: 'api-us' }] }, Period: period, Stat: stat } }]),
+      JSON.stringify([
+        {
+          Id: 'p',
+          MetricStat: {
+            Metric: { Namespace: 'FailoverOrchestrator/Detection', MetricName: 'ProbeFailed', Dimensions: [{ Name: 'Probe', Value: 'api-us' }] },
+            Period: period,
+            Stat: stat,
+          },
+        },
+      ]),
     ];
     const sum = await aws(query('Sum', 60));
-    expect(sum.json.MetricDataResults).toEqual([{ Id: 'p', Label: 'ProbeFailed', Timestamps: [expect.stringMatching(new RegExp(`^${t(60).slice(0, 16)}`)), expect.stringMatching(new RegExp(`^${t(0).slice(0, 16)}`))], Values: [1, 1], StatusCode: 'Complete' }]);
+    expect(sum.json.MetricDataResults).toEqual([
+      {
+        Id: 'p',
+        Label: 'ProbeFailed',
+        Timestamps: [expect.stringMatching(new RegExp(`^${t(60).slice(0, 16)}`)), expect.stringMatching(new RegExp(`^${t(0).slice(0, 16)}`))],
+        Values: [1, 1],
+        StatusCode: 'Complete',
+      },
+    ]);
     const avg30 = await aws(query('Average', 30));
     expect(avg30.json.MetricDataResults[0].Values).toEqual([1, 0, 1]);
     expectAwsError(await aws(query('Sum', 7)), 'InvalidParameterValue', 'GetMetricData');
@@ -330,7 +375,16 @@ describe('CloudWatch (awsQuery, as this CLI speaks it) — https://docs.aws.amaz
       '--end-time',
       new Date(minute + 60_000).toISOString(),
       '--metric-data-queries',
-      JSON.stringify([{ Id: 'lag', MetricStat: { Metric: { Namespace: 'AWS/RDS', MetricName: 'ReplicaLag', Dimensions: [{ Name: 'DBInstanceIdentifier', Value: 'lab-accounts-euw1' }] }, Period: 10, Stat: 'Maximum' } }]),
+      JSON.stringify([
+        {
+          Id: 'lag',
+          MetricStat: {
+            Metric: { Namespace: 'AWS/RDS', MetricName: 'ReplicaLag', Dimensions: [{ Name: 'DBInstanceIdentifier', Value: 'lab-accounts-euw1' }] },
+            Period: 10,
+            Stat: 'Maximum',
+          },
+        },
+      ]),
     ]);
     // Even at a 10 s period, one datapoint per minute, stamped with the minute's start.
     expect(r.json.MetricDataResults[0].Values).toEqual([9, 1, 0.4]);
@@ -349,7 +403,11 @@ describe('CloudWatch (awsQuery, as this CLI speaks it) — https://docs.aws.amaz
     const text = await ok.text();
     expect(text).toContain('<DescribeAlarmsResponse xmlns="http://monitoring.amazonaws.com/doc/2010-08-01/"><DescribeAlarmsResult><MetricAlarms><member>');
     expect(text).toContain('<AlarmName>lab-us-east-1-api-health</AlarmName>');
-    const bad = await fetch(plane.url, { method: 'POST', headers: { authorization, 'content-type': 'application/x-www-form-urlencoded' }, body: 'Action=GetMetricData&Version=2010-08-01&StartTime=2025-01-01T00:00:00Z&EndTime=2025-01-01T01:00:00Z' });
+    const bad = await fetch(plane.url, {
+      method: 'POST',
+      headers: { authorization, 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'Action=GetMetricData&Version=2010-08-01&StartTime=2025-01-01T00:00:00Z&EndTime=2025-01-01T01:00:00Z',
+    });
     expect(bad.status).toBe(400);
     expect(await bad.text()).toMatch(/<ErrorResponse xmlns="http:\/\/monitoring.amazonaws.com\/doc\/2010-08-01\/"><Error><Type>Sender<\/Type><Code>MissingParameter<\/Code>/);
   });
@@ -395,7 +453,19 @@ describe('Route 53 (restXml) — https://docs.aws.amazon.com/Route53/latest/APIR
   it('an UPSERT of an unrelated record does not move traffic; UPSERTs of the weights do, once INSYNC, and replace the whole set (no HealthCheckId sent: none kept)', async () => {
     const weights = recordWorld.state.dnsWeights;
     expect(weights).toEqual({ 'us-east-1': 100, 'eu-west-1': 0 });
-    const unrelated = await change([{ Action: 'UPSERT', ResourceRecordSet: { Name: 'other.lab.payments.internal', Type: 'CNAME', SetIdentifier: 'eu-west-1', Weight: 100, TTL: 1, ResourceRecords: [{ Value: 'eu-west-1.api.lab.payments.internal' }] } }]);
+    const unrelated = await change([
+      {
+        Action: 'UPSERT',
+        ResourceRecordSet: {
+          Name: 'other.lab.payments.internal',
+          Type: 'CNAME',
+          SetIdentifier: 'eu-west-1',
+          Weight: 100,
+          TTL: 1,
+          ResourceRecords: [{ Value: 'eu-west-1.api.lab.payments.internal' }],
+        },
+      },
+    ]);
     const unrelatedId = unrelated.json.ChangeInfo.Id;
     for (;;) {
       const c = await aws(['route53', 'get-change', '--id', unrelatedId]);
@@ -413,7 +483,18 @@ describe('Route 53 (restXml) — https://docs.aws.amazon.com/Route53/latest/APIR
       if (c.json.ChangeInfo.Status === 'INSYNC') break;
     }
     expect(weights).toEqual({ 'us-east-1': 0, 'eu-west-1': 100 });
-    const listed = await aws(['route53', 'list-resource-record-sets', '--hosted-zone-id', zone, '--start-record-name', 'api.lab.payments.internal', '--start-record-type', 'CNAME', '--start-record-identifier', 'us-east-1']);
+    const listed = await aws([
+      'route53',
+      'list-resource-record-sets',
+      '--hosted-zone-id',
+      zone,
+      '--start-record-name',
+      'api.lab.payments.internal',
+      '--start-record-type',
+      'CNAME',
+      '--start-record-identifier',
+      'us-east-1',
+    ]);
     expect(listed.json.ResourceRecordSets[0]).toEqual(set('us-east-1', 0));
     expectAwsError(await aws(['route53', 'get-change', '--id', 'C0NOPE']), 'NoSuchChange', 'GetChange');
   });
@@ -427,7 +508,10 @@ describe('Route 53 ARC cluster (awsJson1_0) — https://docs.aws.amazon.com/rout
     const got = await arc(['get-routing-control-state', '--routing-control-arn', PRIMARY_CONTROL]);
     expect(got.json).toEqual({ RoutingControlArn: PRIMARY_CONTROL, RoutingControlState: 'On', RoutingControlName: 'api-use1' });
     const listed = await arc(['list-routing-controls', '--control-panel-arn', 'arn:aws:route53-recovery-control::000000000000:controlpanel/0lab0000']);
-    expect(listed.json.RoutingControls.map((c: { RoutingControlName: string; RoutingControlState: string }) => `${c.RoutingControlName}=${c.RoutingControlState}`)).toEqual(['api-use1=On', 'api-euw1=Off']);
+    expect(listed.json.RoutingControls.map((c: { RoutingControlName: string; RoutingControlState: string }) => `${c.RoutingControlName}=${c.RoutingControlState}`)).toEqual([
+      'api-use1=On',
+      'api-euw1=Off',
+    ]);
     expectAwsError(await arc(['get-routing-control-state', '--routing-control-arn', `${PRIMARY_CONTROL}-nope`]), 'ResourceNotFoundException', 'GetRoutingControlState');
     expectAwsError(await arc(['get-routing-control-state', '--routing-control-arn', 'not an arn!']), 'ValidationException', 'GetRoutingControlState');
   });
@@ -455,7 +539,15 @@ describe('Route 53 ARC cluster (awsJson1_0) — https://docs.aws.amazon.com/rout
       ['us-east-1', 100, 'hc-lab-arc-us-east-1'],
     ]);
 
-    const override = await arc(['update-routing-control-state', '--routing-control-arn', RECOVERY_CONTROL, '--routing-control-state', 'Off', '--safety-rules-to-override', SAFETY_RULE]);
+    const override = await arc([
+      'update-routing-control-state',
+      '--routing-control-arn',
+      RECOVERY_CONTROL,
+      '--routing-control-state',
+      'Off',
+      '--safety-rules-to-override',
+      SAFETY_RULE,
+    ]);
     expect(override.code).toBe(0);
     const restored = await arc([
       'update-routing-control-states',
@@ -476,7 +568,9 @@ describe('Route 53 ARC cluster (awsJson1_0) — https://docs.aws.amazon.com/rout
       const r = await aws(['route53-recovery-cluster', 'get-routing-control-state', '--routing-control-arn', PRIMARY_CONTROL, '--cli-read-timeout', '1'], 'us-east-1');
       expect(r.code).not.toBe(0);
       expect(r.stderr).toMatch(/Read timeout on endpoint URL/);
-      expect(plane.calls.slice(before)).toEqual([expect.objectContaining({ region: 'us-east-1', service: 'route53-recovery-cluster', operation: 'GetRoutingControlState', status: 0, unanswered: 'held' })]);
+      expect(plane.calls.slice(before)).toEqual([
+        expect.objectContaining({ region: 'us-east-1', service: 'route53-recovery-cluster', operation: 'GetRoutingControlState', status: 0, unanswered: 'held' }),
+      ]);
       // The other regions' endpoints answer.
       expect((await arc(['get-routing-control-state', '--routing-control-arn', PRIMARY_CONTROL])).code).toBe(0);
     } finally {
@@ -491,18 +585,85 @@ describe('Application Auto Scaling (awsJson1_1) — https://docs.aws.amazon.com/
 
   it('DescribeScalableTargets per region; RegisterScalableTarget moves the desired count into [min, max]; ValidationException for min > max or an unknown service', async () => {
     const eu = await aas(['describe-scalable-targets', '--service-namespace', 'ecs']);
-    expect(eu.json.ScalableTargets).toEqual([expect.objectContaining({ ServiceNamespace: 'ecs', ResourceId: 'service/lab-euw1/payments-api', ScalableDimension: 'ecs:service:DesiredCount', MinCapacity: 2, MaxCapacity: 2 })]);
+    expect(eu.json.ScalableTargets).toEqual([
+      expect.objectContaining({
+        ServiceNamespace: 'ecs',
+        ResourceId: 'service/lab-euw1/payments-api',
+        ScalableDimension: 'ecs:service:DesiredCount',
+        MinCapacity: 2,
+        MaxCapacity: 2,
+      }),
+    ]);
 
-    const raised = await aas(['register-scalable-target', '--service-namespace', 'ecs', '--resource-id', 'service/lab-euw1/payments-api', '--scalable-dimension', 'ecs:service:DesiredCount', '--min-capacity', '6', '--max-capacity', '12']);
+    const raised = await aas([
+      'register-scalable-target',
+      '--service-namespace',
+      'ecs',
+      '--resource-id',
+      'service/lab-euw1/payments-api',
+      '--scalable-dimension',
+      'ecs:service:DesiredCount',
+      '--min-capacity',
+      '6',
+      '--max-capacity',
+      '12',
+    ]);
     expect(raised.code).toBe(0); // this CLI's model predates ScalableTargetARN in the answer
     expect(arcWorld.apps.recovery.desiredCount).toBe(6);
 
-    await aas(['register-scalable-target', '--service-namespace', 'ecs', '--resource-id', 'service/lab-use1/payments-api', '--scalable-dimension', 'ecs:service:DesiredCount', '--min-capacity', '0', '--max-capacity', '0'], 'us-east-1');
+    await aas(
+      [
+        'register-scalable-target',
+        '--service-namespace',
+        'ecs',
+        '--resource-id',
+        'service/lab-use1/payments-api',
+        '--scalable-dimension',
+        'ecs:service:DesiredCount',
+        '--min-capacity',
+        '0',
+        '--max-capacity',
+        '0',
+      ],
+      'us-east-1',
+    );
     expect(arcWorld.apps.primary.desiredCount).toBe(0);
     expect(arcWorld.state.marks.fencedAt).toEqual(expect.any(Number));
 
-    expectAwsError(await aas(['register-scalable-target', '--service-namespace', 'ecs', '--resource-id', 'service/lab-euw1/payments-api', '--scalable-dimension', 'ecs:service:DesiredCount', '--min-capacity', '5', '--max-capacity', '3']), 'ValidationException', 'RegisterScalableTarget');
-    expectAwsError(await aas(['register-scalable-target', '--service-namespace', 'ecs', '--resource-id', 'service/lab-euw1/ghost', '--scalable-dimension', 'ecs:service:DesiredCount', '--min-capacity', '1', '--max-capacity', '3']), 'ValidationException', 'RegisterScalableTarget');
+    expectAwsError(
+      await aas([
+        'register-scalable-target',
+        '--service-namespace',
+        'ecs',
+        '--resource-id',
+        'service/lab-euw1/payments-api',
+        '--scalable-dimension',
+        'ecs:service:DesiredCount',
+        '--min-capacity',
+        '5',
+        '--max-capacity',
+        '3',
+      ]),
+      'ValidationException',
+      'RegisterScalableTarget',
+    );
+    expectAwsError(
+      await aas([
+        'register-scalable-target',
+        '--service-namespace',
+        'ecs',
+        '--resource-id',
+        'service/lab-euw1/ghost',
+        '--scalable-dimension',
+        'ecs:service:DesiredCount',
+        '--min-capacity',
+        '1',
+        '--max-capacity',
+        '3',
+      ]),
+      'ValidationException',
+      'RegisterScalableTarget',
+    );
   });
 });
 
@@ -548,7 +709,15 @@ describe('Step Functions (awsJson1_0) — https://docs.aws.amazon.com/step-funct
     };
     arcWorld.orchestrator.executions.push(record);
     const history = await sfn(['get-execution-history', '--execution-arn', record.executionArn]);
-    expect(history.json.events.map((e: { type: string }) => e.type)).toEqual(['ExecutionStarted', 'TaskStateEntered', 'TaskScheduled', 'TaskStarted', 'TaskSucceeded', 'TaskStateExited', 'ExecutionFailed']);
+    expect(history.json.events.map((e: { type: string }) => e.type)).toEqual([
+      'ExecutionStarted',
+      'TaskStateEntered',
+      'TaskScheduled',
+      'TaskStarted',
+      'TaskSucceeded',
+      'TaskStateExited',
+      'ExecutionFailed',
+    ]);
     expect(history.json.events[5]).toMatchObject({ stateExitedEventDetails: { name: 'FenceUsWriters', output: '{"b":2}' } });
     expect(history.json.events[6]).toMatchObject({ executionFailedEventDetails: { error: 'FenceUnconfirmed', cause: 'no answer' } });
     const reversed = await sfn(['get-execution-history', '--execution-arn', record.executionArn, '--reverse-order', '--max-items', '1']);
@@ -597,7 +766,7 @@ describe('EventBridge, SSM (awsJson1_1), DynamoDB (awsJson1_0 through dynalite),
     expectAwsError(await aws(['ssm', 'get-parameter', '--name', '/nope']), 'ParameterNotFound', 'GetParameter');
   });
 
-  it('DynamoDB conditional writes are dynalite\'s, and its answers pass the CLI\'s CRC32 check', async () => {
+  it("DynamoDB conditional writes are dynalite's, and its answers pass the CLI's CRC32 check", async () => {
     const put = (condition: string) =>
       aws(['dynamodb', 'put-item', '--table-name', 'lab-leases', '--item', '{"leaseId":{"S":"failover#lab"},"ownerId":{"S":"exec-1"}}', '--condition-expression', condition]);
     expect((await put('attribute_not_exists(leaseId)')).code).toBe(0);
@@ -615,11 +784,33 @@ describe('EventBridge, SSM (awsJson1_1), DynamoDB (awsJson1_0 through dynalite),
       return { statusCode: 200 };
     });
     const out = join(workDir, 'payload.json');
-    const event = await aws(['lambda', 'invoke', '--function-name', 'slack-callback', '--invocation-type', 'Event', '--cli-binary-format', 'raw-in-base64-out', '--payload', '{"lazy":true}', out]);
+    const event = await aws([
+      'lambda',
+      'invoke',
+      '--function-name',
+      'slack-callback',
+      '--invocation-type',
+      'Event',
+      '--cli-binary-format',
+      'raw-in-base64-out',
+      '--payload',
+      '{"lazy":true}',
+      out,
+    ]);
     expect(event.json).toMatchObject({ StatusCode: 202 });
     await until(() => seen.length === 1);
     expect(seen[0]).toEqual({ event: { lazy: true }, name: 'slack-callback', remaining: true });
-    const sync = await aws(['lambda', 'invoke', '--function-name', 'arn:aws:lambda:eu-west-1:000000000000:function:slack-callback', '--cli-binary-format', 'raw-in-base64-out', '--payload', '{"n":1}', out]);
+    const sync = await aws([
+      'lambda',
+      'invoke',
+      '--function-name',
+      'arn:aws:lambda:eu-west-1:000000000000:function:slack-callback',
+      '--cli-binary-format',
+      'raw-in-base64-out',
+      '--payload',
+      '{"n":1}',
+      out,
+    ]);
     expect(sync.json).toMatchObject({ StatusCode: 200, ExecutedVersion: '$LATEST' });
     expect(JSON.parse(readFileSync(out, 'utf8'))).toEqual({ statusCode: 200 });
     arcWorld.world.registerFunction('broken', async () => {

@@ -24,7 +24,19 @@ import {
 import { ChangeResourceRecordSetsCommand, GetChangeCommand, ListHostedZonesCommand, ListResourceRecordSetsCommand, NoSuchChange, Route53Client } from '@aws-sdk/client-route-53';
 import { DescribeExecutionCommand, InvalidOutput, ListExecutionsCommand, SendTaskFailureCommand, SendTaskSuccessCommand, SFNClient, TaskTimedOut } from '@aws-sdk/client-sfn';
 import { GetParameterCommand, ParameterNotFound, SSMClient } from '@aws-sdk/client-ssm';
-import { AwsApiError, type CallContext, type ControlPlaneBackend, type DbInstanceView, type ExecutionView, type MetricDatum, type MetricQuery, type RawJsonRequest, type Reachability, type RecordSetView, type ServiceView } from '../../local/aws/backend';
+import {
+  AwsApiError,
+  type CallContext,
+  type ControlPlaneBackend,
+  type DbInstanceView,
+  type ExecutionView,
+  type MetricDatum,
+  type MetricQuery,
+  type RawJsonRequest,
+  type Reachability,
+  type RecordSetView,
+  type ServiceView,
+} from '../../local/aws/backend';
 import { DynamoLocal } from '../../local/aws/dynamodb-local';
 import { RecordStore, type Change } from '../../lab/control-plane/route53';
 import { startControlPlane, type ControlPlane } from '../../lab/control-plane/server';
@@ -341,7 +353,9 @@ describe('server', () => {
       },
     });
     const own = await startControlPlane(untouchable);
-    const error = await caught(new SFNClient({ region: 'eu-west-1', endpoint: own.url, credentials, maxAttempts: 1 }).send(new DescribeExecutionCommand({ executionArn: 'arn:x' })));
+    const error = await caught(
+      new SFNClient({ region: 'eu-west-1', endpoint: own.url, credentials, maxAttempts: 1 }).send(new DescribeExecutionCommand({ executionArn: 'arn:x' })),
+    );
     expect(error.name).toBe('InternalFailure');
     await own.close();
   });
@@ -357,7 +371,11 @@ describe('server', () => {
 
   it('does not mistake inherited object properties for operations', async () => {
     const authorization = 'AWS4-HMAC-SHA256 Credential=lab/20250304/eu-west-1/rds/aws4_request, SignedHeaders=host, Signature=0';
-    const res = await fetch(plane.url, { method: 'POST', headers: { authorization, 'content-type': 'application/x-www-form-urlencoded' }, body: 'Action=toString&Version=2014-10-31' });
+    const res = await fetch(plane.url, {
+      method: 'POST',
+      headers: { authorization, 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'Action=toString&Version=2014-10-31',
+    });
     expect(res.status).toBe(400);
     expect(await res.text()).toContain('<Code>InvalidAction</Code>');
   });
@@ -442,7 +460,9 @@ describe('RDS (awsQuery)', () => {
 
 describe('CloudWatch (awsJson1_0, query-compatible)', () => {
   it('DescribeAlarms splits metric and composite alarms', async () => {
-    const out = await client(CloudWatchClient).send(new DescribeAlarmsCommand({ AlarmNames: ['api-health', 'region-composite', 'missing'], AlarmTypes: ['MetricAlarm', 'CompositeAlarm'] }));
+    const out = await client(CloudWatchClient).send(
+      new DescribeAlarmsCommand({ AlarmNames: ['api-health', 'region-composite', 'missing'], AlarmTypes: ['MetricAlarm', 'CompositeAlarm'] }),
+    );
     expect(backend.last('describeAlarms')!.args).toEqual([['api-health', 'region-composite', 'missing']]);
     expect(out.MetricAlarms).toEqual([{ AlarmName: 'api-health', StateValue: 'ALARM', AlarmArn: 'arn:aws:cloudwatch:eu-west-1:000000000000:alarm:api-health' }]);
     expect(out.CompositeAlarms).toEqual([{ AlarmName: 'region-composite', StateValue: 'OK', AlarmArn: 'arn:aws:cloudwatch:eu-west-1:000000000000:alarm:region-composite' }]);
@@ -453,7 +473,13 @@ describe('CloudWatch (awsJson1_0, query-compatible)', () => {
 
   it('GetMetricData aggregates the stored datapoints by Period and Stat: buckets from the start rounded to the minute, stamped with their start, newest first (API_GetMetricData)', async () => {
     const at = (iso: string, value: number): MetricDatum => ({ at: new Date(iso), values: [{ value, count: 1 }] });
-    backend.metricData = [at('2025-03-04T10:02:10Z', 8), at('2025-03-04T10:03:20Z', 5), at('2025-03-04T10:04:30Z', 3), at('2025-03-04T10:04:50Z', 7), at('2025-03-04T10:05:40Z', 99)];
+    backend.metricData = [
+      at('2025-03-04T10:02:10Z', 8),
+      at('2025-03-04T10:03:20Z', 5),
+      at('2025-03-04T10:04:30Z', 3),
+      at('2025-03-04T10:04:50Z', 7),
+      at('2025-03-04T10:05:40Z', 99),
+    ];
     const end = new Date('2025-03-04T10:05:30.500Z');
     const start = new Date(end.getTime() - 300_000);
     const query = (stat: string, period: number, scanBy?: 'TimestampAscending') =>
@@ -462,7 +488,16 @@ describe('CloudWatch (awsJson1_0, query-compatible)', () => {
           StartTime: start,
           EndTime: end,
           ...(scanBy ? { ScanBy: scanBy } : {}),
-          MetricDataQueries: [{ Id: 'm', MetricStat: { Metric: { Namespace: 'AWS/RDS', MetricName: 'ReplicaLag', Dimensions: [{ Name: 'DBInstanceIdentifier', Value: 'accounts-euw1' }] }, Period: period, Stat: stat } }],
+          MetricDataQueries: [
+            {
+              Id: 'm',
+              MetricStat: {
+                Metric: { Namespace: 'AWS/RDS', MetricName: 'ReplicaLag', Dimensions: [{ Name: 'DBInstanceIdentifier', Value: 'accounts-euw1' }] },
+                Period: period,
+                Stat: stat,
+              },
+            },
+          ],
         }),
       );
     const max = await query('Maximum', 60);
@@ -494,7 +529,9 @@ describe('Route 53 (restXml)', () => {
   const r53 = () => client(Route53Client, 'eu-west-1');
 
   it('ListResourceRecordSets lists in Route 53 order (reversed labels, type, identifier) from name / type on, and pages with NextRecord* until IsTruncated is false', async () => {
-    const out = await r53().send(new ListResourceRecordSetsCommand({ HostedZoneId: '/hostedzone/Z0123456789', StartRecordName: 'api.example.com', StartRecordType: 'CNAME', MaxItems: 10 }));
+    const out = await r53().send(
+      new ListResourceRecordSetsCommand({ HostedZoneId: '/hostedzone/Z0123456789', StartRecordName: 'api.example.com', StartRecordType: 'CNAME', MaxItems: 10 }),
+    );
     expect(backend.last('listResourceRecordSets')!.args).toEqual(['Z0123456789']);
     expect(out.IsTruncated).toBe(false);
     expect(out.MaxItems).toBe(10);
@@ -526,8 +563,26 @@ describe('Route 53 (restXml)', () => {
         ChangeBatch: {
           Comment: 'failover <to> eu & back',
           Changes: [
-            { Action: 'UPSERT', ResourceRecordSet: { Name: 'api.example.com', Type: 'CNAME', SetIdentifier: 'us-east-1', Weight: 0, TTL: 60, ResourceRecords: [{ Value: 'api-use1.example.com' }], HealthCheckId: 'hc-1' } },
-            { Action: 'UPSERT', ResourceRecordSet: { Name: 'www.example.com', Type: 'A', AliasTarget: { DNSName: 'eu.example.net', HostedZoneId: '/hostedzone/Z32O12XQLNTSW2', EvaluateTargetHealth: true } } },
+            {
+              Action: 'UPSERT',
+              ResourceRecordSet: {
+                Name: 'api.example.com',
+                Type: 'CNAME',
+                SetIdentifier: 'us-east-1',
+                Weight: 0,
+                TTL: 60,
+                ResourceRecords: [{ Value: 'api-use1.example.com' }],
+                HealthCheckId: 'hc-1',
+              },
+            },
+            {
+              Action: 'UPSERT',
+              ResourceRecordSet: {
+                Name: 'www.example.com',
+                Type: 'A',
+                AliasTarget: { DNSName: 'eu.example.net', HostedZoneId: '/hostedzone/Z32O12XQLNTSW2', EvaluateTargetHealth: true },
+              },
+            },
           ],
         },
       }),
@@ -535,8 +590,22 @@ describe('Route 53 (restXml)', () => {
     expect(backend.last('changeResourceRecordSets')!.args).toEqual([
       'Z0123456789',
       [
-        { Action: 'UPSERT', ResourceRecordSet: { Name: 'api.example.com', Type: 'CNAME', SetIdentifier: 'us-east-1', Weight: 0, TTL: 60, ResourceRecords: [{ Value: 'api-use1.example.com' }], HealthCheckId: 'hc-1' } },
-        { Action: 'UPSERT', ResourceRecordSet: { Name: 'www.example.com', Type: 'A', AliasTarget: { DNSName: 'eu.example.net', HostedZoneId: 'Z32O12XQLNTSW2', EvaluateTargetHealth: true } } },
+        {
+          Action: 'UPSERT',
+          ResourceRecordSet: {
+            Name: 'api.example.com',
+            Type: 'CNAME',
+            SetIdentifier: 'us-east-1',
+            Weight: 0,
+            TTL: 60,
+            ResourceRecords: [{ Value: 'api-use1.example.com' }],
+            HealthCheckId: 'hc-1',
+          },
+        },
+        {
+          Action: 'UPSERT',
+          ResourceRecordSet: { Name: 'www.example.com', Type: 'A', AliasTarget: { DNSName: 'eu.example.net', HostedZoneId: 'Z32O12XQLNTSW2', EvaluateTargetHealth: true } },
+        },
       ],
     ]);
     expect(out.ChangeInfo).toEqual({ Id: '/change/C1', Status: 'PENDING', SubmittedAt: new Date(Date.UTC(2025, 2, 4, 10, 1, 2, 345)), Comment: 'failover <to> eu & back' });
@@ -634,7 +703,7 @@ describe('Step Functions (awsJson1_0)', () => {
     expect(backend.seen.slice(before).map((s) => s.method)).toEqual([]);
   });
 
-  it('two simultaneous starts take the real single-flight lease once: the conditional write is dynalite\'s', async () => {
+  it("two simultaneous starts take the real single-flight lease once: the conditional write is dynalite's", async () => {
     const plan = examplePlan();
     const claim = (executionId: string) => ({ executionId, incidentKey: 'alarm:api-health', precedence: 2, trigger: 'alarm' as const, mode: 'failover' as const });
     const now = new Date();
@@ -677,7 +746,11 @@ describe('EventBridge (awsJson1_1)', () => {
       }),
     );
     expect(out.FailedEntryCount).toBe(2);
-    expect(out.Entries).toEqual([{ ErrorCode: 'MalformedDetail', ErrorMessage: 'Detail is malformed.' }, { EventId: 'event-1' }, { ErrorCode: 'MalformedDetail', ErrorMessage: 'Detail is malformed.' }]);
+    expect(out.Entries).toEqual([
+      { ErrorCode: 'MalformedDetail', ErrorMessage: 'Detail is malformed.' },
+      { EventId: 'event-1' },
+      { ErrorCode: 'MalformedDetail', ErrorMessage: 'Detail is malformed.' },
+    ]);
     expect(backend.last('putEvents')!.args).toEqual([[{ EventBusName: 'failover', Source: 's', DetailType: 'd', Detail: '{"ok":true}' }]]);
   });
 });
@@ -686,7 +759,13 @@ describe('DynamoDB (awsJson1_0) forwarded to dynalite', () => {
   const ddb = () => client(DynamoDBClient);
 
   it('PutItem / GetItem / UpdateItem with ALL_NEW; a failed condition arrives as ConditionalCheckFailedException with Item', async () => {
-    await ddb().send(new PutItemCommand({ TableName: 'approvals', Item: { approvalId: { S: 'a1' }, status: { S: 'pending' }, n: { N: '1' } }, ConditionExpression: 'attribute_not_exists(approvalId)' }));
+    await ddb().send(
+      new PutItemCommand({
+        TableName: 'approvals',
+        Item: { approvalId: { S: 'a1' }, status: { S: 'pending' }, n: { N: '1' } },
+        ConditionExpression: 'attribute_not_exists(approvalId)',
+      }),
+    );
     const got = await ddb().send(new GetItemCommand({ TableName: 'approvals', Key: { approvalId: { S: 'a1' } }, ConsistentRead: true }));
     expect(got.Item).toEqual({ approvalId: { S: 'a1' }, status: { S: 'pending' }, n: { N: '1' } });
     expect((await ddb().send(new GetItemCommand({ TableName: 'approvals', Key: { approvalId: { S: 'nope' } } }))).Item).toBeUndefined();
@@ -831,8 +910,24 @@ describe('real adapters end to end', () => {
         syncTimeoutSeconds: 300,
       };
       backend.setRecords([
-        { Name: 'api.payments.example.com.', Type: 'CNAME', SetIdentifier: 'us-east-1', Weight: 100, TTL: 60, ResourceRecords: [{ Value: 'api-use1.payments.example.com' }], HealthCheckId: 'hc-use1' },
-        { Name: 'api.payments.example.com.', Type: 'CNAME', SetIdentifier: 'eu-west-1', Weight: 0, TTL: 60, ResourceRecords: [{ Value: 'api-euw1.payments.example.com' }], HealthCheckId: 'hc-euw1' },
+        {
+          Name: 'api.payments.example.com.',
+          Type: 'CNAME',
+          SetIdentifier: 'us-east-1',
+          Weight: 100,
+          TTL: 60,
+          ResourceRecords: [{ Value: 'api-use1.payments.example.com' }],
+          HealthCheckId: 'hc-use1',
+        },
+        {
+          Name: 'api.payments.example.com.',
+          Type: 'CNAME',
+          SetIdentifier: 'eu-west-1',
+          Weight: 0,
+          TTL: 60,
+          ResourceRecords: [{ Value: 'api-euw1.payments.example.com' }],
+          HealthCheckId: 'hc-euw1',
+        },
       ]);
       const ctx = { plan, mode: 'failover' as const, now: new Date() };
       const first = await route53.flip.observe(rec, ctx);

@@ -36,7 +36,11 @@ describe('matrixTable', () => {
       { scenario: 'region-outage', run: 1, summary: summary({ rtoSeconds: 9.5 }) },
       { scenario: 'region-outage', run: 2, summary: summary({ rtoSeconds: 11.5, rpo: { lostAcknowledged: 2, estimatedSeconds: 0.4 } }) },
       { scenario: 'region-outage', run: 3, summary: summary({ rtoSeconds: 10.1 }) },
-      { scenario: 'network-partition', run: 1, summary: summary({ scenario: 'network-partition', outcome: 'aborted', expectedOutcome: 'aborted', rtoSeconds: null, rpo: { lostAcknowledged: 0, estimatedSeconds: null } }) },
+      {
+        scenario: 'network-partition',
+        run: 1,
+        summary: summary({ scenario: 'network-partition', outcome: 'aborted', expectedOutcome: 'aborted', rtoSeconds: null, rpo: { lostAcknowledged: 0, estimatedSeconds: null } }),
+      },
     ];
 
     const lines = matrixTable(runs).split('\n');
@@ -50,7 +54,11 @@ describe('matrixTable', () => {
 
   it('says "not recovered" for an outage writes never came back from, and "—" only where there was no outage', () => {
     const runs: MatrixRun[] = [
-      { scenario: 'approval-rejected', run: 1, summary: summary({ scenario: 'approval-rejected', outcome: 'aborted', expectedOutcome: 'aborted', outage: true, rtoSeconds: null }) },
+      {
+        scenario: 'approval-rejected',
+        run: 1,
+        summary: summary({ scenario: 'approval-rejected', outcome: 'aborted', expectedOutcome: 'aborted', outage: true, rtoSeconds: null }),
+      },
       { scenario: 'lag-spike', run: 1, summary: summary({ scenario: 'lag-spike', outcome: 'no-failover', expectedOutcome: 'no-failover', outage: false, rtoSeconds: null }) },
     ];
 
@@ -64,7 +72,17 @@ describe('matrixTable', () => {
 
   it('shows a run that did not have its documented outcome, one whose lab did not hold the rate, and one without a summary', () => {
     const runs: MatrixRun[] = [
-      { scenario: 'lag-spike', run: 1, summary: summary({ scenario: 'lag-spike', outcome: 'aborted', expectedOutcome: 'no-failover', asExpected: false, throughput: { preFaultWindow: { askedPerSecond: 2000, achievedPerSecond: 1730.5, holds: false } } }) },
+      {
+        scenario: 'lag-spike',
+        run: 1,
+        summary: summary({
+          scenario: 'lag-spike',
+          outcome: 'aborted',
+          expectedOutcome: 'no-failover',
+          asExpected: false,
+          throughput: { preFaultWindow: { askedPerSecond: 2000, achievedPerSecond: 1730.5, holds: false } },
+        }),
+      },
       { scenario: 'lag-spike', run: 2, error: 'exit 1: Error: no | PostgreSQL' },
     ];
 

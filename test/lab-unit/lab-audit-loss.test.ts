@@ -65,7 +65,14 @@ describe('loss accounting (issue 7, item 4)', () => {
 
   it('gives up at its bound and reports the requests still unanswered as unsettled', async () => {
     let clock = 0;
-    const settled = await settleLog({ log: [tx('a', 1, 'us-east-1')], sent: 2 }, 1_000, async (ms) => void (clock += ms), () => clock);
+    const settled = await settleLog(
+      { log: [tx('a', 1, 'us-east-1')], sent: 2 },
+      1_000,
+      async (ms) => {
+        clock += ms;
+      },
+      () => clock,
+    );
     expect(settled).toEqual({ log: [expect.objectContaining({ id: 'a' })], unsettled: 1 });
     expect(clock).toBe(1_000);
   });
@@ -88,7 +95,14 @@ const DETECTION = {
     trafficOnRecovery: false,
   },
 };
-const ev = (type: string, state: string | undefined, at: number, extra: Partial<ExecutionEvent> = {}): ExecutionEvent => ({ type, ...(state ? { state } : {}), stateType: 'Task', at, nested: false, ...extra });
+const ev = (type: string, state: string | undefined, at: number, extra: Partial<ExecutionEvent> = {}): ExecutionEvent => ({
+  type,
+  ...(state ? { state } : {}),
+  stateType: 'Task',
+  at,
+  nested: false,
+  ...extra,
+});
 
 function execution(events: ExecutionEvent[], output?: Record<string, unknown>): AuditedExecution {
   return { executionArn: ARN, startDate: new Date(5_000), events, ...(output ? { output } : {}) };
@@ -167,9 +181,15 @@ describe("the auditor's fields (issue 7, item 7)", () => {
     const approval = { approved: true, decidedBy: 'U0ALICE', decidedAt: '2026-01-01T00:00:09.000Z', via: 'slack' };
     const withGate = { ...DETECTION, approvalRequired: true };
     const gated = [...BASE_EVENTS.slice(0, 3), ev('StateExited', 'ConfirmRegionFailure', 5_100, { output: { detection: withGate } })];
-    expect(audit([...gated, ev('StateExited', 'RequestFailoverApproval', 9_000, { output: { detection: withGate, approval } })]).approval).toEqual({ mode: 'decided', ...approval });
+    expect(audit([...gated, ev('StateExited', 'RequestFailoverApproval', 9_000, { output: { detection: withGate, approval } })]).approval).toEqual({
+      mode: 'decided',
+      ...approval,
+    });
     expect(audit(gated, { approval: { ...approval, via: 'cli', decidedBy: 'bob' } }).approval).toMatchObject({ mode: 'decided', approved: true, decidedBy: 'bob', via: 'cli' });
-    expect(audit([...gated, ev('StateFailed', 'RequestFailoverApproval', 9_000, { error: 'ApprovalRejected', cause: 'Rejected in Slack by U0BOB (bob): not during the sale' })]).approval).toEqual({
+    expect(
+      audit([...gated, ev('StateFailed', 'RequestFailoverApproval', 9_000, { error: 'ApprovalRejected', cause: 'Rejected in Slack by U0BOB (bob): not during the sale' })])
+        .approval,
+    ).toEqual({
       mode: 'decided',
       approved: false,
       decidedBy: 'U0BOB',
@@ -179,7 +199,11 @@ describe("the auditor's fields (issue 7, item 7)", () => {
     });
     expect(audit([...gated, ev('StateEntered', 'ApprovalTimedOut', 9_000)]).approval).toMatchObject({ mode: 'decided', approved: false, via: 'timeout-policy' });
     // A manual start is its own approval when the plan says so: not the alarm policy.
-    const manual = [...BASE_EVENTS, ev('StateExited', 'AcceptStartRequest', 5_005, { output: { start: { trigger: 'manual', requestedBy: 'carol' } } }), ev('StateEntered', 'FenceUsWriters', 5_200)];
+    const manual = [
+      ...BASE_EVENTS,
+      ev('StateExited', 'AcceptStartRequest', 5_005, { output: { start: { trigger: 'manual', requestedBy: 'carol' } } }),
+      ev('StateEntered', 'FenceUsWriters', 5_200),
+    ];
     expect(audit(manual).approval).toEqual({ mode: 'automatic', approved: true, policy: 'the manual start by carol is the approval (plan.approval.manualStartIsApproval)' });
     // Asked for approval, nobody answered yet: not automatic, even though the fence never ran.
     expect(audit(gated).approval).toEqual({ mode: 'not-reached' });
@@ -209,10 +233,21 @@ describe("the auditor's fields (issue 7, item 7)", () => {
 
 describe('progress lines in order (issue 7, first hour)', () => {
   const record = (name: string, startAt: number, alarmId?: string): ExecutionRecord =>
-    ({ executionArn: `arn:x:execution:sm:${name}`, name, startDate: new Date(startAt), input: alarmId ? { id: alarmId } : {}, events: [], status: 'RUNNING' }) as unknown as ExecutionRecord;
+    ({
+      executionArn: `arn:x:execution:sm:${name}`,
+      name,
+      startDate: new Date(startAt),
+      input: alarmId ? { id: alarmId } : {},
+      events: [],
+      status: 'RUNNING',
+    }) as unknown as ExecutionRecord;
   const narrate = (order: ExecutionRecord[]) => {
     const lines: string[] = [];
-    const alarms: Record<string, { at: number; name: string; state: string }> = { 'al-1': { at: 900, name: 'health', state: 'ALARM' }, 'al-2': { at: 950, name: 'db', state: 'ALARM' }, 'al-3': { at: 30_000, name: 'eu-health', state: 'ALARM' } };
+    const alarms: Record<string, { at: number; name: string; state: string }> = {
+      'al-1': { at: 900, name: 'health', state: 'ALARM' },
+      'al-2': { at: 950, name: 'db', state: 'ALARM' },
+      'al-3': { at: 30_000, name: 'eu-health', state: 'ALARM' },
+    };
     const narrator = new ProgressNarrator({
       say: (l) => lines.push(l),
       rel: (at) => at / 1000,
@@ -283,14 +318,20 @@ describe('Ctrl-C says what it cleaned up (issue 7, first hour)', () => {
   ];
 
   it("reports the servers the lab's stop stopped and the directory it removed, as observed", () => {
-    expect(interruptedLine({ servers: servers([true, true]), dirs: [{ path: '/w/data', exists: true, kept: false }] }, { servers: servers([false, false]), dirs: [{ path: '/w/data', exists: false, kept: false }] })).toBe(
-      'interrupted: stopped 2 PostgreSQL servers (us-east-1, eu-west-1), removed /w/data',
-    );
+    expect(
+      interruptedLine(
+        { servers: servers([true, true]), dirs: [{ path: '/w/data', exists: true, kept: false }] },
+        { servers: servers([false, false]), dirs: [{ path: '/w/data', exists: false, kept: false }] },
+      ),
+    ).toBe('interrupted: stopped 2 PostgreSQL servers (us-east-1, eu-west-1), removed /w/data');
   });
 
   it('does not claim what did not happen: a crashed server was not "stopped", a survivor is named, a kept directory is kept', () => {
-    expect(interruptedLine({ servers: servers([false, true]), dirs: [{ path: '/w/data', exists: true, kept: true }] }, { servers: servers([false, true]), dirs: [{ path: '/w/data', exists: true, kept: true }] })).toBe(
-      'interrupted: stopped 0 PostgreSQL servers, kept /w/data (--keep-data), STILL RUNNING: eu-west-1 (pg_ctl -D /w/data/eu-west-1 stop)',
-    );
+    expect(
+      interruptedLine(
+        { servers: servers([false, true]), dirs: [{ path: '/w/data', exists: true, kept: true }] },
+        { servers: servers([false, true]), dirs: [{ path: '/w/data', exists: true, kept: true }] },
+      ),
+    ).toBe('interrupted: stopped 0 PostgreSQL servers, kept /w/data (--keep-data), STILL RUNNING: eu-west-1 (pg_ctl -D /w/data/eu-west-1 stop)');
   });
 });

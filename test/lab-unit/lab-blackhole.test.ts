@@ -199,7 +199,11 @@ describe('the front door in front of a hanging region', () => {
     await us.hang();
     const euPort = await healthyUpstream();
     const weights: Record<string, number> = { 'us-east-1': 100, 'eu-west-1': 0 };
-    const door = new FrontDoor(() => ({ weights: { ...weights }, ttlSeconds: 0 }), () => ({ 'us-east-1': us.port, 'eu-west-1': euPort }), { upstreamTimeoutMs: 150 });
+    const door = new FrontDoor(
+      () => ({ weights: { ...weights }, ttlSeconds: 0 }),
+      () => ({ 'us-east-1': us.port, 'eu-west-1': euPort }),
+      { upstreamTimeoutMs: 150 },
+    );
     await door.start();
     cleanups.push(() => door.close());
 
@@ -224,7 +228,11 @@ describe('the front door in front of a hanging region', () => {
     const euPort = await answering('eu');
     const weights: Record<string, number> = { 'us-east-1': 100, 'eu-west-1': 0 };
     let ttlSeconds = 0;
-    const door = new FrontDoor(() => ({ weights: { ...weights }, ttlSeconds }), () => ({ 'us-east-1': usPort, 'eu-west-1': euPort }), { upstreamTimeoutMs: 1000 });
+    const door = new FrontDoor(
+      () => ({ weights: { ...weights }, ttlSeconds }),
+      () => ({ 'us-east-1': usPort, 'eu-west-1': euPort }),
+      { upstreamTimeoutMs: 1000 },
+    );
     await door.start();
     cleanups.push(() => door.close());
     const bodyOf = async () => ((await get(door.port, '/')) as { body?: string }).body;
@@ -253,7 +261,11 @@ describe('the front door in front of a hanging region', () => {
   it('a client that gives up first takes its request to the hanging region with it; close() releases the rest', async () => {
     const us = await startApp();
     await us.hang();
-    const door = new FrontDoor(() => ({ weights: { 'us-east-1': 100 }, ttlSeconds: 60 }), () => ({ 'us-east-1': us.port }), { upstreamTimeoutMs: 60_000 });
+    const door = new FrontDoor(
+      () => ({ weights: { 'us-east-1': 100 }, ttlSeconds: 60 }),
+      () => ({ 'us-east-1': us.port }),
+      { upstreamTimeoutMs: 60_000 },
+    );
     await door.start();
     cleanups.push(() => door.close());
 
@@ -287,7 +299,9 @@ describe('the lab CloudWatch', () => {
   it('an alarm goes to ALARM on datapointsToAlarm of the last evaluationPeriods datapoints, and back to OK', () => {
     const events: AlarmEvent[] = [];
     const state = { alarms: new Map(), log: () => undefined, plan: { recoveryRegion: 'eu-west-1' } } as never;
-    const alarm = new AlarmTracker('lab-api-health', { evaluationPeriods: 3, datapointsToAlarm: 2, statistic: 'Minimum', threshold: 1, periodSeconds: 1 }, state, (e) => events.push(e));
+    const alarm = new AlarmTracker('lab-api-health', { evaluationPeriods: 3, datapointsToAlarm: 2, statistic: 'Minimum', threshold: 1, periodSeconds: 1 }, state, (e) =>
+      events.push(e),
+    );
     const t0 = Date.UTC(2026, 10, 3, 3, 0, 0);
     alarm.sample(0, 'down', t0);
     expect(events).toHaveLength(0);

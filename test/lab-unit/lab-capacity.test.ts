@@ -7,7 +7,16 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { dueBy, HOLD_RATIO, loadWindow, TrafficGenerator, type TxRecord } from '../../lab/traffic';
 
-const tx = (n: number, sentAt: number, doneAt: number, status = 201): TxRecord => ({ id: `tx-${n}`, account: 'a', amount: 1, sentAt, doneAt, status, ok: status === 201, ...(status === 201 ? { region: 'us-east-1' } : {}) });
+const tx = (n: number, sentAt: number, doneAt: number, status = 201): TxRecord => ({
+  id: `tx-${n}`,
+  account: 'a',
+  amount: 1,
+  sentAt,
+  doneAt,
+  status,
+  ok: status === 201,
+  ...(status === 201 ? { region: 'us-east-1' } : {}),
+});
 
 /** `perSecond` sends a second over [from, to), evenly spaced. */
 const sends = (perSecond: number, from: number, to: number): number[] => {
@@ -32,7 +41,10 @@ describe('loadWindow', () => {
     expect(w.acknowledged).toBe(answered.filter((r) => r.ok).length);
     expect(w.achievedPerSecond).toBe(Math.round((w.acknowledged / 2) * 10) / 10);
     // Nearest rank over the acknowledged latencies in the window: 10..19 ms evenly, and 900 ms for 2 of them.
-    const latencies = answered.filter((r) => r.ok).map((r) => r.doneAt - r.sentAt).sort((a, b) => a - b);
+    const latencies = answered
+      .filter((r) => r.ok)
+      .map((r) => r.doneAt - r.sentAt)
+      .sort((a, b) => a - b);
     expect(latencies.filter((l) => l === 900)).toHaveLength(2);
     expect(w.p50Ms).toBe(latencies[Math.ceil(latencies.length / 2) - 1]);
     expect(w.p50Ms).toBeGreaterThanOrEqual(14);
@@ -45,10 +57,26 @@ describe('loadWindow', () => {
     const ok = sent.map((at, i) => tx(i, at, at + 5));
     expect(loadWindow(sent, ok, 200, 0, 1000).holds).toBe(true);
     // The lab acknowledged 40% of what was asked (the issue: 400-650 of 1,667): it did not hold.
-    expect(loadWindow(sent, ok.filter((_, i) => i % 5 < 2), 200, 0, 1000)).toMatchObject({ achievedPerSecond: 80, holds: false });
+    expect(
+      loadWindow(
+        sent,
+        ok.filter((_, i) => i % 5 < 2),
+        200,
+        0,
+        1000,
+      ),
+    ).toMatchObject({ achievedPerSecond: 80, holds: false });
     // The client fell behind its schedule: half the asked rate sent, all acknowledged.
     const half = sent.filter((_, i) => i % 2 === 0);
-    expect(loadWindow(half, ok.filter((_, i) => i % 2 === 0), 200, 0, 1000)).toMatchObject({ offeredPerSecond: 100, achievedPerSecond: 100, holds: false });
+    expect(
+      loadWindow(
+        half,
+        ok.filter((_, i) => i % 2 === 0),
+        200,
+        0,
+        1000,
+      ),
+    ).toMatchObject({ offeredPerSecond: 100, achievedPerSecond: 100, holds: false });
     // One error is enough to say so.
     expect(loadWindow(sent, [...ok.slice(1), tx(0, 0, 5, 0)], 200, 0, 1000)).toMatchObject({ errors: 1, holds: false });
     // Just above the tolerance for tick rounding still holds.
@@ -62,7 +90,7 @@ describe('loadWindow', () => {
   });
 });
 
-describe('dueBy (the clients\' schedule, ramped)', () => {
+describe("dueBy (the clients' schedule, ramped)", () => {
   it('sends at the asked rate at once without a ramp', () => {
     expect([0, 1, 500, 1000, 3000].map((ms) => dueBy(ms, 1000))).toEqual([0, 1, 500, 1000, 3000]);
   });

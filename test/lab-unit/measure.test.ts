@@ -2,8 +2,24 @@ import { longestAckGapSeconds, orchestrationOverheadMs, percentile, rpo, rtoSeco
 import type { ExecutionEvent } from '../../local/state-machine';
 import type { TxRecord } from '../../lab/traffic';
 
-const e = (type: string, state: string, stateType: string, at: number, error?: string): ExecutionEvent => ({ type, state, stateType, at, nested: false, ...(error ? { error } : {}) });
-const tx = (id: string, sentAt: number, doneAt: number, ok: boolean, region = 'us-east-1'): TxRecord => ({ id, account: 'a', amount: 1, sentAt, doneAt, status: ok ? 201 : 502, ok, ...(ok ? { region } : {}) });
+const e = (type: string, state: string, stateType: string, at: number, error?: string): ExecutionEvent => ({
+  type,
+  state,
+  stateType,
+  at,
+  nested: false,
+  ...(error ? { error } : {}),
+});
+const tx = (id: string, sentAt: number, doneAt: number, ok: boolean, region = 'us-east-1'): TxRecord => ({
+  id,
+  account: 'a',
+  amount: 1,
+  sentAt,
+  doneAt,
+  status: ok ? 201 : 502,
+  ok,
+  ...(ok ? { region } : {}),
+});
 
 describe('lab measurements', () => {
   const fault = 10_000;
@@ -53,7 +69,15 @@ describe('lab measurements', () => {
   });
 
   it('buckets acknowledgements, errors and lag per second', () => {
-    const points = timeline(log, [{ at: 9_500, lagSeconds: 0.08 }, { at: 10_500, lagSeconds: null }], 9_000, 13_000);
+    const points = timeline(
+      log,
+      [
+        { at: 9_500, lagSeconds: 0.08 },
+        { at: 10_500, lagSeconds: null },
+      ],
+      9_000,
+      13_000,
+    );
     expect(points.map((p) => [p.t, p.acknowledged, p.errors, p.lagSeconds])).toEqual([
       [0, 2, 0, 0.08],
       [1, 0, 1, null],
@@ -111,7 +135,7 @@ describe('lab measurements', () => {
       e('StateExited', 'NotifyFailure', 'Task', 1500),
     ];
 
-    it("times a retried stage over all its attempts, lists them, and ends it failed when the last one was caught", () => {
+    it('times a retried stage over all its attempts, lists them, and ends it failed when the last one was caught', () => {
       const [smokeStage, notify] = stages(smoke);
       expect(smokeStage).toMatchObject({ name: 'smoke-test', status: 'failed', durationMs: 1400, start: 0, end: 1400 });
       expect(smokeStage!.attempts.map((a) => [a.durationMs, a.status, a.error])).toEqual([
@@ -125,7 +149,12 @@ describe('lab measurements', () => {
     });
 
     it('a retry that then succeeds is a succeeded stage covering both attempts', () => {
-      const ok = [e('StateEntered', 'FlipTraffic', 'Task', 0), e('StateFailed', 'FlipTraffic', 'Task', 50, 'Throttling'), e('StateRetried', 'FlipTraffic', 'Task', 300), e('StateExited', 'FlipTraffic', 'Task', 420)];
+      const ok = [
+        e('StateEntered', 'FlipTraffic', 'Task', 0),
+        e('StateFailed', 'FlipTraffic', 'Task', 50, 'Throttling'),
+        e('StateRetried', 'FlipTraffic', 'Task', 300),
+        e('StateExited', 'FlipTraffic', 'Task', 420),
+      ];
       const [flip] = stages(ok);
       expect(flip).toMatchObject({ status: 'succeeded', durationMs: 420 });
       expect(flip!.attempts.map((a) => [a.durationMs, a.status])).toEqual([

@@ -30,7 +30,8 @@ function expectNoOtherRunActed(report: DrillReport): void {
 
 /** Every stage succeeded, except a fence that could not confirm every step: unconfirmed, never a plain success. */
 const stageStatuses = (report: DrillReport) => report.stages.map((s) => `${s.name}: ${s.status}`);
-const expectedStatuses = (report: DrillReport) => report.stages.map((s) => `${s.name}: ${s.name === 'fence-us-writers' && report.fence?.confirmed === false ? 'unconfirmed' : 'succeeded'}`);
+const expectedStatuses = (report: DrillReport) =>
+  report.stages.map((s) => `${s.name}: ${s.name === 'fence-us-writers' && report.fence?.confirmed === false ? 'unconfirmed' : 'succeeded'}`);
 
 /** The failover succeeded and writes resumed after the fault (epoch ms), acknowledged by the recovery region only. */
 function expectFailedOverToEu(report: DrillReport, log: TxRecord[], faultAt: number): void {
@@ -64,7 +65,24 @@ function postgresProcessesUnder(dir: string): string[] {
   }
 }
 
-const CONTRACT_KEYS = ['scenario', 'mode', 'outcome', 'rtoSeconds', 'rpo', 'acknowledged', 'errors', 'splitBrain', 'fence', 'orchestrationOverheadMs', 'throughput', 'stages', 'report', 'expectedOutcome', 'asExpected', 'outage'];
+const CONTRACT_KEYS = [
+  'scenario',
+  'mode',
+  'outcome',
+  'rtoSeconds',
+  'rpo',
+  'acknowledged',
+  'errors',
+  'splitBrain',
+  'fence',
+  'orchestrationOverheadMs',
+  'throughput',
+  'stages',
+  'report',
+  'expectedOutcome',
+  'asExpected',
+  'outage',
+];
 
 /** The figures the lead compares across scenarios on one machine (never asserted: wall-clock). */
 const figures: Record<string, unknown> = {};
@@ -136,7 +154,12 @@ describe('npm run drill', () => {
   it('region-blackhole: us-east-1 accepts and never answers; fails over anyway, fence unconfirmed (not a failure), no split-brain, nothing left held', async () => {
     const { report, outDir, log } = await drill('region-blackhole');
     const faultAt = Math.round(Date.parse(report.startedAt) + report.faultAt! * 1000);
-    figures['region-blackhole'] = { rtoSeconds: report.rtoSeconds, lost: report.rpo.lostAcknowledged, fence: report.fence, stages: report.stages.map((s) => `${s.name} ${s.durationMs} ms`) };
+    figures['region-blackhole'] = {
+      rtoSeconds: report.rtoSeconds,
+      lost: report.rpo.lostAcknowledged,
+      fence: report.fence,
+      stages: report.stages.map((s) => `${s.name} ${s.durationMs} ms`),
+    };
 
     expectFailedOverToEu(report, log, faultAt);
     // It hung: requests to us-east-1 after the fault ended by the clients' own timeout, never by a refusal.
@@ -161,7 +184,11 @@ describe('npm run drill', () => {
 
   it('planned-switchover: zero acknowledged transactions lost, every write in the new primary, no split-brain', async () => {
     const { report, outDir, log } = await drill('planned-switchover');
-    figures['planned-switchover'] = { rtoSeconds: report.rtoSeconds, fenceToPromotedSeconds: report.fenceToPromotedSeconds, stages: report.stages.map((s) => `${s.name} ${s.durationMs} ms`) };
+    figures['planned-switchover'] = {
+      rtoSeconds: report.rtoSeconds,
+      fenceToPromotedSeconds: report.fenceToPromotedSeconds,
+      stages: report.stages.map((s) => `${s.name} ${s.durationMs} ms`),
+    };
 
     expect({ outcome: report.outcome, error: report.execution.error }).toEqual({ outcome: 'succeeded', error: undefined });
     expect(report.mode).toBe('switchover');

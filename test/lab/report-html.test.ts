@@ -31,7 +31,10 @@ function externalReferences(html: string): string[] {
   const found: string[] = [];
   const local = (value: string) => value.startsWith('#') || value.startsWith('data:');
   const urls = (css: string) =>
-    [...css.matchAll(/url\(\s*(['"]?)([^'")]*)\1\s*\)/gi)].map((m) => m[2].trim()).filter((v) => !local(v)).map((v) => `url(${v})`);
+    [...css.matchAll(/url\(\s*(['"]?)([^'")]*)\1\s*\)/gi)]
+      .map((m) => m[2].trim())
+      .filter((v) => !local(v))
+      .map((v) => `url(${v})`);
   const resource = /^(src|href|xlink:href|srcset|action|formaction|poster|data|background|manifest|ping|longdesc|cite|codebase|archive)$/i;
   for (const [tag] of html.matchAll(/<[a-z][a-z0-9:-]*(?:\s[^>]*)?>/gi)) {
     for (const m of tag.matchAll(/\s([a-z][a-z0-9:-]*)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'>]+))/gi)) {
@@ -212,17 +215,12 @@ const CHROMIUM_TIMEOUT_MS = 60_000;
 
 function ensureChromium(): Promise<string> {
   return new Promise((resolvePath, reject) => {
-    execFile(
-      'bash',
-      [join(ROOT, 'scripts', 'ensure-chromium.sh')],
-      { timeout: 10 * 60_000, killSignal: 'SIGKILL', maxBuffer: 1024 * 1024 },
-      (error, stdout, stderr) => {
-        if (error) return reject(new Error(`scripts/ensure-chromium.sh failed: ${error.message}\n${stderr}`));
-        const path = stdout.trim().split('\n').pop() ?? '';
-        if (!path) return reject(new Error(`scripts/ensure-chromium.sh printed no path\n${stderr}`));
-        resolvePath(path);
-      },
-    );
+    execFile('bash', [join(ROOT, 'scripts', 'ensure-chromium.sh')], { timeout: 10 * 60_000, killSignal: 'SIGKILL', maxBuffer: 1024 * 1024 }, (error, stdout, stderr) => {
+      if (error) return reject(new Error(`scripts/ensure-chromium.sh failed: ${error.message}\n${stderr}`));
+      const path = stdout.trim().split('\n').pop() ?? '';
+      if (!path) return reject(new Error(`scripts/ensure-chromium.sh printed no path\n${stderr}`));
+      resolvePath(path);
+    });
   });
 }
 
@@ -314,42 +312,44 @@ describe('report.html in a real browser (headless Chromium)', () => {
     return dir;
   }
 
-  it('lays out the timeline: every stage bar gets a rendered width', async () => {
-    const profile = newProfile();
-    const { stdout } = await runChromium(chromium, [
-      ...CHROMIUM_FLAGS,
-      `--user-data-dir=${profile}`,
-      '--virtual-time-budget=5000',
-      '--dump-dom',
-      pathToFileURL(htmlPath).href,
-    ]);
-    const drawn = /<body[^>]*\sdata-timeline-drawn="(\d+)"/.exec(stdout);
-    expect(drawn).not.toBeNull();
-    expect(Number(drawn![1])).toBeGreaterThan(0);
-    expect(Number(drawn![1])).toBe(report.stageBars.length);
-    expect(stdout).toContain('<svg id="timeline"');
-    expect(processesMentioning(profile)).toEqual([]);
-  }, 2 * CHROMIUM_TIMEOUT_MS);
+  it(
+    'lays out the timeline: every stage bar gets a rendered width',
+    async () => {
+      const profile = newProfile();
+      const { stdout } = await runChromium(chromium, [...CHROMIUM_FLAGS, `--user-data-dir=${profile}`, '--virtual-time-budget=5000', '--dump-dom', pathToFileURL(htmlPath).href]);
+      const drawn = /<body[^>]*\sdata-timeline-drawn="(\d+)"/.exec(stdout);
+      expect(drawn).not.toBeNull();
+      expect(Number(drawn![1])).toBeGreaterThan(0);
+      expect(Number(drawn![1])).toBe(report.stageBars.length);
+      expect(stdout).toContain('<svg id="timeline"');
+      expect(processesMentioning(profile)).toEqual([]);
+    },
+    2 * CHROMIUM_TIMEOUT_MS,
+  );
 
-  it('renders a full-page screenshot', async () => {
-    const profile = newProfile();
-    const png = join(work, 'report.png');
-    await runChromium(chromium, [
-      ...CHROMIUM_FLAGS,
-      `--user-data-dir=${profile}`,
-      '--virtual-time-budget=5000',
-      `--screenshot=${png}`,
-      '--window-size=1280,1600',
-      pathToFileURL(htmlPath).href,
-    ]);
-    const bytes = readFileSync(png);
-    expect(statSync(png).size).toBeGreaterThan(30_000);
-    expect(bytes.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))).toBe(true);
-    // IHDR: width and height of the window.
-    expect(bytes.readUInt32BE(16)).toBe(1280);
-    expect(bytes.readUInt32BE(20)).toBe(1600);
-    expect(processesMentioning(profile)).toEqual([]);
-  }, 2 * CHROMIUM_TIMEOUT_MS);
+  it(
+    'renders a full-page screenshot',
+    async () => {
+      const profile = newProfile();
+      const png = join(work, 'report.png');
+      await runChromium(chromium, [
+        ...CHROMIUM_FLAGS,
+        `--user-data-dir=${profile}`,
+        '--virtual-time-budget=5000',
+        `--screenshot=${png}`,
+        '--window-size=1280,1600',
+        pathToFileURL(htmlPath).href,
+      ]);
+      const bytes = readFileSync(png);
+      expect(statSync(png).size).toBeGreaterThan(30_000);
+      expect(bytes.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]))).toBe(true);
+      // IHDR: width and height of the window.
+      expect(bytes.readUInt32BE(16)).toBe(1280);
+      expect(bytes.readUInt32BE(20)).toBe(1600);
+      expect(processesMentioning(profile)).toEqual([]);
+    },
+    2 * CHROMIUM_TIMEOUT_MS,
+  );
 
   /** Lays out `report` in Chromium: the DOM after load, and a full-page screenshot checked as a PNG. */
   async function layOut(name: string, report: ReturnType<typeof sampleReport>): Promise<string> {
@@ -358,7 +358,14 @@ describe('report.html in a real browser (headless Chromium)', () => {
     const profile = newProfile();
     const { stdout } = await runChromium(chromium, [...CHROMIUM_FLAGS, `--user-data-dir=${profile}`, '--virtual-time-budget=5000', '--dump-dom', pathToFileURL(path).href]);
     const png = join(work, `${name}.png`);
-    await runChromium(chromium, [...CHROMIUM_FLAGS, `--user-data-dir=${newProfile()}`, '--virtual-time-budget=5000', `--screenshot=${png}`, '--window-size=1280,1600', pathToFileURL(path).href]);
+    await runChromium(chromium, [
+      ...CHROMIUM_FLAGS,
+      `--user-data-dir=${newProfile()}`,
+      '--virtual-time-budget=5000',
+      `--screenshot=${png}`,
+      '--window-size=1280,1600',
+      pathToFileURL(path).href,
+    ]);
     expect(statSync(png).size).toBeGreaterThan(30_000);
     expect(readFileSync(png).subarray(1, 4).toString('latin1')).toBe('PNG');
     expect(Number(/<body[^>]*\sdata-timeline-drawn="(\d+)"/.exec(stdout)?.[1])).toBe(report.stageBars.length);
@@ -366,21 +373,29 @@ describe('report.html in a real browser (headless Chromium)', () => {
     return stdout;
   }
 
-  it('network partition (writes never stopped): no RTO card, no outage band, no RTO budget line', async () => {
-    const dom = await layOut('partition', samplePartitionReport());
-    expect(dom).not.toContain('id="fig-rto"');
-    expect(dom).not.toContain('not recovered');
-    expect(dom).not.toContain('class="outage-window"');
-    expect(dom).not.toMatch(/class="rto-(budget|span-label)/);
-    expect(dom).toContain('id="fig-no-outage"');
-    expect(dom).toMatch(/<path class="throughput" d="M/);
-  }, 4 * CHROMIUM_TIMEOUT_MS);
+  it(
+    'network partition (writes never stopped): no RTO card, no outage band, no RTO budget line',
+    async () => {
+      const dom = await layOut('partition', samplePartitionReport());
+      expect(dom).not.toContain('id="fig-rto"');
+      expect(dom).not.toContain('not recovered');
+      expect(dom).not.toContain('class="outage-window"');
+      expect(dom).not.toMatch(/class="rto-(budget|span-label)/);
+      expect(dom).toContain('id="fig-no-outage"');
+      expect(dom).toMatch(/<path class="throughput" d="M/);
+    },
+    4 * CHROMIUM_TIMEOUT_MS,
+  );
 
-  it('smoke-test failure: the stage covers its 4 attempts, listed under it', async () => {
-    const dom = await layOut('smoke-failure', sampleSmokeFailureReport());
-    expect(dom).toMatch(/<tr class="attempts-row" data-attempts-of="smoke">/);
-    expect(dom.match(/<li class="attempt" data-status="failed">/g)).toHaveLength(4);
-    expect(dom).toMatch(/<rect class="stage-bar tone-fail" data-stage="smoke" data-status="failed"/);
-    expect(dom).toMatch(/1\.4 s · failed · 4 attempts/);
-  }, 4 * CHROMIUM_TIMEOUT_MS);
+  it(
+    'smoke-test failure: the stage covers its 4 attempts, listed under it',
+    async () => {
+      const dom = await layOut('smoke-failure', sampleSmokeFailureReport());
+      expect(dom).toMatch(/<tr class="attempts-row" data-attempts-of="smoke">/);
+      expect(dom.match(/<li class="attempt" data-status="failed">/g)).toHaveLength(4);
+      expect(dom).toMatch(/<rect class="stage-bar tone-fail" data-stage="smoke" data-status="failed"/);
+      expect(dom).toMatch(/1\.4 s · failed · 4 attempts/);
+    },
+    4 * CHROMIUM_TIMEOUT_MS,
+  );
 });

@@ -12,18 +12,30 @@ type State = Record<string, any>;
 type Scope = { path: string; states: Record<string, State>; topLevel: boolean };
 
 const definition = renderLocalDefinition(examplePlan());
-const LAMBDA_ERRORS = ['Lambda.ServiceException', 'Lambda.AWSLambdaException', 'Lambda.SdkClientException', 'Lambda.TooManyRequestsException', 'Lambda.ClientExecutionTimeoutException'];
+const LAMBDA_ERRORS = [
+  'Lambda.ServiceException',
+  'Lambda.AWSLambdaException',
+  'Lambda.SdkClientException',
+  'Lambda.TooManyRequestsException',
+  'Lambda.ClientExecutionTimeoutException',
+];
 
 function scopes(states: Record<string, State>, path = 'States', topLevel = true): Scope[] {
   const out: Scope[] = [{ path, states, topLevel }];
   for (const [name, state] of Object.entries(states)) {
-    if (state.Type === 'Parallel') state.Branches.forEach((b: State, i: number) => out.push(...scopes(b.States, `${path}.${name}.Branches[${i}]`, false)));
+    if (state.Type === 'Parallel') {
+      for (const [i, b] of (state.Branches as State[]).entries()) out.push(...scopes(b.States, `${path}.${name}.Branches[${i}]`, false));
+    }
     if (state.Type === 'Map') out.push(...scopes((state.ItemProcessor ?? state.Iterator).States, `${path}.${name}.ItemProcessor`, false));
   }
   return out;
 }
 const all = scopes(definition.States);
-const tasks = all.flatMap((scope) => Object.entries(scope.states).filter(([, s]) => s.Type === 'Task').map(([name, state]) => ({ name, state, scope })));
+const tasks = all.flatMap((scope) =>
+  Object.entries(scope.states)
+    .filter(([, s]) => s.Type === 'Task')
+    .map(([name, state]) => ({ name, state, scope })),
+);
 
 describe('failover.asl.json', () => {
   it('is valid Amazon States Language', () => {

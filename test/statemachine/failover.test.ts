@@ -97,7 +97,11 @@ describe('failover state machine', () => {
 
   it('runs a planned switchover with zero data loss: fence, catch up, SwitchoverGlobalCluster, never FailoverGlobalCluster', async () => {
     const plan = testPlan();
-    const p = platformFor(plan, { probesUp: true, primaryControlPlaneUp: true, rds: { isReplica: true, status: 'available', replication: 'replicating', lagSeconds: 0, promoteCompletes: true } });
+    const p = platformFor(plan, {
+      probesUp: true,
+      primaryControlPlaneUp: true,
+      rds: { isReplica: true, status: 'available', replication: 'replicating', lagSeconds: 0, promoteCompletes: true },
+    });
 
     const run = await runFailover(plan, p, sample('manual-switchover.json'));
 
@@ -291,7 +295,13 @@ describe('failover state machine', () => {
     const first = interpretRequest(sample('health-alarm.json'), plan);
     await acquire(
       plan,
-      { executionId: 'arn:aws:states:eu-west-1:111122223333:execution:failover-orchestrator-test-failover:first', incidentKey: incidentKey(first), precedence: incidentPrecedence(first), trigger: 'alarm', mode: 'failover' },
+      {
+        executionId: 'arn:aws:states:eu-west-1:111122223333:execution:failover-orchestrator-test-failover:first',
+        incidentKey: incidentKey(first),
+        precedence: incidentPrecedence(first),
+        trigger: 'alarm',
+        mode: 'failover',
+      },
       new Date(Date.now() - 60_000),
     );
 

@@ -190,7 +190,10 @@ describe('single flight (real ASL, real handlers)', () => {
 
       const partition = orchestrator.start(sample(LAG_ALARM), 'partition');
       // A run that ends without opening its gate fails here with how it ended, instead of waiting forever.
-      const gate = await Promise.race([gateOpened, partition.done.then((run) => Promise.reject(new Error(`the partition run ended without a gate: ${JSON.stringify(outcome(run))}`)))]);
+      const gate = await Promise.race([
+        gateOpened,
+        partition.done.then((run) => Promise.reject(new Error(`the partition run ended without a gate: ${JSON.stringify(outcome(run))}`))),
+      ]);
       expect(gate.state).toBe('RequestFailoverApproval');
       expect(p.mutatingCalls()).toEqual([]);
 

@@ -38,7 +38,6 @@ const unfencedPlan = (edit?: (raw: Record<string, any>) => void): Plan =>
   });
 const UNREACHABLE_PRIMARY = { probesUp: false, primaryControlPlaneUp: false, alarms: { 'payments-us-east-1-api-health': 'ALARM' } };
 
-
 /** The run changed nothing that matters: no promotion command, no traffic flip, DNS still on the primary. */
 async function expectNothingPromotedOrFlipped(p: FakePlatform): Promise<void> {
   expect(p.clients.rds).not.toHaveReceivedCommand(PromoteReadReplicaCommand);

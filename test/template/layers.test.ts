@@ -27,7 +27,9 @@ const IMPORT = /(?:\bfrom\s*|\bimport\s*\(?\s*|\brequire\(\s*|\bjest\.mock\(\s*)
 
 /** Every relative import of every tracked source file, resolved to a repository path. */
 function edges(): Edge[] {
-  const files = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '*.ts', '*.js', '*.mjs'], { cwd: ROOT, encoding: 'utf8' }).split('\n').filter(Boolean);
+  const files = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', '*.ts', '*.js', '*.mjs'], { cwd: ROOT, encoding: 'utf8' })
+    .split('\n')
+    .filter(Boolean);
   const out: Edge[] = [];
   for (const from of files) {
     if (!existsSync(join(ROOT, from))) continue;
@@ -68,7 +70,7 @@ const ALLOWED: Record<string, string[]> = {
 };
 
 /** The edges a layer may not have, as "file:line → target" lines. */
-export function violations(all: Edge[]): string[] {
+function violations(all: Edge[]): string[] {
   return all
     .filter((e) => {
       const from = area(e.from);

@@ -109,7 +109,7 @@ describe('serverless package --stage example', () => {
     const walk = (states: Record<string, any>) => {
       for (const [name, s] of Object.entries(states)) {
         if (s.Type === 'Task') tasks.push([name, s]);
-        if (s.Type === 'Parallel') s.Branches.forEach((b: any) => walk(b.States));
+        if (s.Type === 'Parallel') for (const b of s.Branches) walk(b.States);
         if (s.Type === 'Map') walk((s.ItemProcessor ?? s.Iterator).States);
       }
     };
@@ -120,7 +120,10 @@ describe('serverless package --stage example', () => {
       expect(t.Retry.length).toBeGreaterThan(0);
       expect(t.Catch.some((c: any) => c.ErrorEquals.includes('States.ALL'))).toBe(true);
     }
-    expect(tasks.filter(([, t]) => t.Resource === 'arn:aws:states:::lambda:invoke.waitForTaskToken').map(([n]) => n)).toEqual(['RequestFailoverApproval', 'ApproveUnfencedPromotion']);
+    expect(tasks.filter(([, t]) => t.Resource === 'arn:aws:states:::lambda:invoke.waitForTaskToken').map(([n]) => n)).toEqual([
+      'RequestFailoverApproval',
+      'ApproveUnfencedPromotion',
+    ]);
     expect(machine.Properties.StateMachineType ?? 'STANDARD').toBe('STANDARD'); // waitForTaskToken needs Standard
     expect(definition.States.LoadPlan.Parameters.plan.name).toBe('payments');
   });
@@ -253,7 +256,9 @@ describe('serverless package --stage example: detection in the recovery region',
     const alarm = ofType('AWS::CloudWatch::Alarm').find(([, r]) => r.Properties.MetricName === 'ExecutionsFailed')?.[1];
     expect(alarm!.Properties).toMatchObject({
       Namespace: 'AWS/States',
-      Dimensions: [{ Name: 'StateMachineArn', Value: { 'Fn::Sub': 'arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:failover-orchestrator-example-failover' } }],
+      Dimensions: [
+        { Name: 'StateMachineArn', Value: { 'Fn::Sub': 'arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:stateMachine:failover-orchestrator-example-failover' } },
+      ],
       Statistic: 'Sum',
       Threshold: 1,
       ComparisonOperator: 'GreaterThanOrEqualToThreshold',
@@ -330,7 +335,9 @@ describe('serverless package --stage example: detection in the recovery region',
     for (const name of alarmNames(plan).all) {
       expect({ name, firing: rules.filter((p) => matchesEventPattern(p, alarmEvent(name))).length }).toEqual({ name, firing: 1 });
     }
-    const own = ofType('AWS::CloudWatch::Alarm').map(([, r]) => r.Properties.AlarmName as string).filter((n) => !alarmNames(plan).all.includes(n));
+    const own = ofType('AWS::CloudWatch::Alarm')
+      .map(([, r]) => r.Properties.AlarmName as string)
+      .filter((n) => !alarmNames(plan).all.includes(n));
     expect(own.sort()).toEqual(['failover-orchestrator-example-executions-failed', 'failover-orchestrator-example-stage-failures']);
     for (const name of own) expect({ name, firing: rules.filter((p) => matchesEventPattern(p, alarmEvent(name))).length }).toEqual({ name, firing: 0 });
   });

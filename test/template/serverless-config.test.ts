@@ -67,7 +67,19 @@ describe('iam (example plan: ARC routing controls, no route53-record)', () => {
 
   it('has statements for every function, the probe included', () => {
     expect(Object.keys(iam).sort()).toEqual(
-      ['acceptStartRequest', 'confirmRegionFailure', 'fenceUsWriters', 'flipTraffic', 'notify', 'probePrimary', 'promoteEuDatabase', 'requestApproval', 'scaleEuCompute', 'slackCallback', 'smokeTest'].sort(),
+      [
+        'acceptStartRequest',
+        'confirmRegionFailure',
+        'fenceUsWriters',
+        'flipTraffic',
+        'notify',
+        'probePrimary',
+        'promoteEuDatabase',
+        'requestApproval',
+        'scaleEuCompute',
+        'slackCallback',
+        'smokeTest',
+      ].sort(),
     );
   });
 
@@ -78,7 +90,10 @@ describe('iam (example plan: ARC routing controls, no route53-record)', () => {
   });
 
   it('lets flipTraffic read and update exactly the plan’s two routing controls, and never override a safety rule', () => {
-    const controls = ['arn:aws:route53-recovery-control::111122223333:controlpanel/0123abcd/routingcontrol/api-use1', 'arn:aws:route53-recovery-control::111122223333:controlpanel/0123abcd/routingcontrol/api-euw1'];
+    const controls = [
+      'arn:aws:route53-recovery-control::111122223333:controlpanel/0123abcd/routingcontrol/api-use1',
+      'arn:aws:route53-recovery-control::111122223333:controlpanel/0123abcd/routingcontrol/api-euw1',
+    ];
     const allows = iam.flipTraffic!.filter((s) => s.Effect === 'Allow' && s.Action.some((a) => a.startsWith('route53-recovery-cluster:')));
     expect(allows).toEqual([
       {
@@ -121,7 +136,11 @@ describe('iam (example plan: ARC routing controls, no route53-record)', () => {
 
   it('lets the Slack callback invoke itself (answer first, update later) and no other function', () => {
     expect(statementsWith(iam.slackCallback!, 'lambda:InvokeFunction')).toEqual([
-      { Effect: 'Allow', Action: ['lambda:InvokeFunction'], Resource: [{ 'Fn::Sub': 'arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:failover-orchestrator-example-slackCallback' }] },
+      {
+        Effect: 'Allow',
+        Action: ['lambda:InvokeFunction'],
+        Resource: [{ 'Fn::Sub': 'arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:failover-orchestrator-example-slackCallback' }],
+      },
     ]);
     const others = Object.entries(iam).filter(([fn, statements]) => fn !== 'slackCallback' && actionsOf(statements).includes('lambda:InvokeFunction'));
     expect(others).toEqual([]);

@@ -30,7 +30,12 @@ function alarmEvent(alarmName: string, state = 'ALARM') {
   return event;
 }
 
-const manualStart = (overrides: Record<string, unknown> = {}) => ({ mode: 'failover', reason: 'us-east-1 is down, declared by incident commander', requestedBy: 'alice@example.com', ...overrides });
+const manualStart = (overrides: Record<string, unknown> = {}) => ({
+  mode: 'failover',
+  reason: 'us-east-1 is down, declared by incident commander',
+  requestedBy: 'alice@example.com',
+  ...overrides,
+});
 
 const plan = examplePlan();
 function input(request: unknown, exec = SELF): AcceptStartInput {
@@ -137,7 +142,10 @@ describe('accept-start-request: what started the execution', () => {
   });
 
   it('refuses a request that is not a JSON object', async () => {
-    await expect(acceptStartRequest(input('fail over now'), ctx)).rejects.toMatchObject({ name: 'InvalidInput', message: expect.stringMatching(/^request: must be a JSON object/) });
+    await expect(acceptStartRequest(input('fail over now'), ctx)).rejects.toMatchObject({
+      name: 'InvalidInput',
+      message: expect.stringMatching(/^request: must be a JSON object/),
+    });
   });
 
   it('reads the drill schedule input as trigger schedule', async () => {

@@ -33,8 +33,7 @@ const probesDown: ProbeResult[] = probesUp.map((p) => ({ name: p.name, url: p.ur
 /** The region answers, but everything behind the database is failing: 503s. */
 const probes503: ProbeResult[] = probesUp.map((p) => ({ name: p.name, url: p.url, healthy: false, status: 503, error: `GET ${p.url}: HTTP 503, expected 200`, attempts: 3 }));
 
-const alarms = (inAlarm: string[] = []) =>
-  alarmNames(plan).all.map((name) => ({ name, state: inAlarm.includes(name) ? 'ALARM' : 'OK' }));
+const alarms = (inAlarm: string[] = []) => alarmNames(plan).all.map((name) => ({ name, state: inAlarm.includes(name) ? 'ALARM' : 'OK' }));
 
 const replicating = (ledgerLag = 2, accountsLag = 1): ReplicationObservation[] => [
   { database: 'ledger', kind: 'aurora-global', status: 'replicating', lagSeconds: ledgerLag, detail: `lag ${ledgerLag} s` },
@@ -70,7 +69,13 @@ describe('classify', () => {
 
   it('marks the RPO at risk when a replication gap is unknown (the link still replicating: a missing datapoint is not a broken link)', () => {
     const unknown: ReplicationObservation[] = [
-      { database: 'ledger', kind: 'aurora-global', status: 'replicating', lagDetail: 'unknown: no AuroraGlobalDBRPOLag datapoint from a period that ended at or before 2025-03-04T09:59:30Z', detail: 'synchronization connected' },
+      {
+        database: 'ledger',
+        kind: 'aurora-global',
+        status: 'replicating',
+        lagDetail: 'unknown: no AuroraGlobalDBRPOLag datapoint from a period that ended at or before 2025-03-04T09:59:30Z',
+        detail: 'synchronization connected',
+      },
       replicating()[1]!,
     ];
 
@@ -114,10 +119,16 @@ describe('classify', () => {
     expect(decision).toMatchObject({ classification: 'partition', action: 'failover', approvalRequired: true, onApprovalTimeout: 'abort' });
   });
 
-  it("does not call healthy probes with a replicating link whose gap is unknown a partition: the gap is unknown and the RPO at risk, nothing is broken", () => {
+  it('does not call healthy probes with a replicating link whose gap is unknown a partition: the gap is unknown and the RPO at risk, nothing is broken', () => {
     const unknownGap: ReplicationObservation[] = [
       replicating()[0]!,
-      { database: 'accounts', kind: 'rds-replica', status: 'replicating', lagDetail: 'unknown: no ReplicaLag datapoint from a period that ended at or before 2025-03-04T10:00:00Z', detail: 'read replication replicating' },
+      {
+        database: 'accounts',
+        kind: 'rds-replica',
+        status: 'replicating',
+        lagDetail: 'unknown: no ReplicaLag datapoint from a period that ended at or before 2025-03-04T10:00:00Z',
+        detail: 'read replication replicating',
+      },
     ];
 
     const decision = classify(plan, healthAlarmStart, evidence({ alarms: alarms([HEALTH_ALARM]), replication: unknownGap }), []);
@@ -202,10 +213,7 @@ describe('classify', () => {
     const decision = classify(plan, healthAlarmStart, evidence({ probes: probesDown, replication: broken }), []);
 
     expect(decision.reasons).toEqual(
-      expect.arrayContaining([
-        'probe api-us: down after 3 attempts (TypeError ECONNREFUSED: fetch failed)',
-        'replication of ledger: broken (pending-resync)',
-      ]),
+      expect.arrayContaining(['probe api-us: down after 3 attempts (TypeError ECONNREFUSED: fetch failed)', 'replication of ledger: broken (pending-resync)']),
     );
   });
 });
@@ -333,7 +341,9 @@ describe('classify: the edge of each rule', () => {
   });
 
   it('gives the complete evidence of a confirmed region outage, line by line and in order', () => {
-    const decision = classify(plan, healthAlarmStart, evidence({ probes: probesDown, alarms: alarms([HEALTH_ALARM]) }), ['replication gaps read at 2025-03-04T09:59:30.000Z (first failing signal)']);
+    const decision = classify(plan, healthAlarmStart, evidence({ probes: probesDown, alarms: alarms([HEALTH_ALARM]) }), [
+      'replication gaps read at 2025-03-04T09:59:30.000Z (first failing signal)',
+    ]);
 
     expect(decision.reasons).toEqual([
       'replication gaps read at 2025-03-04T09:59:30.000Z (first failing signal)',
@@ -368,7 +378,10 @@ describe('classify: the edge of each rule', () => {
   });
 
   it('prints an unknown gap without repeating "unknown:" and a known one without an empty note', () => {
-    const r: ReplicationObservation[] = [{ ...replicating()[0]!, lagDetail: undefined }, { ...replicating()[1]!, lagSeconds: undefined, lagDetail: 'unknown: no datapoint' }];
+    const r: ReplicationObservation[] = [
+      { ...replicating()[0]!, lagDetail: undefined },
+      { ...replicating()[1]!, lagSeconds: undefined, lagDetail: 'unknown: no datapoint' },
+    ];
 
     const decision = classify(plan, healthAlarmStart, evidence({ probes: probesDown, replication: r }), []);
 
@@ -378,8 +391,14 @@ describe('classify: the edge of each rule', () => {
 
 describe('faultTime (when the gap is read)', () => {
   it('accepts a fault time equal to the execution start, and ignores one after it', () => {
-    expect(faultTime(startFixture({ faultAt: '2025-03-04T10:00:00.000Z' }))).toEqual({ at: new Date('2025-03-04T10:00:00.000Z'), source: `first failing signal of ${HEALTH_ALARM}` });
-    expect(faultTime(startFixture({ faultAt: '2025-03-04T10:00:00.001Z' }))).toEqual({ at: new Date('2025-03-04T10:00:00.000Z'), source: 'execution start (no earlier failing signal known)' });
+    expect(faultTime(startFixture({ faultAt: '2025-03-04T10:00:00.000Z' }))).toEqual({
+      at: new Date('2025-03-04T10:00:00.000Z'),
+      source: `first failing signal of ${HEALTH_ALARM}`,
+    });
+    expect(faultTime(startFixture({ faultAt: '2025-03-04T10:00:00.001Z' }))).toEqual({
+      at: new Date('2025-03-04T10:00:00.000Z'),
+      source: 'execution start (no earlier failing signal known)',
+    });
     expect(faultTime(startFixture({ faultAt: 'not a time' })).source).toBe('execution start (no earlier failing signal known)');
     expect(faultTime(startFixture({ faultAt: '2025-03-04T09:59:00.000Z', alarmName: undefined })).source).toBe('first failing signal');
   });
@@ -390,7 +409,10 @@ describe('faultTime (when the gap is read)', () => {
 describe('readiness', () => {
   const noBackups: ReplicationObservation[] = [
     replicating()[0]!,
-    { ...replicating()[1]!, notReady: ['backups are not enabled on the replica payments-accounts-euw1 (BackupRetentionPeriod 0): PromoteReadReplica is called without BackupRetentionPeriod'] },
+    {
+      ...replicating()[1]!,
+      notReady: ['backups are not enabled on the replica payments-accounts-euw1 (BackupRetentionPeriod 0): PromoteReadReplica is called without BackupRetentionPeriod'],
+    },
   ];
 
   it('ends a drill with DrillNotReady listing every alarm that is MISSING or INSUFFICIENT_DATA and every replica without backups', () => {
@@ -428,7 +450,11 @@ describe('readiness', () => {
   it('says, database by database, what the gap at the fault is, or that it is unknown and why (the line is never dropped)', () => {
     const mixed: ReplicationObservation[] = [
       { ...replicating()[0]!, lagSeconds: 2.5, lagDetail: 'AuroraGlobalDBRPOLag 2500 ms (Maximum of the 60 s period starting 2025-03-04T09:58:00Z)' },
-      { ...replicating()[1]!, lagSeconds: undefined, lagDetail: 'unknown: invalid negative ReplicaLag datapoint -1 (period starting 2025-03-04T09:58:00Z; -1 means replication is not active)' },
+      {
+        ...replicating()[1]!,
+        lagSeconds: undefined,
+        lagDetail: 'unknown: invalid negative ReplicaLag datapoint -1 (period starting 2025-03-04T09:58:00Z; -1 means replication is not active)',
+      },
     ];
 
     const decision = classify(plan, healthAlarmStart, evidence({ probes: probesDown, replication: mixed }), []);
@@ -575,7 +601,11 @@ describe('confirmRegionFailure', () => {
 
     const detection = await confirmRegionFailure({ plan, start: atFault }, stageContext());
 
-    expect(detection.evidence.replication[1]).toMatchObject({ database: 'accounts', status: 'replicating', lagDetail: expect.stringContaining('unknown: no ReplicaLag datapoint') });
+    expect(detection.evidence.replication[1]).toMatchObject({
+      database: 'accounts',
+      status: 'replicating',
+      lagDetail: expect.stringContaining('unknown: no ReplicaLag datapoint'),
+    });
     expect(detection.evidence.replication[1]).not.toHaveProperty('lagSeconds');
     expect(detection.classification).not.toBe('partition');
     expect(detection).toMatchObject({ classification: 'healthy', action: 'notify-only', rpoAtRisk: true });
@@ -589,7 +619,10 @@ describe('confirmRegionFailure', () => {
     // 5 s periods: the one starting 09:59:25 ends at the fault (09:59:30); the one starting 09:59:30 holds it.
     platformInEu({
       health: HEALTH_ALARM,
-      series: { AuroraGlobalDBRPOLag: perPeriod('2025-03-04T09:59:20.000Z', 5, [1500, 2000, 7000, 12_000]), ReplicaLag: perPeriod('2025-03-04T09:59:20.000Z', 5, [1, 1.5, 6.5, 11.5]) },
+      series: {
+        AuroraGlobalDBRPOLag: perPeriod('2025-03-04T09:59:20.000Z', 5, [1500, 2000, 7000, 12_000]),
+        ReplicaLag: perPeriod('2025-03-04T09:59:20.000Z', 5, [1, 1.5, 6.5, 11.5]),
+      },
     });
     mockFetch(() => Promise.reject(networkError()));
 
@@ -614,14 +647,22 @@ describe('confirmRegionFailure', () => {
       EndTime: new Date('2025-03-04T10:00:00.001Z'),
       MetricDataQueries: [
         expect.objectContaining({
-          MetricStat: { Metric: { Namespace: 'AWS/RDS', MetricName: 'AuroraGlobalDBRPOLag', Dimensions: [{ Name: 'DBClusterIdentifier', Value: 'payments-ledger-euw1' }] }, Period: 60, Stat: 'Maximum' },
+          MetricStat: {
+            Metric: { Namespace: 'AWS/RDS', MetricName: 'AuroraGlobalDBRPOLag', Dimensions: [{ Name: 'DBClusterIdentifier', Value: 'payments-ledger-euw1' }] },
+            Period: 60,
+            Stat: 'Maximum',
+          },
         }),
       ],
     });
     expect(cloudwatch).toHaveReceivedCommandWith(GetMetricDataCommand, {
       MetricDataQueries: [
         expect.objectContaining({
-          MetricStat: { Metric: { Namespace: 'AWS/RDS', MetricName: 'ReplicaLag', Dimensions: [{ Name: 'DBInstanceIdentifier', Value: 'payments-accounts-euw1' }] }, Period: 60, Stat: 'Maximum' },
+          MetricStat: {
+            Metric: { Namespace: 'AWS/RDS', MetricName: 'ReplicaLag', Dimensions: [{ Name: 'DBInstanceIdentifier', Value: 'payments-accounts-euw1' }] },
+            Period: 60,
+            Stat: 'Maximum',
+          },
         }),
       ],
     });
@@ -672,7 +713,9 @@ describe('confirmRegionFailure', () => {
 
     await expect(confirmRegionFailure({ plan, start: manualStart('drill') }, stageContext())).rejects.toMatchObject({
       name: 'DrillNotReady',
-      message: expect.stringMatching(/5 reason\(s\).*alarm payments-us-east-1-ledger-health is MISSING.*accounts: backups are not enabled on the replica payments-accounts-euw1 \(BackupRetentionPeriod 0\)/),
+      message: expect.stringMatching(
+        /5 reason\(s\).*alarm payments-us-east-1-ledger-health is MISSING.*accounts: backups are not enabled on the replica payments-accounts-euw1 \(BackupRetentionPeriod 0\)/,
+      ),
     });
   });
 

@@ -1,5 +1,12 @@
 import { DescribeServicesCommand, ECSClient, UpdateServiceCommand, type Service } from '@aws-sdk/client-ecs';
-import { DBParameterGroupNotFoundFault, DescribeDBClustersCommand, DescribeDBInstancesCommand, ModifyDBClusterParameterGroupCommand, ModifyDBParameterGroupCommand, RDSClient } from '@aws-sdk/client-rds';
+import {
+  DBParameterGroupNotFoundFault,
+  DescribeDBClustersCommand,
+  DescribeDBInstancesCommand,
+  ModifyDBClusterParameterGroupCommand,
+  ModifyDBParameterGroupCommand,
+  RDSClient,
+} from '@aws-sdk/client-rds';
 import { ApplicationAutoScalingClient, RegisterScalableTargetCommand } from '@aws-sdk/client-application-auto-scaling';
 import { ConditionalCheckFailedException, DynamoDBClient, GetItemCommand, UpdateItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -43,7 +50,14 @@ function leaseHeldBy(ownerId: string): ConditionalCheckFailedException {
 const primaryRegionCalls = () => [...ecs.calls(), ...rds.calls(), ...autoscaling.calls()];
 
 function usService(name: string, desired: number): Service {
-  return { serviceName: name, status: 'ACTIVE', desiredCount: desired, runningCount: desired, pendingCount: 0, deployments: [{ id: 'ecs-svc/1', status: 'PRIMARY', rolloutState: 'COMPLETED' }] };
+  return {
+    serviceName: name,
+    status: 'ACTIVE',
+    desiredCount: desired,
+    runningCount: desired,
+    pendingCount: 0,
+    deployments: [{ id: 'ecs-svc/1', status: 'PRIMARY', rolloutState: 'COMPLETED' }],
+  };
 }
 
 /** What the SDK throws when a region's endpoint does not answer. */
@@ -89,7 +103,9 @@ describe('fence-us-writers', () => {
     expect(ecs).toHaveReceivedCommandWith(UpdateServiceCommand, { cluster: 'payments-use1', service: 'payments-api', desiredCount: 0 });
     expect(ecs).toHaveReceivedCommandWith(UpdateServiceCommand, { cluster: 'payments-use1', service: 'ledger-worker', desiredCount: 0 });
     expect(ecs).toHaveReceivedCommandTimes(UpdateServiceCommand, 2);
-    expect(commandNames(ecs)).toEqual(['DescribeServicesCommand', 'DescribeServicesCommand', 'UpdateServiceCommand', 'UpdateServiceCommand'] /* read then scale each writer; nothing in another cluster */);
+    expect(commandNames(ecs)).toEqual(
+      ['DescribeServicesCommand', 'DescribeServicesCommand', 'UpdateServiceCommand', 'UpdateServiceCommand'] /* read then scale each writer; nothing in another cluster */,
+    );
     await expect(regionOf(ecs.commandCalls(UpdateServiceCommand)[0]!)).resolves.toBe('us-east-1');
   });
 
@@ -176,16 +192,26 @@ describe('fence-us-writers', () => {
   });
 
   it.each(['pending-reboot', 'failed-to-apply'])('reports the RDS fence unconfirmed when the group is %s after the change (the setting is not in force)', async (status) => {
-    rds.on(DescribeDBInstancesCommand).resolvesOnce(accountsPrimary()).resolves(accountsPrimary({ applyStatus: status }));
+    rds
+      .on(DescribeDBInstancesCommand)
+      .resolvesOnce(accountsPrimary())
+      .resolves(accountsPrimary({ applyStatus: status }));
 
     const result = await fenceUsWriters(input(), ctx);
 
-    expect(result.steps.find((st) => st.resource === 'accounts')).toMatchObject({ status: 'unconfirmed', detail: expect.stringContaining(`after: payments-accounts-pg15 attached to payments-accounts-use1 (available), ${status}`) });
+    expect(result.steps.find((st) => st.resource === 'accounts')).toMatchObject({
+      status: 'unconfirmed',
+      detail: expect.stringContaining(`after: payments-accounts-pg15 attached to payments-accounts-use1 (available), ${status}`),
+    });
     expect(result.confirmed).toBe(false);
   });
 
   it('polls while the group is applying and confirms once it is in-sync', async () => {
-    rds.on(DescribeDBInstancesCommand).resolvesOnce(accountsPrimary()).resolvesOnce(accountsPrimary({ applyStatus: 'applying' })).resolves(accountsPrimary());
+    rds
+      .on(DescribeDBInstancesCommand)
+      .resolvesOnce(accountsPrimary())
+      .resolvesOnce(accountsPrimary({ applyStatus: 'applying' }))
+      .resolves(accountsPrimary());
     const context = stageContext();
 
     const result = await fenceUsWriters(input(), context);
@@ -265,7 +291,12 @@ describe('fence-us-writers', () => {
       expect.objectContaining({ resource: 'payments-api', confirmed: false, detail: expect.stringContaining('payments-use1/payments-api (us-east-1) unreachable') }),
       expect.objectContaining({ resource: 'ledger-worker', confirmed: false }),
       expect.objectContaining({ resource: 'ledger' }),
-      expect.objectContaining({ resource: 'accounts', status: 'unconfirmed', confirmed: false, detail: expect.stringContaining('DescribeDBInstances payments-accounts-use1 (us-east-1) failed: TransientAwsError') }),
+      expect.objectContaining({
+        resource: 'accounts',
+        status: 'unconfirmed',
+        confirmed: false,
+        detail: expect.stringContaining('DescribeDBInstances payments-accounts-use1 (us-east-1) failed: TransientAwsError'),
+      }),
     ]);
   });
 
@@ -283,7 +314,9 @@ describe('fence-us-writers', () => {
     const plan = examplePlan((raw) => {
       raw.approval.fenceUnconfirmed = 'proceed';
     });
-    rds.on(ModifyDBParameterGroupCommand).rejects(new DBParameterGroupNotFoundFault({ message: 'DBParameterGroup not found: payments-accounts-pg15', $metadata: { httpStatusCode: 404 } }));
+    rds
+      .on(ModifyDBParameterGroupCommand)
+      .rejects(new DBParameterGroupNotFoundFault({ message: 'DBParameterGroup not found: payments-accounts-pg15', $metadata: { httpStatusCode: 404 } }));
 
     const result = await fenceUsWriters(input({ plan }), ctx);
 
@@ -316,10 +349,22 @@ describe('fence-us-writers', () => {
 
   it('marks its single-flight lease acting (conditional on still owning it) before fencing, in the orchestrator region', async () => {
     const order: string[] = [];
-    ddb.on(UpdateItemCommand).callsFake(() => (order.push('lease'), {}));
-    ecs.on(DescribeServicesCommand).callsFake((cmd: { services: string[] }) => (order.push('ecs'), { services: [usService(cmd.services[0]!, 20)], failures: [] }));
-    autoscaling.on(RegisterScalableTargetCommand).callsFake(() => (order.push('autoscaling'), {}));
-    rds.on(DescribeDBInstancesCommand).callsFake(() => (order.push('rds'), accountsPrimary()));
+    ddb.on(UpdateItemCommand).callsFake(() => {
+      order.push('lease');
+      return {};
+    });
+    ecs.on(DescribeServicesCommand).callsFake((cmd: { services: string[] }) => {
+      order.push('ecs');
+      return { services: [usService(cmd.services[0]!, 20)], failures: [] };
+    });
+    autoscaling.on(RegisterScalableTargetCommand).callsFake(() => {
+      order.push('autoscaling');
+      return {};
+    });
+    rds.on(DescribeDBInstancesCommand).callsFake(() => {
+      order.push('rds');
+      return accountsPrimary();
+    });
 
     const result = await fenceUsWriters(input(), ctx);
 
@@ -359,7 +404,9 @@ describe('fence-us-writers', () => {
   );
 
   it('when the lease cannot be marked acting (DynamoDB throttles), fails with a named error and sends no command to the primary region', async () => {
-    ddb.on(UpdateItemCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'ProvisionedThroughputExceededException', $retryable: {}, $metadata: { httpStatusCode: 400 } }));
+    ddb
+      .on(UpdateItemCommand)
+      .rejects(Object.assign(new Error('Rate exceeded'), { name: 'ProvisionedThroughputExceededException', $retryable: {}, $metadata: { httpStatusCode: 400 } }));
 
     await expect(fenceUsWriters(input(), ctx)).rejects.toMatchObject({ name: 'TransientAwsError' });
 
@@ -401,7 +448,11 @@ describe('fence-us-writers', () => {
 
     const result = await fenceUsWriters(input({ plan }), ctx);
 
-    expect(result.steps.find((s) => s.resource === 'accounts')).toMatchObject({ status: 'skipped', confirmed: true, detail: expect.stringContaining('fenced by the compute layer only') });
+    expect(result.steps.find((s) => s.resource === 'accounts')).toMatchObject({
+      status: 'skipped',
+      confirmed: true,
+      detail: expect.stringContaining('fenced by the compute layer only'),
+    });
     expect(rds).not.toHaveReceivedCommand(ModifyDBParameterGroupCommand);
   });
 

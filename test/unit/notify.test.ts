@@ -42,7 +42,13 @@ function finishedState(overrides: Partial<FailoverState> = {}): NotifyInput['sta
     plan: examplePlan(),
     start: startFixture(),
     detection: detectionFixture({ classification: 'region-outage', approvalRequired: false, startedAt: '2025-03-04T10:00:01.000Z', finishedAt: '2025-03-04T10:00:09.000Z' }),
-    fence: { confirmed: true, approvalNeeded: false, steps: [{ resource: 'payments-api', kind: 'ecs-service', status: 'confirmed', confirmed: true, action: 'scale-to-zero', detail: 'desiredCount 0' }], startedAt: '2025-03-04T10:00:10.000Z', finishedAt: '2025-03-04T10:00:40.000Z' },
+    fence: {
+      confirmed: true,
+      approvalNeeded: false,
+      steps: [{ resource: 'payments-api', kind: 'ecs-service', status: 'confirmed', confirmed: true, action: 'scale-to-zero', detail: 'desiredCount 0' }],
+      startedAt: '2025-03-04T10:00:10.000Z',
+      finishedAt: '2025-03-04T10:00:40.000Z',
+    },
     recovery: {
       promotion: [step('ledger', { lagSecondsAtPromotion: 2.5 }), step('accounts', { kind: 'rds-replica', lagSecondsAtPromotion: 4, finishedAt: '2025-03-04T10:04:00.000Z' })],
       scale: [step('payments-api', { kind: 'ecs-service', phase: 'steady' })],
@@ -182,7 +188,13 @@ describe('notify', () => {
 
   it('warns in Slack when the fence was not confirmed', async () => {
     const state = finishedState({
-      fence: { confirmed: false, approvalNeeded: true, steps: [{ resource: 'payments-api', kind: 'ecs-service', status: 'unconfirmed', confirmed: false, action: 'scale-to-zero', detail: 'us-east-1 unreachable' }], startedAt: '2025-03-04T10:00:10.000Z', finishedAt: '2025-03-04T10:00:40.000Z' },
+      fence: {
+        confirmed: false,
+        approvalNeeded: true,
+        steps: [{ resource: 'payments-api', kind: 'ecs-service', status: 'unconfirmed', confirmed: false, action: 'scale-to-zero', detail: 'us-east-1 unreachable' }],
+        startedAt: '2025-03-04T10:00:10.000Z',
+        finishedAt: '2025-03-04T10:00:40.000Z',
+      },
     });
 
     await notify(input('succeeded', state), ctx);
@@ -193,17 +205,30 @@ describe('notify', () => {
   it('reports a successful drill as Failover Drill Completed, listing what it would have done', async () => {
     const state = finishedState({
       start: startFixture({ mode: 'drill', trigger: 'schedule' }),
-      recovery: { promotion: [], scale: [], traffic: [step('api', { kind: 'route53-record', phase: 'drill', mutated: false, wouldDo: 'api.payments.example.com CNAME weights us-east-1=0, eu-west-1=100' })] },
+      recovery: {
+        promotion: [],
+        scale: [],
+        traffic: [step('api', { kind: 'route53-record', phase: 'drill', mutated: false, wouldDo: 'api.payments.example.com CNAME weights us-east-1=0, eu-west-1=100' })],
+      },
     });
 
     await notify(input('succeeded', state), ctx);
 
     expect(eventbridge).toHaveReceivedCommandWith(PutEventsCommand, { Entries: [expect.objectContaining({ DetailType: 'Failover Drill Completed' })] });
-    expect(sentDetail()).toMatchObject({ outcome: 'drill', idempotencyKey: `${EXECUTION_ID}:drill`, wouldDo: ['api.payments.example.com CNAME weights us-east-1=0, eu-west-1=100'] });
+    expect(sentDetail()).toMatchObject({
+      outcome: 'drill',
+      idempotencyKey: `${EXECUTION_ID}:drill`,
+      wouldDo: ['api.payments.example.com CNAME weights us-east-1=0, eu-west-1=100'],
+    });
   });
 
   it('reports a run that decided not to fail over as Failover Not Needed, with the reasons in Slack', async () => {
-    const state = finishedState({ detection: detectionFixture({ classification: 'healthy', action: 'notify-only', reasons: ['alarm not confirmed from eu-west-1: no failover'] }), recovery: undefined, smoke: undefined, fence: undefined });
+    const state = finishedState({
+      detection: detectionFixture({ classification: 'healthy', action: 'notify-only', reasons: ['alarm not confirmed from eu-west-1: no failover'] }),
+      recovery: undefined,
+      smoke: undefined,
+      fence: undefined,
+    });
 
     await notify(input('no-failover', state), ctx);
 
@@ -305,7 +330,11 @@ describe('notify', () => {
 
     it('leaves a lease it does not hold alone (a run that lost it, or a duplicate’s failure)', async () => {
       dynamodb.on(UpdateItemCommand).rejects(
-        new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {}, Item: { leaseId: { S: 'failover#payments' }, ownerId: { S: 'arn:other' } } }),
+        new ConditionalCheckFailedException({
+          message: 'The conditional request failed',
+          $metadata: {},
+          Item: { leaseId: { S: 'failover#payments' }, ownerId: { S: 'arn:other' } },
+        }),
       );
 
       const result = await notify(input('failed', finishedState({ recovery: undefined, smoke: undefined, error: { Error: 'LeaseLost', Cause: 'taken over' } })), ctx);

@@ -185,21 +185,17 @@ describe('probe-primary against real sockets on 127.0.0.1', () => {
     });
   }
 
-  it(
-    'ends a probe of an endpoint that accepts and never answers at its timeoutMs, and publishes it as 0',
-    async () => {
-      const result = await probePrimary({ plan: localPlan() }, fakeClock(SCHEDULED));
+  it('ends a probe of an endpoint that accepts and never answers at its timeoutMs, and publishes it as 0', async () => {
+    const result = await probePrimary({ plan: localPlan() }, fakeClock(SCHEDULED));
 
-      expect(datapoints().map((d) => [d.probe, d.value])).toEqual([
-        ['api-us', 0],
-        ['ledger-us', 0],
-        ['ledger-db-us', 1],
-      ]);
-      // Ended by the probe's own timeout (the abort signal), not by a refused connection.
-      const [api, ledger] = result.rounds[0]!.samples;
-      expect(api!.detail).toMatch(/TimeoutError/);
-      expect(ledger!.detail).toMatch(/TimeoutError|AbortError|terminated/);
-    },
-    5_000, // the bound: three 300 ms probes, far below the jest timeout; a probe without its timeout would hang here
-  );
+    expect(datapoints().map((d) => [d.probe, d.value])).toEqual([
+      ['api-us', 0],
+      ['ledger-us', 0],
+      ['ledger-db-us', 1],
+    ]);
+    // Ended by the probe's own timeout (the abort signal), not by a refused connection.
+    const [api, ledger] = result.rounds[0]!.samples;
+    expect(api!.detail).toMatch(/TimeoutError/);
+    expect(ledger!.detail).toMatch(/TimeoutError|AbortError|terminated/);
+  }, 5_000); // the bound: three 300 ms probes, far below the jest timeout; a probe without its timeout would hang here
 });

@@ -74,7 +74,7 @@ describe('request-approval', () => {
     const [url, init] = fetchSpy.mock.calls[0]!;
     expect(url).toBe('https://slack.com/api/chat.postMessage');
     expect(init?.method).toBe('POST');
-    expect((init?.headers as Record<string, string>).Authorization).toBe(`Bearer ${BOT_TOKEN}`);
+    expect((init?.headers as Record<string, string> | undefined)?.Authorization).toBe(`Bearer ${BOT_TOKEN}`);
     const body = fetchBody();
     expect(body.channel).toBe('C0123FAILOVER');
     expect(body.text).toContain('Failover approval needed: payments us-east-1 → eu-west-1');
@@ -114,7 +114,9 @@ describe('request-approval', () => {
   });
 
   it('warns that the primary is not fenced and lists the unconfirmed fence steps at the unfenced-promotion gate', async () => {
-    const fence = unconfirmedFenceFixture([{ resource: 'payments-api', kind: 'ecs-service', status: 'unconfirmed', confirmed: false, action: 'scale to 0', detail: 'us-east-1 ECS unreachable' }]);
+    const fence = unconfirmedFenceFixture([
+      { resource: 'payments-api', kind: 'ecs-service', status: 'unconfirmed', confirmed: false, action: 'scale to 0', detail: 'us-east-1 ECS unreachable' },
+    ]);
     await requestApproval(input({ gate: 'unfenced-promotion', fence }), ctx);
 
     const text = JSON.stringify(fetchBody().blocks);
@@ -185,7 +187,10 @@ describe('request-approval', () => {
   it('rejects a detection that does not match the state contract as InvalidInput naming the field, before storing anything', async () => {
     const { reasons: _dropped, ...withoutReasons } = detectionFixture();
     await expect(handler(input({ detection: withoutReasons as never }))).rejects.toMatchObject({ name: 'InvalidInput', message: expect.stringContaining('detection.reasons') });
-    await expect(handler(input({ detection: { ...detectionFixture(), classification: 'meteor-strike' as never } }))).rejects.toMatchObject({ name: 'InvalidInput', message: expect.stringContaining('detection.classification') });
+    await expect(handler(input({ detection: { ...detectionFixture(), classification: 'meteor-strike' as never } }))).rejects.toMatchObject({
+      name: 'InvalidInput',
+      message: expect.stringContaining('detection.classification'),
+    });
     expect(ddb).not.toHaveReceivedCommand(UpdateItemCommand);
   });
 

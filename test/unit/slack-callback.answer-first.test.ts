@@ -110,7 +110,12 @@ function signedClick(responseUrl: string): APIGatewayProxyEventV2 {
     type: 'block_actions',
     user: { id: 'U0123ABCDEF', username: 'alice' },
     response_url: responseUrl,
-    message: { blocks: [{ type: 'header', text: { type: 'plain_text', text: item.summary } }, { type: 'actions', block_id: 'approval_actions', elements: [] }] },
+    message: {
+      blocks: [
+        { type: 'header', text: { type: 'plain_text', text: item.summary } },
+        { type: 'actions', block_id: 'approval_actions', elements: [] },
+      ],
+    },
     actions: [{ type: 'button', action_id: 'failover_approve', value: item.approvalId }],
   };
   const body = new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
@@ -122,7 +127,9 @@ function signedClick(responseUrl: string): APIGatewayProxyEventV2 {
     rawPath: '/slack/interactions',
     rawQueryString: '',
     headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': timestamp, 'x-slack-signature': signature },
-    requestContext: { http: { method: 'POST', path: '/slack/interactions', protocol: 'HTTP/1.1', sourceIp: '192.0.2.1', userAgent: 'Slackbot' } } as APIGatewayProxyEventV2['requestContext'],
+    requestContext: {
+      http: { method: 'POST', path: '/slack/interactions', protocol: 'HTTP/1.1', sourceIp: '192.0.2.1', userAgent: 'Slackbot' },
+    } as APIGatewayProxyEventV2['requestContext'],
     body,
     isBase64Encoded: false,
   };

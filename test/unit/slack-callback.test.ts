@@ -51,7 +51,10 @@ function clickPayload(overrides: { actionId?: string; user?: { id: string; usern
 }
 
 /** An HTTP API (payload 2.0) event as API Gateway delivers Slack's form post, signed with `secret`. */
-function slackEvent(payload: unknown, { secret = SIGNING_SECRET, base64 = false, contentType = 'application/x-www-form-urlencoded' as string | null } = {}): APIGatewayProxyEventV2 {
+function slackEvent(
+  payload: unknown,
+  { secret = SIGNING_SECRET, base64 = false, contentType = 'application/x-www-form-urlencoded' as string | null } = {},
+): APIGatewayProxyEventV2 {
   const body = new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
   const timestamp = String(Math.floor(NOW_MS / 1000));
   const signature = `v0=${createHmac('sha256', secret).update(`v0:${timestamp}:${body}`).digest('hex')}`;
@@ -61,7 +64,9 @@ function slackEvent(payload: unknown, { secret = SIGNING_SECRET, base64 = false,
     rawPath: '/slack/interactions',
     rawQueryString: '',
     headers: { ...(contentType !== null ? { 'content-type': contentType } : {}), 'x-slack-request-timestamp': timestamp, 'x-slack-signature': signature },
-    requestContext: { http: { method: 'POST', path: '/slack/interactions', protocol: 'HTTP/1.1', sourceIp: '192.0.2.1', userAgent: 'Slackbot' } } as APIGatewayProxyEventV2['requestContext'],
+    requestContext: {
+      http: { method: 'POST', path: '/slack/interactions', protocol: 'HTTP/1.1', sourceIp: '192.0.2.1', userAgent: 'Slackbot' },
+    } as APIGatewayProxyEventV2['requestContext'],
     body: base64 ? Buffer.from(body, 'utf8').toString('base64') : body,
     isBase64Encoded: base64,
   };
@@ -146,7 +151,7 @@ describe('slack-callback: who may call', () => {
     expect(fetchSpy).not.toHaveBeenCalled();
   });
 
-  it('accepts Slack\'s media type with parameters and in any case (RFC 9110 media types are case-insensitive)', async () => {
+  it("accepts Slack's media type with parameters and in any case (RFC 9110 media types are case-insensitive)", async () => {
     const result = await handler(slackEvent(clickPayload(), { contentType: 'Application/X-WWW-Form-URLEncoded; charset=utf-8' }));
 
     expect(result.statusCode).toBe(200);
@@ -318,7 +323,9 @@ describe('slack-callback: clicks that must not decide', () => {
   });
 
   it('releases the claim and answers 500 when Step Functions fails transiently, so the approver can click again', async () => {
-    sfn.on(SendTaskSuccessCommand).rejects(new SFNServiceException({ name: 'ThrottlingException', $fault: 'client', message: 'Rate exceeded', $metadata: { httpStatusCode: 400 } }));
+    sfn
+      .on(SendTaskSuccessCommand)
+      .rejects(new SFNServiceException({ name: 'ThrottlingException', $fault: 'client', message: 'Rate exceeded', $metadata: { httpStatusCode: 400 } }));
 
     const result = await handler(slackEvent(clickPayload()));
 
@@ -355,8 +362,14 @@ describe('slack-callback: answers Slack first, updates the message afterwards', 
   it('with a response_url that never answers: answers 200, the decision reached Step Functions, and no Slack call was made before the answer', async () => {
     fetchSpy.mockImplementation(() => new Promise<Response>(() => {})); // a response_url that never answers
     const order: string[] = [];
-    sfn.on(SendTaskSuccessCommand).callsFake(() => (order.push('SendTaskSuccess'), {}));
-    lambda.on(InvokeCommand).callsFake(() => (order.push('Invoke'), { StatusCode: 202 }));
+    sfn.on(SendTaskSuccessCommand).callsFake(() => {
+      order.push('SendTaskSuccess');
+      return {};
+    });
+    lambda.on(InvokeCommand).callsFake(() => {
+      order.push('Invoke');
+      return { StatusCode: 202 };
+    });
 
     const result = await handler(slackEvent(clickPayload()));
 
@@ -400,7 +413,10 @@ describe('slack-callback: answers Slack first, updates the message afterwards', 
     });
 
     expect(sfn).toHaveReceivedCommandTimes(SendTaskSuccessCommand, 1);
-    expect(ddb).toHaveReceivedCommandWith(UpdateItemCommand, { ConditionExpression: '#status = :from', ExpressionAttributeValues: expect.objectContaining({ ':status': { S: 'approved' } }) });
+    expect(ddb).toHaveReceivedCommandWith(UpdateItemCommand, {
+      ConditionExpression: '#status = :from',
+      ExpressionAttributeValues: expect.objectContaining({ ':status': { S: 'approved' } }),
+    });
     expect(logs).toContain('could not hand off the Slack message update');
     expect(logs).toContain('AccessDeniedException');
     expect(fetchSpy).not.toHaveBeenCalled();
@@ -421,7 +437,13 @@ describe('slack-callback: answers Slack first, updates the message afterwards', 
   });
 
   it('treats an API Gateway event as a click even if its fields imitate an update task (an HTTP caller cannot reach the update path)', async () => {
-    const forged = { ...slackEvent(clickPayload(), { secret: 'forged-secret' }), kind: UPDATE_TASK_KIND, what: 'approved', responseUrl: RESPONSE_URL, message: { text: 'x', replace_original: true } };
+    const forged = {
+      ...slackEvent(clickPayload(), { secret: 'forged-secret' }),
+      kind: UPDATE_TASK_KIND,
+      what: 'approved',
+      responseUrl: RESPONSE_URL,
+      message: { text: 'x', replace_original: true },
+    };
 
     const result = await handler(forged as unknown as APIGatewayProxyEventV2);
 
@@ -430,7 +452,12 @@ describe('slack-callback: answers Slack first, updates the message afterwards', 
   });
 
   it('ignores a self-invocation whose payload is not an update task', async () => {
-    const outcome = await handler({ kind: UPDATE_TASK_KIND, what: 'approved', responseUrl: 'not a url', message: { text: 'x', replace_original: true } } as unknown as SlackUpdateTask);
+    const outcome = await handler({
+      kind: UPDATE_TASK_KIND,
+      what: 'approved',
+      responseUrl: 'not a url',
+      message: { text: 'x', replace_original: true },
+    } as unknown as SlackUpdateTask);
 
     expect(outcome).toEqual({ updated: false });
     expect(fetchSpy).not.toHaveBeenCalled();

@@ -33,9 +33,11 @@ let usPrimary: () => unknown = () => accountsPrimary();
 function databasesPromoted() {
   rds.on(DescribeGlobalClustersCommand).resolves(ledgerGlobalCluster('recovery'));
   usPrimary = () => accountsPrimary();
-  rds.on(DescribeDBInstancesCommand).callsFake((input: DescribeDBInstancesCommandInput) =>
-    input.DBInstanceIdentifier === 'payments-accounts-use1' ? usPrimary() : { DBInstances: [{ DBInstanceIdentifier: 'payments-accounts-euw1', DBInstanceStatus: 'available' }] },
-  );
+  rds
+    .on(DescribeDBInstancesCommand)
+    .callsFake((input: DescribeDBInstancesCommandInput) =>
+      input.DBInstanceIdentifier === 'payments-accounts-use1' ? usPrimary() : { DBInstances: [{ DBInstanceIdentifier: 'payments-accounts-euw1', DBInstanceStatus: 'available' }] },
+    );
   rds.on(DescribeDBParametersCommand).resolves({ Parameters: [{ ParameterName: 'default_transaction_read_only', ParameterValue: '1', Source: 'user' }] });
   rds.on(DescribeDBClustersCommand).resolves(ledgerPrimaryCluster());
   rds.on(DescribeDBClusterParametersCommand).resolves({ Parameters: [{ ParameterName: 'default_transaction_read_only', ParameterValue: '1', Source: 'user' }] });
@@ -103,7 +105,11 @@ describe('smoke-test', () => {
   });
 
   it.each([
-    ['the read-only parameter reads 0', () => rds.on(DescribeDBParametersCommand).resolves({ Parameters: [{ ParameterName: 'default_transaction_read_only', ParameterValue: '0' }] }), 'default_transaction_read_only is 0'],
+    [
+      'the read-only parameter reads 0',
+      () => rds.on(DescribeDBParametersCommand).resolves({ Parameters: [{ ParameterName: 'default_transaction_read_only', ParameterValue: '0' }] }),
+      'default_transaction_read_only is 0',
+    ],
     ['the group is pending-reboot', () => (usPrimary = () => accountsPrimary({ applyStatus: 'pending-reboot' })), 'pending-reboot: the read-only setting is not in force'],
     ['another group is attached', () => (usPrimary = () => accountsPrimary({ name: 'default.postgres15' })), 'payments-accounts-pg15 is NOT attached'],
   ])('fails with OldPrimaryWritable (split-brain risk) when the reachable old primary is not shown read-only: %s', async (_case, arrange, why) => {
@@ -188,7 +194,9 @@ describe('smoke-test', () => {
 
   it('fails with SmokeTestFailed when a database is still a replica', async () => {
     endpoints();
-    rds.on(DescribeDBInstancesCommand).callsFake((i: DescribeDBInstancesCommandInput) => (i.DBInstanceIdentifier === 'payments-accounts-use1' ? accountsPrimary() : accountsReplicaReplicating()));
+    rds
+      .on(DescribeDBInstancesCommand)
+      .callsFake((i: DescribeDBInstancesCommandInput) => (i.DBInstanceIdentifier === 'payments-accounts-use1' ? accountsPrimary() : accountsReplicaReplicating()));
 
     await expect(smokeTest(input(), ctx)).rejects.toMatchObject({
       name: 'SmokeTestFailed',

@@ -84,7 +84,9 @@ describe('arc-routing-control flip', () => {
     });
     expect(arc.commandCalls(UpdateRoutingControlStatesCommand)[0]!.args[0].input.SafetyRulesToOverride).toBeUndefined();
     expect(arc).not.toHaveReceivedCommand(UpdateRoutingControlStateCommand);
-    expect(commandNames(arc)).toEqual(['GetRoutingControlStateCommand', 'GetRoutingControlStateCommand', 'UpdateRoutingControlStatesCommand'] /* read both, then one write for the pair */);
+    expect(commandNames(arc)).toEqual(
+      ['GetRoutingControlStateCommand', 'GetRoutingControlStateCommand', 'UpdateRoutingControlStatesCommand'] /* read both, then one write for the pair */,
+    );
     expect(step).toMatchObject({ resource: 'api', kind: 'arc-routing-control', done: false, phase: 'started', mutated: true });
   });
 
@@ -138,7 +140,10 @@ describe('arc-routing-control flip', () => {
   });
 
   it.each([
-    ['EndpointTemporarilyUnavailableException', () => new EndpointTemporarilyUnavailableException({ message: 'The cluster endpoint is not available. Try another cluster endpoint.', ...meta })],
+    [
+      'EndpointTemporarilyUnavailableException',
+      () => new EndpointTemporarilyUnavailableException({ message: 'The cluster endpoint is not available. Try another cluster endpoint.', ...meta }),
+    ],
     ['ThrottlingException', () => new ThrottlingException({ message: 'Rate exceeded', ...meta })],
     ['InternalServerException', () => new InternalServerException({ message: 'internal error', ...meta })],
     ['a timeout (hanging endpoint)', timeout],
@@ -191,9 +196,9 @@ describe('arc-routing-control flip', () => {
   });
 
   it('stops when a safety rule blocks the change (ConflictException) and names the rule; it never overrides safety rules', async () => {
-    arc.on(UpdateRoutingControlStatesCommand).rejects(
-      new ConflictException({ message: `The request was blocked by safety rule ${SAFETY_RULE}.`, resourceId: RECOVERY, resourceType: 'RoutingControl', ...meta }),
-    );
+    arc
+      .on(UpdateRoutingControlStatesCommand)
+      .rejects(new ConflictException({ message: `The request was blocked by safety rule ${SAFETY_RULE}.`, resourceId: RECOVERY, resourceType: 'RoutingControl', ...meta }));
 
     const failure = await flipTraffic(api('failover'), ctx).catch((e: Error) => e);
 

@@ -29,8 +29,7 @@ const GLOBAL = 'payments-ledger-global';
 const PRIMARY = 'arn:aws:rds:us-east-1:111122223333:cluster:payments-ledger-use1';
 const RECOVERY = 'arn:aws:rds:eu-west-1:111122223333:cluster:payments-ledger-euw1';
 
-const ledger = (mode?: Mode, previous?: ResourceStep) =>
-  reconcileInput((plan) => plan.databases[0] as AuroraGlobalResource, { mode, previous });
+const ledger = (mode?: Mode, previous?: ResourceStep) => reconcileInput((plan) => plan.databases[0] as AuroraGlobalResource, { mode, previous });
 
 function globalCluster(state: { writer: 'primary' | 'recovery'; status?: string; failover?: 'pending' | 'failing-over' | 'cancelling' | 'switching-over' }): GlobalCluster {
   return {
@@ -69,7 +68,10 @@ describe('aurora-global promotion', () => {
   it('records AuroraGlobalDBRPOLag (ms) from the last period that ENDED by the fault as the data-loss estimate in seconds, not the period holding it nor a later reading', async () => {
     // Fault at 09:59:40: the period starting 09:58 ended at 09:59; the one starting 09:59 holds the fault (its Maximum is post-fault growth).
     cloudwatch.on(GetMetricDataCommand).callsFake(
-      metricSeries({ AuroraGlobalDBRPOLag: perMinute('2025-03-04T09:58:00.000Z', [3200, 23_200, 83_200, 143_200]), AuroraGlobalDBReplicationLag: perMinute('2025-03-04T09:58:00.000Z', [1, 1, 1, 1]) }),
+      metricSeries({
+        AuroraGlobalDBRPOLag: perMinute('2025-03-04T09:58:00.000Z', [3200, 23_200, 83_200, 143_200]),
+        AuroraGlobalDBReplicationLag: perMinute('2025-03-04T09:58:00.000Z', [1, 1, 1, 1]),
+      }),
     );
     const input = ledger('failover');
 
@@ -83,7 +85,11 @@ describe('aurora-global promotion', () => {
       EndTime: new Date('2025-03-04T09:59:40.001Z'),
       MetricDataQueries: [
         expect.objectContaining({
-          MetricStat: { Metric: { Namespace: 'AWS/RDS', MetricName: 'AuroraGlobalDBRPOLag', Dimensions: [{ Name: 'DBClusterIdentifier', Value: 'payments-ledger-euw1' }] }, Period: 60, Stat: 'Maximum' },
+          MetricStat: {
+            Metric: { Namespace: 'AWS/RDS', MetricName: 'AuroraGlobalDBRPOLag', Dimensions: [{ Name: 'DBClusterIdentifier', Value: 'payments-ledger-euw1' }] },
+            Period: 60,
+            Stat: 'Maximum',
+          },
         }),
       ],
     });
@@ -231,7 +237,12 @@ describe('aurora-global fence (primary cluster parameter group)', () => {
       Parameters: [{ ParameterName: 'default_transaction_read_only', ParameterValue: '1', ApplyMethod: 'immediate' }],
     });
     await expect(regionOf(rds.commandCalls(ModifyDBClusterParameterGroupCommand)[0]!)).resolves.toBe('us-east-1');
-    expect(outcome).toMatchObject({ status: 'confirmed', confirmed: true, action: 'read-only', detail: expect.stringContaining('after: payments-ledger-apg15 attached to payments-ledger-use1') });
+    expect(outcome).toMatchObject({
+      status: 'confirmed',
+      confirmed: true,
+      action: 'read-only',
+      detail: expect.stringContaining('after: payments-ledger-apg15 attached to payments-ledger-use1'),
+    });
   });
 
   it('does not change a cluster parameter group the primary does not use, and reports the fence unconfirmed', async () => {
@@ -239,7 +250,11 @@ describe('aurora-global fence (primary cluster parameter group)', () => {
 
     const outcome = await fencer.fence(db, plan, fenceCtx());
 
-    expect(outcome).toMatchObject({ status: 'unconfirmed', confirmed: false, detail: expect.stringContaining('payments-ledger-apg15 is NOT the parameter group of payments-ledger-use1') });
+    expect(outcome).toMatchObject({
+      status: 'unconfirmed',
+      confirmed: false,
+      detail: expect.stringContaining('payments-ledger-apg15 is NOT the parameter group of payments-ledger-use1'),
+    });
     expect(rds).not.toHaveReceivedCommand(ModifyDBClusterParameterGroupCommand);
   });
 
@@ -281,7 +296,10 @@ describe('aurora-global fence (primary cluster parameter group)', () => {
   it('re-checks after promotion: accepts writes when the read-only parameter is not set in the group', async () => {
     rds.on(DescribeDBClusterParametersCommand).resolves({ Parameters: [{ ParameterName: 'work_mem', ParameterValue: '65536' }] });
 
-    await expect(fencer.recheck!(db, plan, fenceCtx())).resolves.toMatchObject({ status: 'accepts-writes', detail: expect.stringContaining('default_transaction_read_only is not set') });
+    await expect(fencer.recheck!(db, plan, fenceCtx())).resolves.toMatchObject({
+      status: 'accepts-writes',
+      detail: expect.stringContaining('default_transaction_read_only is not set'),
+    });
   });
 });
 
@@ -304,7 +322,11 @@ describe('aurora-global replication (detection)', () => {
 
     const observed = await replication(db, plan, NOW, fault);
 
-    expect(observed).toMatchObject({ database: 'ledger', status: 'replicating', lagDetail: 'unknown: no AuroraGlobalDBRPOLag datapoint from a period that ended at or before 2025-03-04T09:59:40Z' });
+    expect(observed).toMatchObject({
+      database: 'ledger',
+      status: 'replicating',
+      lagDetail: 'unknown: no AuroraGlobalDBRPOLag datapoint from a period that ended at or before 2025-03-04T09:59:40Z',
+    });
     expect(observed).not.toHaveProperty('lagSeconds');
   });
 
@@ -312,6 +334,10 @@ describe('aurora-global replication (detection)', () => {
     rds.on(DescribeGlobalClustersCommand).resolves({ GlobalClusters: [withSync('pending-resync')] });
     cloudwatch.on(GetMetricDataCommand).callsFake(metricSeries({ AuroraGlobalDBRPOLag: perMinute('2025-03-04T09:58:00.000Z', [3200, 23_200]) }));
 
-    await expect(replication(db, plan, NOW, fault)).resolves.toMatchObject({ status: 'broken', lagSeconds: 3.2, detail: expect.stringContaining('synchronization pending-resync') });
+    await expect(replication(db, plan, NOW, fault)).resolves.toMatchObject({
+      status: 'broken',
+      lagSeconds: 3.2,
+      detail: expect.stringContaining('synchronization pending-resync'),
+    });
   });
 });

@@ -42,7 +42,11 @@ describe('lagAt (the gap at the fault)', () => {
       MetricDataQueries: [
         {
           Id: 'm',
-          MetricStat: { Metric: { Namespace: 'AWS/RDS', MetricName: 'ReplicaLag', Dimensions: [{ Name: 'DBInstanceIdentifier', Value: 'payments-accounts-euw1' }] }, Period: 60, Stat: 'Maximum' },
+          MetricStat: {
+            Metric: { Namespace: 'AWS/RDS', MetricName: 'ReplicaLag', Dimensions: [{ Name: 'DBInstanceIdentifier', Value: 'payments-accounts-euw1' }] },
+            Period: 60,
+            Stat: 'Maximum',
+          },
         },
       ],
     });
@@ -124,7 +128,7 @@ describe('lagAt (the gap at the fault)', () => {
     await expect(lagAt(REGION, LAG, FAULT)).resolves.toMatchObject({ value: null, detail: expect.stringContaining('270 s earlier (more than 180 s)') });
   });
 
-  describe('with a custom period (the plan\'s detection.lagPeriodSeconds)', () => {
+  describe("with a custom period (the plan's detection.lagPeriodSeconds)", () => {
     /** 5 s periods around a fault at 10:00:02.5: the period starting 10:00:00 holds it. */
     const fiveSecond = perPeriod('2025-03-04T09:59:50.000Z', 5, [1, 2, 4.5, 9.5]);
     const fault = new Date('2025-03-04T10:00:02.500Z');
@@ -162,7 +166,10 @@ describe('lagAt (the gap at the fault)', () => {
       cloudwatch.on(GetMetricDataCommand).callsFake(metricSeries({ ReplicaLag: [['2025-03-04T09:55:00.000Z', 7]] }));
 
       await expect(lagAt(REGION, LAG, new Date('2025-03-04T10:00:30.000Z'), 's', 120)).resolves.toMatchObject({ value: 7 });
-      await expect(lagAt(REGION, LAG, new Date('2025-03-04T10:01:00.001Z'), 's', 120)).resolves.toMatchObject({ value: null, detail: expect.stringContaining('(more than 360 s)') });
+      await expect(lagAt(REGION, LAG, new Date('2025-03-04T10:01:00.001Z'), 's', 120)).resolves.toMatchObject({
+        value: null,
+        detail: expect.stringContaining('(more than 360 s)'),
+      });
     });
   });
 
@@ -193,7 +200,7 @@ describe('latestLag (a planned switchover waiting for 0 after the fence)', () =>
     });
   });
 
-  it('sends a custom period (the plan\'s detection.lagPeriodSeconds) as Period', async () => {
+  it("sends a custom period (the plan's detection.lagPeriodSeconds) as Period", async () => {
     await latestLag(REGION, LAG, new Date('2025-03-04T10:03:05.000Z'), undefined, 's', 5);
 
     expect(cloudwatch).toHaveReceivedCommandWith(GetMetricDataCommand, {
@@ -216,7 +223,10 @@ describe('alarmStates', () => {
   it('asks for at most 100 alarm names per DescribeAlarms call', async () => {
     cloudwatch.on(DescribeAlarmsCommand).resolves({ MetricAlarms: [] });
 
-    await alarmStates(REGION, Array.from({ length: 150 }, (_, i) => `alarm-${i}`));
+    await alarmStates(
+      REGION,
+      Array.from({ length: 150 }, (_, i) => `alarm-${i}`),
+    );
 
     expect(cloudwatch.commandCalls(DescribeAlarmsCommand).map((c) => c.args[0].input.AlarmNames?.length)).toEqual([100, 50]);
   });

@@ -12,7 +12,11 @@ const autoscaling = mockClient(ApplicationAutoScalingClient);
 const paymentsApi = (mode?: Mode, previous?: ResourceStep) => reconcileInput((plan) => plan.compute[0] as EcsServiceResource, { mode, previous });
 
 function service(counts: { desired: number; running: number; pending?: number; rollout?: 'IN_PROGRESS' | 'COMPLETED'; deployments?: number }): Service {
-  const deployments = Array.from({ length: counts.deployments ?? 1 }, (_, i) => ({ id: `ecs-svc/${i}`, status: i === 0 ? 'PRIMARY' : 'ACTIVE', rolloutState: counts.rollout ?? 'COMPLETED' }));
+  const deployments = Array.from({ length: counts.deployments ?? 1 }, (_, i) => ({
+    id: `ecs-svc/${i}`,
+    status: i === 0 ? 'PRIMARY' : 'ACTIVE',
+    rolloutState: counts.rollout ?? 'COMPLETED',
+  }));
   return {
     serviceName: 'payments-api',
     clusterArn: 'arn:aws:ecs:eu-west-1:111122223333:cluster/payments-euw1',
@@ -28,7 +32,17 @@ function service(counts: { desired: number; running: number; pending?: number; r
 function scalableTarget(bounds?: { min: number; max: number }) {
   autoscaling.on(DescribeScalableTargetsCommand).resolves({
     ScalableTargets: bounds
-      ? [{ ServiceNamespace: 'ecs', ResourceId: 'service/payments-euw1/payments-api', ScalableDimension: 'ecs:service:DesiredCount', MinCapacity: bounds.min, MaxCapacity: bounds.max, RoleARN: 'arn:aws:iam::111122223333:role/aas', CreationTime: new Date() }]
+      ? [
+          {
+            ServiceNamespace: 'ecs',
+            ResourceId: 'service/payments-euw1/payments-api',
+            ScalableDimension: 'ecs:service:DesiredCount',
+            MinCapacity: bounds.min,
+            MaxCapacity: bounds.max,
+            RoleARN: 'arn:aws:iam::111122223333:role/aas',
+            CreationTime: new Date(),
+          },
+        ]
       : [],
   });
 }
@@ -86,7 +100,10 @@ describe('ecs-service scale', () => {
   });
 
   it('leaves auto scaling alone for a service the plan does not mark as auto scaled', async () => {
-    await scaleEuCompute(reconcileInput((plan) => plan.compute[1] as EcsServiceResource, { mode: 'failover' }), ctx);
+    await scaleEuCompute(
+      reconcileInput((plan) => plan.compute[1] as EcsServiceResource, { mode: 'failover' }),
+      ctx,
+    );
 
     expect(autoscaling).not.toHaveReceivedCommand(RegisterScalableTargetCommand);
     expect(autoscaling).not.toHaveReceivedCommand(DescribeScalableTargetsCommand);
@@ -100,7 +117,14 @@ describe('ecs-service scale', () => {
     expect(ecs).toHaveReceivedCommandWith(UpdateServiceCommand, { cluster: 'payments-euw1', service: 'payments-api', desiredCount: 50 });
     expect(ecs).toHaveReceivedCommandTimes(UpdateServiceCommand, 1);
     await expect(regionOf(ecs.commandCalls(UpdateServiceCommand)[0]!)).resolves.toBe('eu-west-1');
-    expect(step).toMatchObject({ resource: 'payments-api', kind: 'ecs-service', done: false, phase: 'started', mutated: true, detail: expect.stringContaining('desiredCount 10 → 50') });
+    expect(step).toMatchObject({
+      resource: 'payments-api',
+      kind: 'ecs-service',
+      done: false,
+      phase: 'started',
+      mutated: true,
+      detail: expect.stringContaining('desiredCount 10 → 50'),
+    });
   });
 
   it('is done when the service runs the failover count with one completed deployment', async () => {
@@ -166,7 +190,12 @@ describe('ecs-service scale', () => {
   it('in a drill, says what it would do and makes no mutating call', async () => {
     const step = await scaleEuCompute(paymentsApi('drill'), ctx);
 
-    expect(step).toMatchObject({ done: true, phase: 'drill', mutated: false, wouldDo: 'auto scaling MinCapacity → 50 (MaxCapacity at least 50), UpdateService payments-euw1/payments-api desiredCount → 50 (eu-west-1)' });
+    expect(step).toMatchObject({
+      done: true,
+      phase: 'drill',
+      mutated: false,
+      wouldDo: 'auto scaling MinCapacity → 50 (MaxCapacity at least 50), UpdateService payments-euw1/payments-api desiredCount → 50 (eu-west-1)',
+    });
     expect(ecs).not.toHaveReceivedCommand(UpdateServiceCommand);
     expect(autoscaling).not.toHaveReceivedCommand(RegisterScalableTargetCommand);
   });

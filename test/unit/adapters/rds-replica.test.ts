@@ -47,7 +47,9 @@ function instance(state: { replica: boolean; status?: string }): DBInstance {
 }
 
 function replicaLag(seconds: number | null) {
-  cloudwatch.on(GetMetricDataCommand).resolves({ MetricDataResults: [{ Id: 'm', Values: seconds === null ? [] : [seconds], Timestamps: seconds === null ? [] : [new Date(NOW.getTime() - 30_000)] }] });
+  cloudwatch
+    .on(GetMetricDataCommand)
+    .resolves({ MetricDataResults: [{ Id: 'm', Values: seconds === null ? [] : [seconds], Timestamps: seconds === null ? [] : [new Date(NOW.getTime() - 30_000)] }] });
 }
 
 const promotingStep = (overrides: Partial<ResourceStep> = {}) => previousStep({ resource: 'accounts', kind: 'rds-replica', ...overrides });
@@ -81,7 +83,11 @@ describe('rds-replica promotion', () => {
 
     // The last period that ENDED by the fault (09:59:30) starts 09:58; the one starting 09:59 holds the fault (34 s of
     // clock), and 334 s is the clock running at 10:04.
-    expect(step).toMatchObject({ mutated: true, lagSecondsAtPromotion: 4, detail: expect.stringContaining('ReplicaLag 4 s (Maximum of the 60 s period starting 2025-03-04T09:58:00Z)') });
+    expect(step).toMatchObject({
+      mutated: true,
+      lagSecondsAtPromotion: 4,
+      detail: expect.stringContaining('ReplicaLag 4 s (Maximum of the 60 s period starting 2025-03-04T09:58:00Z)'),
+    });
     expect(cloudwatch).toHaveReceivedCommandWith(GetMetricDataCommand, {
       StartTime: new Date('2025-03-04T09:54:30.000Z'),
       EndTime: new Date('2025-03-04T09:59:30.001Z'),
@@ -114,7 +120,11 @@ describe('rds-replica promotion', () => {
 
     const step = await promoteEuDatabase(atFault('failover'), ctx);
 
-    expect(step).toMatchObject({ mutated: true, lagSecondsAtPromotion: null, detail: expect.stringContaining('data-loss estimate (gap at the fault): unknown: invalid negative ReplicaLag datapoint -1') });
+    expect(step).toMatchObject({
+      mutated: true,
+      lagSecondsAtPromotion: null,
+      detail: expect.stringContaining('data-loss estimate (gap at the fault): unknown: invalid negative ReplicaLag datapoint -1'),
+    });
   });
 
   it('records an unknown data-loss estimate as null when no ReplicaLag period ended by the fault (only the one holding it exists)', async () => {
@@ -122,7 +132,11 @@ describe('rds-replica promotion', () => {
 
     const step = await promoteEuDatabase(atFault('failover'), ctx);
 
-    expect(step).toMatchObject({ mutated: true, lagSecondsAtPromotion: null, detail: expect.stringContaining('unknown: no ReplicaLag datapoint from a period that ended at or before 2025-03-04T09:59:30Z') });
+    expect(step).toMatchObject({
+      mutated: true,
+      lagSecondsAtPromotion: null,
+      detail: expect.stringContaining('unknown: no ReplicaLag datapoint from a period that ended at or before 2025-03-04T09:59:30Z'),
+    });
   });
 
   it("uses the plan's detection.lagPeriodSeconds as the Period and for the 'ended at or before the fault' rule", async () => {
@@ -135,7 +149,11 @@ describe('rds-replica promotion', () => {
 
     const step = await promoteEuDatabase({ ...input, start: { ...input.start, faultAt: FAULT } }, ctx);
 
-    expect(step).toMatchObject({ mutated: true, lagSecondsAtPromotion: 2, detail: expect.stringContaining('ReplicaLag 2 s (Maximum of the 5 s period starting 2025-03-04T09:59:25Z)') });
+    expect(step).toMatchObject({
+      mutated: true,
+      lagSecondsAtPromotion: 2,
+      detail: expect.stringContaining('ReplicaLag 2 s (Maximum of the 5 s period starting 2025-03-04T09:59:25Z)'),
+    });
     expect(cloudwatch).toHaveReceivedCommandWith(GetMetricDataCommand, {
       MetricDataQueries: [expect.objectContaining({ MetricStat: expect.objectContaining({ Period: 5, Stat: 'Maximum' }) })],
     });
@@ -222,7 +240,12 @@ describe('rds-replica promotion', () => {
 
     const step = await promoteEuDatabase(input, ctx);
 
-    expect(step).toMatchObject({ done: false, phase: 'catching-up', mutated: false, detail: expect.stringContaining('unknown: no ReplicaLag datapoint from a period starting at or after 2025-03-04T10:04:10Z') });
+    expect(step).toMatchObject({
+      done: false,
+      phase: 'catching-up',
+      mutated: false,
+      detail: expect.stringContaining('unknown: no ReplicaLag datapoint from a period starting at or after 2025-03-04T10:04:10Z'),
+    });
     expect(rds).not.toHaveReceivedCommand(PromoteReadReplicaCommand);
   });
 
@@ -294,7 +317,11 @@ describe('rds-replica replication (detection)', () => {
 
     const observed = await replication(db, plan, NOW, fault);
 
-    expect(observed).toMatchObject({ database: 'accounts', status: 'replicating', lagDetail: 'unknown: no ReplicaLag datapoint from a period that ended at or before 2025-03-04T09:59:30Z' });
+    expect(observed).toMatchObject({
+      database: 'accounts',
+      status: 'replicating',
+      lagDetail: 'unknown: no ReplicaLag datapoint from a period that ended at or before 2025-03-04T09:59:30Z',
+    });
     expect(observed).not.toHaveProperty('lagSeconds');
   });
 

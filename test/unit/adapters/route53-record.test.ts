@@ -40,8 +40,7 @@ function route53Plan(edit?: (traffic: Record<string, any>) => void): Plan {
   });
 }
 
-const api = (mode?: Mode, previous?: ResourceStep, plan: Plan = route53Plan()) =>
-  reconcileInput((p) => p.traffic[0] as Route53RecordResource, { mode, previous, plan });
+const api = (mode?: Mode, previous?: ResourceStep, plan: Plan = route53Plan()) => reconcileInput((p) => p.traffic[0] as Route53RecordResource, { mode, previous, plan });
 
 function weighted(weights: { us: number; eu: number }): ResourceRecordSet[] {
   return [
@@ -85,7 +84,14 @@ describe('route53-record flip', () => {
           },
           {
             Action: 'UPSERT',
-            ResourceRecordSet: { Name: `${RECORD}.`, Type: 'CNAME', SetIdentifier: 'eu-west-1', Weight: 100, TTL: 60, ResourceRecords: [{ Value: 'api-euw1.payments.example.com' }] },
+            ResourceRecordSet: {
+              Name: `${RECORD}.`,
+              Type: 'CNAME',
+              SetIdentifier: 'eu-west-1',
+              Weight: 100,
+              TTL: 60,
+              ResourceRecords: [{ Value: 'api-euw1.payments.example.com' }],
+            },
           },
         ],
       },
@@ -108,30 +114,51 @@ describe('route53-record flip', () => {
 
   // UPSERT replaces the whole set with what is sent (https://docs.aws.amazon.com/Route53/latest/APIReference/API_Change.html):
   // a set rebuilt from the plan would drop the listed health check and TTL.
-  it('UPSERT keeps what the zone lists and the plan does not say (HealthCheckId, a TTL other than the plan\'s): only the weight changes', async () => {
+  it("UPSERT keeps what the zone lists and the plan does not say (HealthCheckId, a TTL other than the plan's): only the weight changes", async () => {
     const listedUs: ResourceRecordSet = {
-      Name: `${RECORD}.`, Type: 'CNAME', SetIdentifier: 'us-east-1', Weight: 100, TTL: 30, HealthCheckId: 'hc-use1-listed', ResourceRecords: [{ Value: 'api-use1.payments.example.com' }],
+      Name: `${RECORD}.`,
+      Type: 'CNAME',
+      SetIdentifier: 'us-east-1',
+      Weight: 100,
+      TTL: 30,
+      HealthCheckId: 'hc-use1-listed',
+      ResourceRecords: [{ Value: 'api-use1.payments.example.com' }],
     };
     const listedEu: ResourceRecordSet = {
-      Name: `${RECORD}.`, Type: 'CNAME', SetIdentifier: 'eu-west-1', Weight: 0, TTL: 300, HealthCheckId: 'hc-euw1-listed', ResourceRecords: [{ Value: 'api-euw1.payments.example.com' }],
+      Name: `${RECORD}.`,
+      Type: 'CNAME',
+      SetIdentifier: 'eu-west-1',
+      Weight: 0,
+      TTL: 300,
+      HealthCheckId: 'hc-euw1-listed',
+      ResourceRecords: [{ Value: 'api-euw1.payments.example.com' }],
     };
     route53.on(ListResourceRecordSetsCommand).resolves({ ResourceRecordSets: [listedEu, listedUs], IsTruncated: false, MaxItems: 100 });
 
     await flipTraffic(api('failover'), ctx);
 
-    expect(upserted()).toEqual([{ ...listedUs, Weight: 0 }, { ...listedEu, Weight: 100 }]);
+    expect(upserted()).toEqual([
+      { ...listedUs, Weight: 0 },
+      { ...listedEu, Weight: 100 },
+    ]);
   });
 
   it('keeps weighted alias sets as listed (alias target, EvaluateTargetHealth) and changes only the weight', async () => {
     const alias = (id: string, weight: number, dns: string): ResourceRecordSet => ({
-      Name: `${RECORD}.`, Type: 'A', SetIdentifier: id, Weight: weight, AliasTarget: { DNSName: dns, HostedZoneId: 'Z32O12XQLNTSW2', EvaluateTargetHealth: false },
+      Name: `${RECORD}.`,
+      Type: 'A',
+      SetIdentifier: id,
+      Weight: weight,
+      AliasTarget: { DNSName: dns, HostedZoneId: 'Z32O12XQLNTSW2', EvaluateTargetHealth: false },
     });
     const plan = route53Plan((t) => {
       t.recordType = 'A';
       t.primary = { setIdentifier: 'us-east-1', aliasDnsName: 'use1-alb.example.com', aliasHostedZoneId: 'Z35SXDOTRQ7X7K' };
       t.recovery = { setIdentifier: 'eu-west-1', aliasDnsName: 'euw1-alb.example.com', aliasHostedZoneId: 'Z32O12XQLNTSW2' };
     });
-    route53.on(ListResourceRecordSetsCommand).resolves({ ResourceRecordSets: [alias('eu-west-1', 0, 'euw1-alb.example.com.'), alias('us-east-1', 100, 'use1-alb.example.com.')], IsTruncated: false, MaxItems: 100 });
+    route53
+      .on(ListResourceRecordSetsCommand)
+      .resolves({ ResourceRecordSets: [alias('eu-west-1', 0, 'euw1-alb.example.com.'), alias('us-east-1', 100, 'use1-alb.example.com.')], IsTruncated: false, MaxItems: 100 });
 
     await flipTraffic(api('failover', undefined, plan), ctx);
 
@@ -139,9 +166,14 @@ describe('route53-record flip', () => {
   });
 
   it('fails with ResourceStateError, and changes nothing, when a weighted set of the plan is not in the zone', async () => {
-    route53.on(ListResourceRecordSetsCommand).resolves({ ResourceRecordSets: weighted({ us: 100, eu: 0 }).filter((s) => s.SetIdentifier !== 'eu-west-1'), IsTruncated: false, MaxItems: 100 });
+    route53
+      .on(ListResourceRecordSetsCommand)
+      .resolves({ ResourceRecordSets: weighted({ us: 100, eu: 0 }).filter((s) => s.SetIdentifier !== 'eu-west-1'), IsTruncated: false, MaxItems: 100 });
 
-    await expect(flipTraffic(api('failover'), ctx)).rejects.toMatchObject({ name: 'ResourceStateError', message: expect.stringContaining('no record set with SetIdentifier eu-west-1') });
+    await expect(flipTraffic(api('failover'), ctx)).rejects.toMatchObject({
+      name: 'ResourceStateError',
+      message: expect.stringContaining('no record set with SetIdentifier eu-west-1'),
+    });
     expect(route53).not.toHaveReceivedCommand(ChangeResourceRecordSetsCommand);
   });
 
@@ -159,11 +191,16 @@ describe('route53-record flip', () => {
     await flipTraffic(api('failover'), ctx);
 
     expect(route53).toHaveReceivedCommandTimes(ListResourceRecordSetsCommand, 2); // stops once the next set is another record
-    expect(upserted()).toEqual([{ ...usListed, Weight: 0 }, { ...eu!, Weight: 100 }]);
+    expect(upserted()).toEqual([
+      { ...usListed, Weight: 0 },
+      { ...eu!, Weight: 100 },
+    ]);
   });
 
   it('fails with ResourceStateError when Route 53 paging does not advance, instead of reading forever', async () => {
-    route53.on(ListResourceRecordSetsCommand).resolves({ ResourceRecordSets: [], IsTruncated: true, NextRecordName: `${RECORD}.`, NextRecordType: 'CNAME', NextRecordIdentifier: 'eu-west-1', MaxItems: 1 });
+    route53
+      .on(ListResourceRecordSetsCommand)
+      .resolves({ ResourceRecordSets: [], IsTruncated: true, NextRecordName: `${RECORD}.`, NextRecordType: 'CNAME', NextRecordIdentifier: 'eu-west-1', MaxItems: 1 });
 
     await expect(flipTraffic(api('failover'), ctx)).rejects.toMatchObject({ name: 'ResourceStateError', message: expect.stringContaining('paging did not advance') });
     expect(route53).toHaveReceivedCommandTimes(ListResourceRecordSetsCommand, 2);
@@ -239,13 +276,17 @@ describe('route53-record flip', () => {
   });
 
   it('fails with TransientAwsError when an earlier change to the zone is still being applied', async () => {
-    route53.on(ChangeResourceRecordSetsCommand).rejects(new PriorRequestNotComplete({ message: 'The request was rejected because Route 53 was still processing a prior request.', $metadata: { httpStatusCode: 400 } }));
+    route53
+      .on(ChangeResourceRecordSetsCommand)
+      .rejects(new PriorRequestNotComplete({ message: 'The request was rejected because Route 53 was still processing a prior request.', $metadata: { httpStatusCode: 400 } }));
 
     await expect(flipTraffic(api('failover'), ctx)).rejects.toMatchObject({ name: 'TransientAwsError' });
   });
 
   it('fails with TransientAwsError when the Route 53 control plane answers with a server error', async () => {
-    route53.on(ListResourceRecordSetsCommand).rejects(Object.assign(new Error('We encountered an internal error. Please try again.'), { name: 'InternalError', $metadata: { httpStatusCode: 500 } }));
+    route53
+      .on(ListResourceRecordSetsCommand)
+      .rejects(Object.assign(new Error('We encountered an internal error. Please try again.'), { name: 'InternalError', $metadata: { httpStatusCode: 500 } }));
 
     await expect(flipTraffic(api('failover'), ctx)).rejects.toMatchObject({ name: 'TransientAwsError' });
   });

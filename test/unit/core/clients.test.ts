@@ -44,7 +44,13 @@ async function blackhole(): Promise<{ server: Server; url: string; accepted: () 
 }
 
 const settledWithin = <T>(promise: Promise<T>, ms: number): Promise<'settled' | 'pending'> =>
-  Promise.race([promise.then(() => 'settled' as const, () => 'settled' as const), new Promise<'pending'>((resolve) => setTimeout(() => resolve('pending'), ms))]);
+  Promise.race([
+    promise.then(
+      () => 'settled' as const,
+      () => 'settled' as const,
+    ),
+    new Promise<'pending'>((resolve) => setTimeout(() => resolve('pending'), ms)),
+  ]);
 
 /**
  * The single-flight lease (DynamoDB, in the orchestrator's own region) that the fence marks acting
@@ -99,67 +105,59 @@ describe('SDK clients against an endpoint that accepts and never answers', () =>
     expect(arc).toMatchObject({ maxAttempts: 1, handler: { connectionTimeout: 2_000, requestTimeout: 3_000, throwOnRequestTimeout: true } });
   });
 
-  it(
-    'ends a call with TimeoutError after maxAttempts attempts, while the same limits without throwOnRequestTimeout still wait',
-    async () => {
-      const config = clientConfig('us-east-1', SHORT);
-      const hanging = new RDSClient({ ...config, endpoint: hole.url, logger: quiet }).send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: 'payments-accounts-use1' }));
+  it('ends a call with TimeoutError after maxAttempts attempts, while the same limits without throwOnRequestTimeout still wait', async () => {
+    const config = clientConfig('us-east-1', SHORT);
+    const hanging = new RDSClient({ ...config, endpoint: hole.url, logger: quiet }).send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: 'payments-accounts-use1' }));
 
-      // The control: the same limits, but the handler only warns when requestTimeout passes (the pinned default).
-      const abort = new AbortController();
-      const unprotected = new RDSClient({
-        region: 'us-east-1',
-        endpoint: control.url,
-        maxAttempts: SHORT.maxAttempts,
-        logger: quiet,
-        requestHandler: new NodeHttpHandler({ connectionTimeout: SHORT.connectionTimeoutMs, requestTimeout: SHORT.requestTimeoutMs, throwOnRequestTimeout: false }),
-      });
-      const stillWaiting = unprotected.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: 'payments-accounts-use1' }), { abortSignal: abort.signal });
-      stillWaiting.catch(() => {});
+    // The control: the same limits, but the handler only warns when requestTimeout passes (the pinned default).
+    const abort = new AbortController();
+    const unprotected = new RDSClient({
+      region: 'us-east-1',
+      endpoint: control.url,
+      maxAttempts: SHORT.maxAttempts,
+      logger: quiet,
+      requestHandler: new NodeHttpHandler({ connectionTimeout: SHORT.connectionTimeoutMs, requestTimeout: SHORT.requestTimeoutMs, throwOnRequestTimeout: false }),
+    });
+    const stillWaiting = unprotected.send(new DescribeDBInstancesCommand({ DBInstanceIdentifier: 'payments-accounts-use1' }), { abortSignal: abort.signal });
+    stillWaiting.catch(() => {});
 
-      const [error, controlState] = await Promise.all([
-        hanging.then(
-          () => undefined,
-          (e: unknown) => e as Error & { $metadata?: { attempts?: number } },
-        ),
-        settledWithin(stillWaiting, 3 * SHORT.requestTimeoutMs + 1_000),
-      ]);
+    const [error, controlState] = await Promise.all([
+      hanging.then(
+        () => undefined,
+        (e: unknown) => e as Error & { $metadata?: { attempts?: number } },
+      ),
+      settledWithin(stillWaiting, 3 * SHORT.requestTimeoutMs + 1_000),
+    ]);
 
-      expect(error).toMatchObject({ name: 'TimeoutError' });
-      expect(error?.$metadata?.attempts).toBe(SHORT.maxAttempts);
-      expect(hole.accepted()).toBe(SHORT.maxAttempts);
-      // Past every attempt's requestTimeout the unprotected call has one connection open and no answer: it would wait for the Lambda timeout.
-      expect(controlState).toBe('pending');
-      expect(control.accepted()).toBe(1);
-      abort.abort();
-      unprotected.destroy();
-    },
-    20_000,
-  );
+    expect(error).toMatchObject({ name: 'TimeoutError' });
+    expect(error?.$metadata?.attempts).toBe(SHORT.maxAttempts);
+    expect(hole.accepted()).toBe(SHORT.maxAttempts);
+    // Past every attempt's requestTimeout the unprotected call has one connection open and no answer: it would wait for the Lambda timeout.
+    expect(controlState).toBe('pending');
+    expect(control.accepted()).toBe(1);
+    abort.abort();
+    unprotected.destroy();
+  }, 20_000);
 
-  it(
-    'fences a primary region that accepts and never answers within the fence budget: every step unconfirmed, every call aborted rather than retried',
-    async () => {
-      process.env.AWS_ENDPOINT_URL = hole.url;
-      const plan = examplePlan((raw) => {
-        raw.fence = { timeoutSeconds: 1 };
-      });
+  it('fences a primary region that accepts and never answers within the fence budget: every step unconfirmed, every call aborted rather than retried', async () => {
+    process.env.AWS_ENDPOINT_URL = hole.url;
+    const plan = examplePlan((raw) => {
+      raw.fence = { timeoutSeconds: 1 };
+    });
 
-      const result = await fenceUsWriters({ plan, start: startFixture() }, stageContext());
+    const result = await fenceUsWriters({ plan, start: startFixture() }, stageContext());
 
-      expect(ddb).toHaveReceivedCommandTimes(UpdateItemCommand, 1); // the lease marked acting (eu-west-1), then the fence
-      expect(result).toMatchObject({ confirmed: false, budgetSeconds: 1 });
-      for (const step of result.steps.filter((st) => st.status !== 'skipped')) {
-        expect(step).toMatchObject({ status: 'unconfirmed', detail: expect.stringContaining('no answer within 1 s') });
-      }
-      const calls = hole.accepted();
-      expect(calls).toBeGreaterThanOrEqual(3); // RegisterScalableTarget payments-api, DescribeServices ledger-worker, DescribeDBInstances accounts (+ Aurora)
-      // Past the clients' requestTimeout, a call that was not aborted would have timed out and been retried on a new connection.
-      // (An aborted call does not close its socket: @smithy/node-http-handler 4.14 destroys the request and the
-      // connection stays open until the container ends. Harmless for a Lambda; the call itself is over.)
-      await new Promise((resolve) => setTimeout(resolve, DEFAULT_LIMITS.requestTimeoutMs + 1_000));
-      expect(hole.accepted()).toBe(calls);
-    },
-    30_000,
-  );
+    expect(ddb).toHaveReceivedCommandTimes(UpdateItemCommand, 1); // the lease marked acting (eu-west-1), then the fence
+    expect(result).toMatchObject({ confirmed: false, budgetSeconds: 1 });
+    for (const step of result.steps.filter((st) => st.status !== 'skipped')) {
+      expect(step).toMatchObject({ status: 'unconfirmed', detail: expect.stringContaining('no answer within 1 s') });
+    }
+    const calls = hole.accepted();
+    expect(calls).toBeGreaterThanOrEqual(3); // RegisterScalableTarget payments-api, DescribeServices ledger-worker, DescribeDBInstances accounts (+ Aurora)
+    // Past the clients' requestTimeout, a call that was not aborted would have timed out and been retried on a new connection.
+    // (An aborted call does not close its socket: @smithy/node-http-handler 4.14 destroys the request and the
+    // connection stays open until the container ends. Harmless for a Lambda; the call itself is over.)
+    await new Promise((resolve) => setTimeout(resolve, DEFAULT_LIMITS.requestTimeoutMs + 1_000));
+    expect(hole.accepted()).toBe(calls);
+  }, 30_000);
 });

@@ -2,14 +2,7 @@
  * The alarms the stack creates from the plan, in the recovery region (functions/core/detection.ts),
  * and how the probe Lambda samples so those alarms get a datapoint every period.
  */
-import {
-  detectionAlarms,
-  PROBE_METRIC,
-  probeLambdaTimeoutSeconds,
-  probeSampling,
-  scheduleIntervalSeconds,
-  type AlarmSpec,
-} from '../../../functions/core/detection';
+import { detectionAlarms, PROBE_METRIC, probeLambdaTimeoutSeconds, probeSampling, scheduleIntervalSeconds, type AlarmSpec } from '../../../functions/core/detection';
 import { alarmNames } from '../../../functions/core/plan';
 import { examplePlan } from '../../helpers/plan';
 

@@ -7,13 +7,7 @@
  * which exercises the consistent-read fallback; the ALL_OLD path (one round trip on AWS) and error
  * naming are tested with aws-sdk-client-mock at the end.
  */
-import {
-  ConditionalCheckFailedException,
-  DynamoDBClient,
-  GetItemCommand,
-  UpdateItemCommand,
-  type AttributeValue,
-} from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, DynamoDBClient, GetItemCommand, UpdateItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { mockClient, type AwsClientStub } from 'aws-sdk-client-mock';
 import { resetClients } from '../../../functions/core/clients';
 import type { Plan } from '../../../functions/core/plan';
@@ -111,7 +105,11 @@ describe('against dynalite', () => {
       await acquire(plan, lagClaim('partition'), T0);
       await markActing(plan, exec('partition'), at(60));
 
-      await expect(acquire(plan, claim('outage'), at(61))).resolves.toMatchObject({ acquired: false, duplicateOf: exec('partition'), reason: expect.stringContaining('already failing over') });
+      await expect(acquire(plan, claim('outage'), at(61))).resolves.toMatchObject({
+        acquired: false,
+        duplicateOf: exec('partition'),
+        reason: expect.stringContaining('already failing over'),
+      });
       await expect(acquire(plan, manualClaim('operator'), at(62))).resolves.toMatchObject({ acquired: false, duplicateOf: exec('partition') });
       expect((await lease())!.ownerId).toBe(exec('partition'));
     });
@@ -136,12 +134,20 @@ describe('against dynalite', () => {
     it('ends an alarm-started run as a duplicate of the run that failed over, saying until when', async () => {
       const result = await acquire(plan, claim('alarm'), at(700));
 
-      expect(result).toEqual({ acquired: false, leaseId: 'failover#payments', duplicateOf: exec('failed-over'), reason: expect.stringContaining(`cooling down until ${at(2400).toISOString()}`) });
+      expect(result).toEqual({
+        acquired: false,
+        leaseId: 'failover#payments',
+        duplicateOf: exec('failed-over'),
+        reason: expect.stringContaining(`cooling down until ${at(2400).toISOString()}`),
+      });
       expect((await lease())!.ownerId).toBeUndefined();
     });
 
     it('fails a manual start fast with CooldownActive naming until when', async () => {
-      await expect(acquire(plan, manualClaim('operator'), at(700))).rejects.toMatchObject({ name: 'CooldownActive', message: expect.stringContaining(`no new failover before ${at(2400).toISOString()}`) });
+      await expect(acquire(plan, manualClaim('operator'), at(700))).rejects.toMatchObject({
+        name: 'CooldownActive',
+        message: expect.stringContaining(`no new failover before ${at(2400).toISOString()}`),
+      });
       await expect(acquire(plan, manualClaim('operator', 'switchover'), at(700))).rejects.toMatchObject({ name: 'CooldownActive' });
     });
 
@@ -160,7 +166,11 @@ describe('against dynalite', () => {
       await acquire(plan, lagClaim('real'), T0);
       const before = await lease();
 
-      await expect(acquire(plan, drillClaim('drill'), at(1))).resolves.toMatchObject({ acquired: false, duplicateOf: exec('real'), reason: expect.stringContaining('the drill yields') });
+      await expect(acquire(plan, drillClaim('drill'), at(1))).resolves.toMatchObject({
+        acquired: false,
+        duplicateOf: exec('real'),
+        reason: expect.stringContaining('the drill yields'),
+      });
       expect(await lease()).toEqual(before);
     });
 
@@ -279,7 +289,15 @@ describe('against dynalite', () => {
 });
 
 describe('single flight: decide (pure)', () => {
-  const held = (overrides: Partial<Lease> = {}): Lease => ({ leaseId: 'failover#payments', ownerId: exec('owner'), incidentKey: REPLICATION, precedence: 0, phase: 'deciding', expiresAt: at(3600).toISOString(), ...overrides });
+  const held = (overrides: Partial<Lease> = {}): Lease => ({
+    leaseId: 'failover#payments',
+    ownerId: exec('owner'),
+    incidentKey: REPLICATION,
+    precedence: 0,
+    phase: 'deciding',
+    expiresAt: at(3600).toISOString(),
+    ...overrides,
+  });
 
   it.each([
     ['a free lease', 'take', { leaseId: 'failover#payments' }],
@@ -323,7 +341,9 @@ describe('single flight: one round trip on AWS (ReturnValuesOnConditionCheckFail
   });
 
   it('learns the holder from the failed write itself: one UpdateItem, no read, in the orchestrator’s region', async () => {
-    ddb.on(UpdateItemCommand).rejects(refused({ leaseId: 'failover#payments', ownerId: exec('owner'), incidentKey: HEALTH, precedence: 1, phase: 'deciding', expiresAt: at(3600).toISOString() }));
+    ddb
+      .on(UpdateItemCommand)
+      .rejects(refused({ leaseId: 'failover#payments', ownerId: exec('owner'), incidentKey: HEALTH, precedence: 1, phase: 'deciding', expiresAt: at(3600).toISOString() }));
 
     await expect(acquire(plan, claim('me'), T0)).resolves.toMatchObject({ acquired: false, duplicateOf: exec('owner') });
 
@@ -336,10 +356,18 @@ describe('single flight: one round trip on AWS (ReturnValuesOnConditionCheckFail
   it('takes over conditional on the observed owner still deciding, and yields when it started acting in between', async () => {
     ddb
       .on(UpdateItemCommand)
-      .rejectsOnce(refused({ leaseId: 'failover#payments', ownerId: exec('partition'), incidentKey: REPLICATION, precedence: 0, phase: 'deciding', expiresAt: at(3600).toISOString() }))
-      .rejectsOnce(refused({ leaseId: 'failover#payments', ownerId: exec('partition'), incidentKey: REPLICATION, precedence: 0, phase: 'acting', expiresAt: at(3600).toISOString() }));
+      .rejectsOnce(
+        refused({ leaseId: 'failover#payments', ownerId: exec('partition'), incidentKey: REPLICATION, precedence: 0, phase: 'deciding', expiresAt: at(3600).toISOString() }),
+      )
+      .rejectsOnce(
+        refused({ leaseId: 'failover#payments', ownerId: exec('partition'), incidentKey: REPLICATION, precedence: 0, phase: 'acting', expiresAt: at(3600).toISOString() }),
+      );
 
-    await expect(acquire(plan, claim('outage'), T0)).resolves.toMatchObject({ acquired: false, duplicateOf: exec('partition'), reason: expect.stringContaining('already failing over') });
+    await expect(acquire(plan, claim('outage'), T0)).resolves.toMatchObject({
+      acquired: false,
+      duplicateOf: exec('partition'),
+      reason: expect.stringContaining('already failing over'),
+    });
 
     const takeover = ddb.commandCalls(UpdateItemCommand)[1]!.args[0].input;
     expect(takeover.ConditionExpression).toBe('#ownerId = :holder AND #phase = :deciding');
@@ -347,16 +375,33 @@ describe('single flight: one round trip on AWS (ReturnValuesOnConditionCheckFail
   });
 
   it('names a throttled write TransientAwsError (the state machine retries it)', async () => {
-    ddb.on(UpdateItemCommand).rejects(Object.assign(new Error('Rate exceeded'), { name: 'ProvisionedThroughputExceededException', $retryable: {}, $metadata: { httpStatusCode: 400 } }));
+    ddb
+      .on(UpdateItemCommand)
+      .rejects(Object.assign(new Error('Rate exceeded'), { name: 'ProvisionedThroughputExceededException', $retryable: {}, $metadata: { httpStatusCode: 400 } }));
 
     await expect(acquire(plan, claim('me'), T0)).rejects.toMatchObject({ name: 'TransientAwsError', message: expect.stringContaining('take lease') });
   });
 
   it('gives up with TransientAwsError when the lease keeps changing hands', async () => {
     ddb.on(UpdateItemCommand).callsFake((input: { ConditionExpression?: string }) => {
-      const other = (ddb.commandCalls(UpdateItemCommand).length % 2) === 0 ? 'a' : 'b';
-      if (input.ConditionExpression?.startsWith('#ownerId = :holder')) throw refused({ leaseId: 'failover#payments', ownerId: exec(other), incidentKey: `manual:failover:${other}:x`, precedence: 1, phase: 'deciding', expiresAt: at(3600).toISOString() });
-      throw refused({ leaseId: 'failover#payments', ownerId: exec(other), incidentKey: `manual:failover:${other}:x`, precedence: 1, phase: 'deciding', expiresAt: at(3600).toISOString() });
+      const other = ddb.commandCalls(UpdateItemCommand).length % 2 === 0 ? 'a' : 'b';
+      if (input.ConditionExpression?.startsWith('#ownerId = :holder'))
+        throw refused({
+          leaseId: 'failover#payments',
+          ownerId: exec(other),
+          incidentKey: `manual:failover:${other}:x`,
+          precedence: 1,
+          phase: 'deciding',
+          expiresAt: at(3600).toISOString(),
+        });
+      throw refused({
+        leaseId: 'failover#payments',
+        ownerId: exec(other),
+        incidentKey: `manual:failover:${other}:x`,
+        precedence: 1,
+        phase: 'deciding',
+        expiresAt: at(3600).toISOString(),
+      });
     });
 
     await expect(acquire(plan, claim('me'), T0)).rejects.toMatchObject({ name: 'TransientAwsError', message: expect.stringContaining('changed hands') });

@@ -40,8 +40,19 @@ describe('failover CLI', () => {
   });
 
   it('starts the stage state machine in the recovery region with the validated input', async () => {
-    sfn.on(ListStateMachinesCommand).resolves({ stateMachines: [{ name: 'failover-orchestrator-example-failover', stateMachineArn: 'arn:aws:states:eu-west-1:111122223333:stateMachine:failover-orchestrator-example-failover', type: 'STANDARD', creationDate: new Date() }] });
-    sfn.on(StartExecutionCommand).resolves({ executionArn: 'arn:aws:states:eu-west-1:111122223333:execution:failover-orchestrator-example-failover:manual-failover-20261122030405', startDate: new Date() });
+    sfn.on(ListStateMachinesCommand).resolves({
+      stateMachines: [
+        {
+          name: 'failover-orchestrator-example-failover',
+          stateMachineArn: 'arn:aws:states:eu-west-1:111122223333:stateMachine:failover-orchestrator-example-failover',
+          type: 'STANDARD',
+          creationDate: new Date(),
+        },
+      ],
+    });
+    sfn
+      .on(StartExecutionCommand)
+      .resolves({ executionArn: 'arn:aws:states:eu-west-1:111122223333:execution:failover-orchestrator-example-failover:manual-failover-20261122030405', startDate: new Date() });
     const cli = io();
 
     const code = await main(['start', '--stage', 'example', '--mode', 'failover', '--reason', 'us-east-1 down', '--requested-by', 'alice@example.com'], cli);
@@ -125,7 +136,16 @@ describe('failover CLI: approve / reject without Slack', () => {
   /** The conditional claim, exactly as the Slack callback makes it (functions/slack/approvals-store.ts). */
   const CLAIM = { ConditionExpression: '#status = :pending', UpdateExpression: 'SET #status = :deciding, #decidedBy = :user, #decidedAt = :now' };
   const args = (command: 'approve' | 'reject', extra: string[] = []) => [
-    command, '--stage', 'example', '--approval-id', item.approvalId, '--as', 'U0123ABCDEF', '--reason', 'Slack is down; agreed on the bridge call', ...extra,
+    command,
+    '--stage',
+    'example',
+    '--approval-id',
+    item.approvalId,
+    '--as',
+    'U0123ABCDEF',
+    '--reason',
+    'Slack is down; agreed on the bridge call',
+    ...extra,
   ];
 
   function stored(overrides: Partial<typeof item> = {}) {
@@ -141,17 +161,28 @@ describe('failover CLI: approve / reject without Slack', () => {
     sfn.on(SendTaskFailureCommand).resolves({});
   });
 
-  it('approve: claims the approval in the stage\'s table like a click, then SendTaskSuccess with the Slack output shape, via cli, with reason and operator', async () => {
+  it("approve: claims the approval in the stage's table like a click, then SendTaskSuccess with the Slack output shape, via cli, with reason and operator", async () => {
     const cli = io();
 
     const code = await main(args('approve'), cli);
 
     expect(code).toBe(0);
     expect(ddb).toHaveReceivedCommandWith(GetItemCommand, { TableName: TABLE, Key: { approvalId: { S: item.approvalId } }, ConsistentRead: true });
-    expect(ddb).toHaveReceivedNthCommandWith(2, UpdateItemCommand, { ...CLAIM, TableName: TABLE, ExpressionAttributeValues: expect.objectContaining({ ':user': { S: 'U0123ABCDEF' } }) });
+    expect(ddb).toHaveReceivedNthCommandWith(2, UpdateItemCommand, {
+      ...CLAIM,
+      TableName: TABLE,
+      ExpressionAttributeValues: expect.objectContaining({ ':user': { S: 'U0123ABCDEF' } }),
+    });
     expect(sfn).toHaveReceivedCommandWith(SendTaskSuccessCommand, {
       taskToken: item.taskToken,
-      output: JSON.stringify({ approved: true, decidedBy: 'U0123ABCDEF', decidedAt: NOW, via: 'cli', comment: 'Slack is down; agreed on the bridge call', operator: { user: 'oncall', host: 'laptop-7' } }),
+      output: JSON.stringify({
+        approved: true,
+        decidedBy: 'U0123ABCDEF',
+        decidedAt: NOW,
+        via: 'cli',
+        comment: 'Slack is down; agreed on the bridge call',
+        operator: { user: 'oncall', host: 'laptop-7' },
+      }),
     });
     expect(JSON.parse(cli.lines[0]!)).toEqual({
       approvalId: item.approvalId,
@@ -166,7 +197,7 @@ describe('failover CLI: approve / reject without Slack', () => {
     });
   });
 
-  it('records the audit on the approval item: who (Slack id), via cli, why, and the operator\'s local user and host', async () => {
+  it("records the audit on the approval item: who (Slack id), via cli, why, and the operator's local user and host", async () => {
     await main(args('approve'), io());
 
     expect(ddb).toHaveReceivedNthCommandWith(3, UpdateItemCommand, {
@@ -198,7 +229,7 @@ describe('failover CLI: approve / reject without Slack', () => {
     expect(JSON.parse(cli.lines[0]!)).toMatchObject({ outcome: 'rejected', via: 'cli', operator: { user: 'oncall', host: 'laptop-7' } });
   });
 
-  it('uses the plan\'s recovery region unless --region is given, for both the table and Step Functions', async () => {
+  it("uses the plan's recovery region unless --region is given, for both the table and Step Functions", async () => {
     await main(args('approve', ['--region', 'eu-central-1', '--approvals-table', 'my-approvals']), io());
 
     expect(ddb).toHaveReceivedCommandWith(GetItemCommand, { TableName: 'my-approvals' });
@@ -206,7 +237,7 @@ describe('failover CLI: approve / reject without Slack', () => {
     expect(await sfn.call(0).thisValue.config.region()).toBe('eu-central-1');
   });
 
-  it('refuses a Slack id that is not on the approval\'s approver list: no claim, no Step Functions, exit 1', async () => {
+  it("refuses a Slack id that is not on the approval's approver list: no claim, no Step Functions, exit 1", async () => {
     const cli = io();
 
     const code = await main([...args('approve').slice(0, 5), '--as', 'U9999NOTLISTED', '--reason', 'trust me'], cli);
@@ -231,7 +262,11 @@ describe('failover CLI: approve / reject without Slack', () => {
 
   it('loses cleanly to a simultaneous Slack click (the conditional claim): no Step Functions call', async () => {
     ddb.on(UpdateItemCommand, CLAIM).rejects(
-      new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {}, Item: approvalAttributes({ ...item, status: 'deciding', decidedBy: 'U0456GHIJKL' }) }),
+      new ConditionalCheckFailedException({
+        message: 'The conditional request failed',
+        $metadata: {},
+        Item: approvalAttributes({ ...item, status: 'deciding', decidedBy: 'U0456GHIJKL' }),
+      }),
     );
     const cli = io();
 
@@ -241,13 +276,16 @@ describe('failover CLI: approve / reject without Slack', () => {
     expect(sfn.calls()).toHaveLength(0);
   });
 
-  it('after expiresAt marks the approval expired and sends nothing (the gate\'s timeout decides)', async () => {
+  it("after expiresAt marks the approval expired and sends nothing (the gate's timeout decides)", async () => {
     stored({ expiresAt: '2026-11-22T03:04:04.000Z' });
 
     expect(await main(args('approve'), io())).toBe(1);
 
     expect(sfn.calls()).toHaveLength(0);
-    expect(ddb).toHaveReceivedCommandWith(UpdateItemCommand, { ConditionExpression: '#status = :from', ExpressionAttributeValues: expect.objectContaining({ ':status': { S: 'expired' }, ':from': { S: 'pending' } }) });
+    expect(ddb).toHaveReceivedCommandWith(UpdateItemCommand, {
+      ConditionExpression: '#status = :from',
+      ExpressionAttributeValues: expect.objectContaining({ ':status': { S: 'expired' }, ':from': { S: 'pending' } }),
+    });
   });
 
   it('marks the approval expired when Step Functions says the gate timed out', async () => {
@@ -257,7 +295,10 @@ describe('failover CLI: approve / reject without Slack', () => {
     expect(await main(args('approve'), cli)).toBe(1);
 
     expect(cli.errors.join('\n')).toContain('no longer waits (TaskTimedOut)');
-    expect(ddb).toHaveReceivedCommandWith(UpdateItemCommand, { ConditionExpression: '#status = :from', ExpressionAttributeValues: expect.objectContaining({ ':status': { S: 'expired' }, ':from': { S: 'deciding' } }) });
+    expect(ddb).toHaveReceivedCommandWith(UpdateItemCommand, {
+      ConditionExpression: '#status = :from',
+      ExpressionAttributeValues: expect.objectContaining({ ':status': { S: 'expired' }, ':from': { S: 'deciding' } }),
+    });
   });
 
   it('releases the claim when Step Functions fails otherwise, so the decision can be made again', async () => {
@@ -283,7 +324,11 @@ describe('failover CLI: approve / reject without Slack', () => {
 
   it.each([
     ['a missing --approval-id', ['approve', '--stage', 'example', '--as', 'U0123ABCDEF', '--reason', 'Slack is down'], '--approval-id'],
-    ['a malformed --approval-id', ['approve', '--stage', 'example', '--approval-id', 'arn:aws:states:task-token', '--as', 'U0123ABCDEF', '--reason', 'Slack is down'], '--approval-id'],
+    [
+      'a malformed --approval-id',
+      ['approve', '--stage', 'example', '--approval-id', 'arn:aws:states:task-token', '--as', 'U0123ABCDEF', '--reason', 'Slack is down'],
+      '--approval-id',
+    ],
     ['a missing --as', ['approve', '--stage', 'example', '--approval-id', item.approvalId, '--reason', 'Slack is down'], '--as'],
     ['an --as that is not a Slack user id', ['reject', '--stage', 'example', '--approval-id', item.approvalId, '--as', 'alice@example.com', '--reason', 'Slack is down'], '--as'],
     ['a missing --reason', ['approve', '--stage', 'example', '--approval-id', item.approvalId, '--as', 'U0123ABCDEF'], '--reason'],

@@ -25,7 +25,12 @@ describe('approvals store: decision audit', () => {
       'SET #status = :status, #decidedAt = :now, #decidedVia = :decidedVia, #decisionComment = :decisionComment, #operatorUser = :operatorUser, #operatorHost = :operatorHost, #decidedBy = :user REMOVE #taskToken',
     );
     expect(input.ConditionExpression).toBe('#status = :from');
-    expect(input.ExpressionAttributeValues).toMatchObject({ ':decidedVia': { S: 'cli' }, ':decisionComment': { S: 'Slack down' }, ':operatorUser': { S: 'oncall' }, ':operatorHost': { S: 'laptop-7' } });
+    expect(input.ExpressionAttributeValues).toMatchObject({
+      ':decidedVia': { S: 'cli' },
+      ':decisionComment': { S: 'Slack down' },
+      ':operatorUser': { S: 'oncall' },
+      ':operatorHost': { S: 'laptop-7' },
+    });
   });
 
   it('writes no audit attributes when there is none (an expiry)', async () => {
@@ -36,7 +41,13 @@ describe('approvals store: decision audit', () => {
   });
 
   it('reads the audit back', () => {
-    const read = fromItem({ ...approvalAttributes({ ...item, status: 'approved' }), decidedVia: { S: 'cli' }, decisionComment: { S: 'why' }, operatorUser: { S: 'oncall' }, operatorHost: { S: 'laptop-7' } });
+    const read = fromItem({
+      ...approvalAttributes({ ...item, status: 'approved' }),
+      decidedVia: { S: 'cli' },
+      decisionComment: { S: 'why' },
+      operatorUser: { S: 'oncall' },
+      operatorHost: { S: 'laptop-7' },
+    });
 
     expect(read).toMatchObject({ decidedVia: 'cli', decisionComment: 'why', operatorUser: 'oncall', operatorHost: 'laptop-7' });
     expect(fromItem({ ...approvalAttributes(item), decidedVia: { S: 'carrier-pigeon' } }).decidedVia).toBeUndefined();

@@ -43,13 +43,19 @@ describe('slack-api', () => {
   it('turns ok:false into NotificationFailed naming the method and Slack error code', async () => {
     answer(200, { ok: false, error: 'not_in_channel' });
 
-    await expect(postMessage(TOKEN, { channel: 'C0123FAILOVER', text: 'x' })).rejects.toMatchObject({ name: 'NotificationFailed', message: 'Slack chat.postMessage: not_in_channel' });
+    await expect(postMessage(TOKEN, { channel: 'C0123FAILOVER', text: 'x' })).rejects.toMatchObject({
+      name: 'NotificationFailed',
+      message: 'Slack chat.postMessage: not_in_channel',
+    });
   });
 
   it('turns HTTP 429 into SlackUnavailable with the Retry-After hint', async () => {
     answer(429, { ok: false, error: 'ratelimited' }, { 'retry-after': '3' });
 
-    await expect(postMessage(TOKEN, { channel: 'C0123FAILOVER', text: 'x' })).rejects.toMatchObject({ name: 'SlackUnavailable', message: expect.stringContaining('retry after 3 s') });
+    await expect(postMessage(TOKEN, { channel: 'C0123FAILOVER', text: 'x' })).rejects.toMatchObject({
+      name: 'SlackUnavailable',
+      message: expect.stringContaining('retry after 3 s'),
+    });
   });
 
   it('turns HTTP 5xx into SlackUnavailable', async () => {

@@ -16,8 +16,7 @@ function headers(timestamp: number, signature: string): Record<string, string> {
   return { 'x-slack-request-timestamp': String(timestamp), 'x-slack-signature': signature };
 }
 
-const verify = (rawBody: string, h: Record<string, string | undefined>) =>
-  verifySlackRequest({ rawBody, headers: h, signingSecret: SECRET, now: () => NOW_MS });
+const verify = (rawBody: string, h: Record<string, string | undefined>) => verifySlackRequest({ rawBody, headers: h, signingSecret: SECRET, now: () => NOW_MS });
 
 /**
  * What `verify` threw: fails the test when it did not throw at all, so every refusal below asserts the
