@@ -38,12 +38,16 @@ export async function httpCheck(spec: HttpCheckSpec): Promise<HttpCheckResult> {
       return { ok: false, status: response.status, detail: `${spec.method ?? 'GET'} ${spec.url}: HTTP ${response.status}, expected ${spec.expectStatus}`, durationMs };
     }
     if (spec.expectBodyContains !== undefined && !text.includes(spec.expectBodyContains)) {
-      return { ok: false, status: response.status, detail: `${spec.url}: body does not contain ${JSON.stringify(spec.expectBodyContains)}`, durationMs };
+      return { ok: false, status: response.status, detail: `${spec.method ?? 'GET'} ${spec.url}: body does not contain ${JSON.stringify(spec.expectBodyContains)}`, durationMs };
     }
     return { ok: true, status: response.status, detail: `HTTP ${response.status} in ${durationMs} ms`, durationMs };
   } catch (error) {
-    const e = error instanceof Error ? error : new Error(String(error));
-    const cause = (e as { cause?: { code?: string } }).cause?.code;
-    return { ok: false, detail: `${spec.method ?? 'GET'} ${spec.url}: ${e.name}${cause ? ` ${cause}` : ''}: ${e.message}`, durationMs: Date.now() - started };
+    // Read by shape, not `instanceof Error`: fetch's errors may come from another realm (undici under a test
+    // runner's VM context), and the cause's code (ECONNREFUSED, ETIMEDOUT) is the evidence a probe reports.
+    const e = (error && typeof error === 'object' ? error : {}) as { name?: unknown; message?: unknown; cause?: { code?: unknown } };
+    const name = typeof e.name === 'string' ? e.name : 'Error';
+    const message = typeof e.message === 'string' ? e.message : String(error);
+    const cause = typeof e.cause?.code === 'string' ? e.cause.code : undefined;
+    return { ok: false, detail: `${spec.method ?? 'GET'} ${spec.url}: ${name}${cause ? ` ${cause}` : ''}: ${message}`, durationMs: Date.now() - started };
   }
 }

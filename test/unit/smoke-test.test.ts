@@ -219,7 +219,7 @@ describe('smoke-test', () => {
 
     await expect(smokeTest({ plan, start: startFixture() }, ctx)).rejects.toMatchObject({
       name: 'SmokeTestFailed',
-      message: expect.stringContaining('api-health: https://api-euw1.payments.example.com/healthz: body does not contain "\\"status\\":\\"ok\\""'),
+      message: expect.stringContaining('api-health: GET https://api-euw1.payments.example.com/healthz: body does not contain "\\"status\\":\\"ok\\""'),
     });
   });
 
