@@ -120,34 +120,38 @@ interface Figure {
   id: string;
 }
 
-function figures(report: DrillReport): Figure[] {
+/** The RTO card: none where the scenario never interrupts writes (an RTO of an outage that did not happen). */
+function rtoFigure(report: DrillReport): Figure {
   const { budgets } = report;
-  const out: Figure[] = [];
-
-  // RTO — none at all where the scenario never interrupts writes (an RTO of an outage that did not happen).
   if (report.outage === false) {
-    out.push({ id: 'fig-no-outage', label: 'Outage', value: 'none', detail: 'writes were never meant to stop, and did not: no RTO for this scenario', tone: 'plain' });
-  } else if (report.faultAt === null) {
-    out.push({ id: 'fig-rto', label: 'RTO', value: '—', detail: `no fault injected · budget ${fmtSeconds(budgets.rtoSeconds)}`, tone: 'plain' });
-  } else if (!finite(report.rtoSeconds)) {
-    out.push({
+    return { id: 'fig-no-outage', label: 'Outage', value: 'none', detail: 'writes were never meant to stop, and did not: no RTO for this scenario', tone: 'plain' };
+  }
+  if (report.faultAt === null) {
+    return { id: 'fig-rto', label: 'RTO', value: '—', detail: `no fault injected · budget ${fmtSeconds(budgets.rtoSeconds)}`, tone: 'plain' };
+  }
+  if (!finite(report.rtoSeconds)) {
+    return {
       id: 'fig-rto',
       label: 'RTO',
       value: 'not recovered',
       detail: `no write acknowledged after the fault · budget ${fmtSeconds(budgets.rtoSeconds)}`,
       tone: 'fail',
-    });
-  } else {
-    const over = report.rtoSeconds > budgets.rtoSeconds;
-    out.push({
-      id: 'fig-rto',
-      label: 'RTO',
-      value: fmtSeconds(report.rtoSeconds),
-      detail: `budget ${fmtSeconds(budgets.rtoSeconds)} · ${over ? 'OVER budget' : 'within budget'} · fault → first acknowledged write`,
-      tone: over ? 'fail' : 'ok',
-    });
+    };
   }
+  const over = report.rtoSeconds > budgets.rtoSeconds;
+  return {
+    id: 'fig-rto',
+    label: 'RTO',
+    value: fmtSeconds(report.rtoSeconds),
+    detail: `budget ${fmtSeconds(budgets.rtoSeconds)} · ${over ? 'OVER budget' : 'within budget'} · fault → first acknowledged write`,
+    tone: over ? 'fail' : 'ok',
+  };
+}
 
+/** What the run cost and how the fence went: lost transactions, RPO, split-brain, fence. */
+function lossFigures(report: DrillReport): Figure[] {
+  const { budgets } = report;
+  const out: Figure[] = [];
   // RPO: transactions lost, then seconds (with the orchestrator's estimate next to it).
   const lost = report.rpo.lostAcknowledged;
   out.push({
@@ -189,6 +193,12 @@ function figures(report: DrillReport): Figure[] {
       tone: report.fence.confirmed ? 'ok' : 'warn',
     });
   }
+  return out;
+}
+
+/** How the orchestrator and the platform performed: overhead, load before the fault. */
+function loadFigures(report: DrillReport): Figure[] {
+  const out: Figure[] = [];
   out.push({
     id: 'fig-overhead',
     label: 'Orchestration overhead',
@@ -208,6 +218,10 @@ function figures(report: DrillReport): Figure[] {
     tone: 'plain',
   });
   return out;
+}
+
+function figures(report: DrillReport): Figure[] {
+  return [rtoFigure(report), ...lossFigures(report), ...loadFigures(report)];
 }
 
 /** " · 1 confirmed, 1 unconfirmed" from the fence's steps. */
@@ -361,29 +375,44 @@ function bucketSeconds(points: TimelinePoint[]): number {
   return gaps[Math.floor(gaps.length / 2)];
 }
 
-function renderTimeline(report: DrillReport): string {
-  const points = (report.timeline?.points ?? []).filter((p) => finite(p.t)).sort((a, b) => a.t - b.t);
-  const events = (report.timeline?.events ?? []).filter((e) => finite(e.t));
-  const bars = report.stageBars ?? [];
-  const faultAt = finite(report.faultAt) ? report.faultAt : null;
-  // No outage in the scenario: no RTO, so no outage band, no RTO label and no RTO budget line.
-  const outage = report.outage !== false;
-  const rtoBudget = outage ? report.budgets?.rtoSeconds : undefined;
+/** Where everything on the timeline goes: the x scale, the label lanes, the rows and the charts. */
+interface TimelineLayout {
+  report: DrillReport;
+  bars: NonNullable<DrillReport['stageBars']>;
+  faultAt: number | null;
+  /** No outage in the scenario: no RTO, so no outage band, no RTO label and no RTO budget line. */
+  outage: boolean;
+  rtoBudget: number | undefined;
+  budgetAt: number | null;
+  budgetFits: boolean;
+  xMax: number;
+  x: (t: number) => number;
+  ticks: number[];
+  placed: PlacedLabel[];
+  series: Series[];
+  bandTop: number;
+  stagesTop: number;
+  stagesBottom: number;
+  axis1: number;
+  chartsTop: number;
+  chartsBottom: number;
+  height: number;
+}
 
-  // x domain: 0 … the last thing drawn; stretched a little to show the RTO budget line when it is close.
+/** The x domain: 0 … the last thing drawn, stretched a little to show the RTO budget line when it is close. */
+function xDomain(report: DrillReport, points: TimelinePoint[], events: TimelineEvent[], faultAt: number | null, budgetAt: number | null): { step: number; xMax: number } {
   let dataEnd = 1;
   for (const p of points) dataEnd = Math.max(dataEnd, p.t + 1);
-  for (const b of bars) if (finite(b.end)) dataEnd = Math.max(dataEnd, b.end);
+  for (const b of report.stageBars ?? []) if (finite(b.end)) dataEnd = Math.max(dataEnd, b.end);
   for (const e of events) dataEnd = Math.max(dataEnd, e.t);
   if (faultAt !== null) dataEnd = Math.max(dataEnd, faultAt);
-  const budgetAt = faultAt !== null && finite(rtoBudget) ? faultAt + rtoBudget : null;
   if (budgetAt !== null && budgetAt > dataEnd && budgetAt <= dataEnd * 1.25) dataEnd = budgetAt;
   const step = niceStep(dataEnd, 12);
-  const xMax = Math.ceil(dataEnd / step - 1e-9) * step;
-  const x = (t: number) => PLOT_LEFT + (Math.min(Math.max(t, 0), xMax) / xMax) * PLOT_W;
-  const budgetFits = budgetAt !== null && budgetAt <= xMax;
+  return { step, xMax: Math.ceil(dataEnd / step - 1e-9) * step };
+}
 
-  // Annotation labels above the stage rows: events, the fault, the RTO budget.
+/** Annotation labels above the stage rows: events, the fault, the RTO budget. */
+function annotationsOf(events: TimelineEvent[], faultAt: number | null, budgetAt: number | null, budgetFits: boolean, rtoBudget: number | undefined, xMax: number): Annotation[] {
   const annotations: Annotation[] = events.map((e) => ({ t: e.t, label: e.label, cls: `event-label kind-${e.kind}`, kind: e.kind }));
   if (faultAt !== null && !events.some((e) => e.kind === 'fault' && Math.abs(e.t - faultAt) < 1e-6)) {
     annotations.push({ t: faultAt, label: 'fault', cls: 'event-label kind-fault', kind: 'fault' });
@@ -395,81 +424,93 @@ function renderTimeline(report: DrillReport): string {
         : { t: xMax, label: `RTO budget off the chart at ${fmtSeconds(budgetAt)} (fault + ${fmtSeconds(rtoBudget)}) →`, cls: 'rto-budget-offchart' },
     );
   }
-  const placed = placeLabels(annotations, x);
+  return annotations;
+}
+
+/** Throughput, errors and lag, each value over its bucket. */
+function timelineSeries(points: TimelinePoint[]): Series[] {
+  const bucket = bucketSeconds(points);
+  const per = (p: TimelinePoint, v: number | null | undefined, rate: boolean) => ({ t: p.t, w: widthOf(p, bucket), v: finite(v) ? (rate ? v / widthOf(p, bucket) : v) : null });
+  return [
+    { cls: 'throughput', title: 'throughput', unit: 'acknowledged tx/s', values: points.map((p) => per(p, p.acknowledged, true)), area: true },
+    { cls: 'errors', title: 'errors', unit: 'errors/s', values: points.map((p) => per(p, p.errors, true)), area: true },
+    { cls: 'lag', title: 'replication lag', unit: 'seconds (standby)', values: points.map((p) => per(p, p.lagSeconds, false)), area: false, nullNote: 'unknown' },
+  ];
+}
+
+function timelineLayout(report: DrillReport): TimelineLayout {
+  const points = (report.timeline?.points ?? []).filter((p) => finite(p.t)).sort((a, b) => a.t - b.t);
+  const events = (report.timeline?.events ?? []).filter((e) => finite(e.t));
+  const bars = report.stageBars ?? [];
+  const faultAt = finite(report.faultAt) ? report.faultAt : null;
+  const outage = report.outage !== false;
+  const rtoBudget = outage ? report.budgets?.rtoSeconds : undefined;
+  const budgetAt = faultAt !== null && finite(rtoBudget) ? faultAt + rtoBudget : null;
+  const { step, xMax } = xDomain(report, points, events, faultAt, budgetAt);
+  const x = (t: number) => PLOT_LEFT + (Math.min(Math.max(t, 0), xMax) / xMax) * PLOT_W;
+  const budgetFits = budgetAt !== null && budgetAt <= xMax;
+  const placed = placeLabels(annotationsOf(events, faultAt, budgetAt, budgetFits, rtoBudget, xMax), x);
   const lanes = Math.max(1, ...placed.map((p) => p.lane + 1));
 
   const bandTop = 6;
-  const bandBottom = bandTop + lanes * LANE_H + 6;
-  const stagesTop = bandBottom + 4;
+  const stagesTop = bandTop + lanes * LANE_H + 6 + 4;
   const stagesBottom = stagesTop + Math.max(1, bars.length) * ROW_H;
   const axis1 = stagesBottom;
   const chartsTop = axis1 + AXIS_H + 10;
-  const bucket = bucketSeconds(points);
-  const series: Series[] = [
-    {
-      cls: 'throughput',
-      title: 'throughput',
-      unit: 'acknowledged tx/s',
-      values: points.map((p) => ({ t: p.t, w: widthOf(p, bucket), v: finite(p.acknowledged) ? p.acknowledged / widthOf(p, bucket) : null })),
-      area: true,
-    },
-    {
-      cls: 'errors',
-      title: 'errors',
-      unit: 'errors/s',
-      values: points.map((p) => ({ t: p.t, w: widthOf(p, bucket), v: finite(p.errors) ? p.errors / widthOf(p, bucket) : null })),
-      area: true,
-    },
-    {
-      cls: 'lag',
-      title: 'replication lag',
-      unit: 'seconds (standby)',
-      values: points.map((p) => ({ t: p.t, w: widthOf(p, bucket), v: finite(p.lagSeconds) ? p.lagSeconds : null })),
-      area: false,
-      nullNote: 'unknown',
-    },
-  ];
+  const series = timelineSeries(points);
   const chartsBottom = chartsTop + series.length * CHART_H + (series.length - 1) * CHART_GAP;
-  const height = chartsBottom + AXIS_H + 20;
-
   const ticks: number[] = [];
   for (let t = 0; t <= xMax + 1e-9; t += step) ticks.push(Math.round(t * 1000) / 1000);
+  return {
+    report,
+    bars,
+    faultAt,
+    outage,
+    rtoBudget,
+    budgetAt,
+    budgetFits,
+    xMax,
+    x,
+    ticks,
+    placed,
+    series,
+    bandTop,
+    stagesTop,
+    stagesBottom,
+    axis1,
+    chartsTop,
+    chartsBottom,
+    height: chartsBottom + AXIS_H + 20,
+  };
+}
 
-  const parts: string[] = [];
-  parts.push(
-    `<svg id="timeline" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${SVG_W} ${n(height)}" width="100%" role="img" aria-labelledby="timeline-title" data-x-max="${n(xMax)}">`,
-  );
-  parts.push(`<title id="timeline-title">Timeline of the drill, seconds since traffic start</title>`);
-
-  // Grid (behind everything).
-  parts.push('<g class="grid">');
-  for (const t of ticks) {
-    parts.push(`<line class="grid-line" x1="${n(x(t))}" x2="${n(x(t))}" y1="${n(stagesTop)}" y2="${n(chartsBottom)}"/>`);
-  }
+/** Grid lines, row stripes, and the outage window (fault → first acknowledged write, or the end when never recovered). */
+function renderTimelineBackground(L: TimelineLayout): string[] {
+  const { x, report, faultAt } = L;
+  const parts: string[] = ['<g class="grid">'];
+  for (const t of L.ticks) parts.push(`<line class="grid-line" x1="${n(x(t))}" x2="${n(x(t))}" y1="${n(L.stagesTop)}" y2="${n(L.chartsBottom)}"/>`);
   parts.push('</g>');
-
   // Row stripes, under the outage window so it shows through every row.
-  bars.forEach((_, i) => {
-    if (i % 2 === 1) parts.push(`<rect class="row-band" x="0" y="${n(stagesTop + i * ROW_H)}" width="${SVG_W}" height="${ROW_H}"/>`);
+  L.bars.forEach((_, i) => {
+    if (i % 2 === 1) parts.push(`<rect class="row-band" x="0" y="${n(L.stagesTop + i * ROW_H)}" width="${SVG_W}" height="${ROW_H}"/>`);
   });
-
-  // Outage window: fault → first acknowledged write (or the end when never recovered).
-  if (faultAt !== null && outage) {
-    const recoveredAt = finite(report.rtoSeconds) ? faultAt + report.rtoSeconds : xMax;
+  if (faultAt !== null && L.outage) {
+    const recoveredAt = finite(report.rtoSeconds) ? faultAt + report.rtoSeconds : L.xMax;
+    const title = finite(report.rtoSeconds) ? `no acknowledged write for ${fmtSeconds(report.rtoSeconds)} (RTO)` : 'no acknowledged write after the fault';
     parts.push(
-      `<rect class="outage-window" x="${n(x(faultAt))}" y="${n(stagesTop)}" width="${n(Math.max(0, x(recoveredAt) - x(faultAt)))}" height="${n(
-        chartsBottom - stagesTop,
-      )}"><title>${esc(finite(report.rtoSeconds) ? `no acknowledged write for ${fmtSeconds(report.rtoSeconds)} (RTO)` : 'no acknowledged write after the fault')}</title></rect>`,
+      `<rect class="outage-window" x="${n(x(faultAt))}" y="${n(L.stagesTop)}" width="${n(Math.max(0, x(recoveredAt) - x(faultAt)))}" height="${n(L.chartsBottom - L.stagesTop)}"><title>${esc(title)}</title></rect>`,
     );
   }
+  return parts;
+}
 
-  // Stage rows.
-  parts.push('<g class="stages">');
-  if (!bars.length) {
-    parts.push(`<text class="empty-note" x="${n(PLOT_LEFT + 8)}" y="${n(stagesTop + ROW_H / 2 + 4)}">no stage ran</text>`);
-  }
-  bars.forEach((bar, i) => {
-    const rowTop = stagesTop + i * ROW_H;
+/** One row per stage: its name, its bar (coloured by status) and its duration, attempts and status. */
+function renderStageRows(L: TimelineLayout): string[] {
+  const { x, report } = L;
+  const parts: string[] = ['<g class="stages">'];
+  if (!L.bars.length) parts.push(`<text class="empty-note" x="${n(PLOT_LEFT + 8)}" y="${n(L.stagesTop + ROW_H / 2 + 4)}">no stage ran</text>`);
+  L.bars.forEach((bar, i) => {
+    const rowTop = L.stagesTop + i * ROW_H;
     const yBar = rowTop + (ROW_H - BAR_H) / 2;
     const start = finite(bar.start) ? bar.start : 0;
     const end = finite(bar.end) ? Math.max(bar.end, start) : start;
@@ -479,85 +520,97 @@ function renderTimeline(report: DrillReport): string {
     const dur = `${fmtSeconds(end - start)}`;
     parts.push(
       `<text class="stage-label" x="${PLOT_LEFT - 10}" y="${n(rowTop + ROW_H / 2 + 4)}" text-anchor="end">${esc(bar.name)}</text>`,
-      `<rect class="stage-bar tone-${tone}" data-stage="${esc(bar.name)}" data-status="${esc(bar.status)}" x="${n(x1)}" y="${n(yBar)}" width="${n(
-        w,
-      )}" height="${BAR_H}" rx="2"><title>${esc(`${bar.name}: ${bar.status}, ${fmtSeconds(start)} → ${fmtSeconds(end)} (${dur})`)}</title></rect>`,
+      `<rect class="stage-bar tone-${tone}" data-stage="${esc(bar.name)}" data-status="${esc(bar.status)}" x="${n(x1)}" y="${n(yBar)}" width="${n(w)}" height="${BAR_H}" rx="2"><title>${esc(
+        `${bar.name}: ${bar.status}, ${fmtSeconds(start)} → ${fmtSeconds(end)} (${dur})`,
+      )}</title></rect>`,
     );
     const stage = report.stages?.[i]?.name === bar.name ? report.stages[i] : undefined;
     const attempts = stage?.attempts?.length ?? 1;
     const labelText = `${dur}${tone === 'ok' ? '' : ` · ${bar.status}`}${attempts > 1 ? ` · ${attempts} attempts` : ''}`;
-    const labelW = labelText.length * CHAR_W;
-    const afterBar = x1 + w + 6 + labelW <= SVG_W - 4;
+    const afterBar = x1 + w + 6 + labelText.length * CHAR_W <= SVG_W - 4;
     parts.push(
       `<text class="stage-duration" x="${n(afterBar ? x1 + w + 6 : x1 - 6)}" y="${n(rowTop + ROW_H / 2 + 4)}" text-anchor="${afterBar ? 'start' : 'end'}">${esc(labelText)}</text>`,
     );
   });
   parts.push('</g>');
+  return parts;
+}
 
-  // x axis under the stages.
-  parts.push(axis(ticks, x, axis1, false));
+/** The outage window, named on the throughput chart (where the dip is). */
+function renderRtoSpanLabel(L: TimelineLayout): string[] {
+  const { x, report, faultAt } = L;
+  if (faultAt === null || !L.outage) return [];
+  const text = finite(report.rtoSeconds) ? `← RTO ${fmtSeconds(report.rtoSeconds)} →` : 'no acknowledged write after the fault';
+  const from = x(faultAt);
+  const to = finite(report.rtoSeconds) ? x(faultAt + report.rtoSeconds) : SVG_W - PLOT_RIGHT;
+  const width = text.length * CHAR_W * 1.1;
+  const inside = to - from >= width + 8;
+  const tx = inside ? (from + to) / 2 : Math.min(to + 6, SVG_W - PLOT_RIGHT - width);
+  return [`<text class="rto-span-label" x="${n(tx)}" y="${n(L.chartsTop + CHART_H / 2 + 4)}" text-anchor="${inside ? 'middle' : 'start'}">${esc(text)}</text>`];
+}
 
-  // Charts.
-  series.forEach((s, i) => {
-    const top = chartsTop + i * (CHART_H + CHART_GAP);
-    parts.push(chart(s, top, x, xMax));
-  });
-
-  // The outage window, named on the throughput chart (where the dip is).
-  if (faultAt !== null && outage) {
-    const text = finite(report.rtoSeconds) ? `← RTO ${fmtSeconds(report.rtoSeconds)} →` : 'no acknowledged write after the fault';
-    const from = x(faultAt);
-    const to = finite(report.rtoSeconds) ? x(faultAt + report.rtoSeconds) : SVG_W - PLOT_RIGHT;
-    const width = text.length * CHAR_W * 1.1;
-    const inside = to - from >= width + 8;
-    const tx = inside ? (from + to) / 2 : Math.min(to + 6, SVG_W - PLOT_RIGHT - width);
-    parts.push(`<text class="rto-span-label" x="${n(tx)}" y="${n(chartsTop + CHART_H / 2 + 4)}" text-anchor="${inside ? 'middle' : 'start'}">${esc(text)}</text>`);
-  }
-
-  // Bottom axis.
-  parts.push(axis(ticks, x, chartsBottom, true));
-
-  // Event markers: a tick from the label lane down through the stage rows.
-  parts.push('<g class="events">');
-  for (const p of placed) {
-    const px = x(p.t);
-    const labelY = bandTop + p.lane * LANE_H + 11;
+/** Event markers: a tick from the label lane down through the stage rows; the budget labels. */
+function renderEventMarkers(L: TimelineLayout): string[] {
+  const parts: string[] = ['<g class="events">'];
+  for (const p of L.placed) {
+    const px = L.x(p.t);
+    const labelY = L.bandTop + p.lane * LANE_H + 11;
     if (p.cls === 'budget-label') {
       parts.push(`<text class="budget-label" x="${n(p.textX)}" y="${n(labelY)}" text-anchor="${p.anchor}">${esc(p.label)}</text>`);
       continue;
     }
-    if (p.cls === 'rto-budget-offchart' && budgetAt !== null) {
-      parts.push(`<text class="rto-budget-offchart" id="rto-budget-offchart" data-t="${n(budgetAt)}" x="${SVG_W - 6}" y="${n(labelY)}" text-anchor="end">${esc(p.label)}</text>`);
+    if (p.cls === 'rto-budget-offchart' && L.budgetAt !== null) {
+      parts.push(`<text class="rto-budget-offchart" id="rto-budget-offchart" data-t="${n(L.budgetAt)}" x="${SVG_W - 6}" y="${n(labelY)}" text-anchor="end">${esc(p.label)}</text>`);
       continue;
     }
     const kind = p.kind ?? 'note';
     parts.push(
       `<g class="event kind-${esc(kind)}" data-kind="${esc(kind)}" data-t="${n(p.t)}"><title>${esc(`${fmtSeconds(p.t)}: ${p.label}`)}</title>` +
-        `<line class="event-stem" x1="${n(px)}" x2="${n(px)}" y1="${n(labelY - 8)}" y2="${n(kind === 'fault' ? stagesTop : stagesBottom)}"/>` +
+        `<line class="event-stem" x1="${n(px)}" x2="${n(px)}" y1="${n(labelY - 8)}" y2="${n(kind === 'fault' ? L.stagesTop : L.stagesBottom)}"/>` +
         `<circle class="event-dot" cx="${n(px)}" cy="${n(labelY - 4)}" r="3.5"/>` +
         `<text class="event-label" x="${n(p.textX)}" y="${n(labelY)}" text-anchor="${p.anchor}">${esc(p.label)}</text></g>`,
     );
   }
   parts.push('</g>');
+  return parts;
+}
 
-  // Fault marker and RTO budget line on top of everything.
+/** Fault marker and RTO budget line, on top of everything. */
+function renderFaultAndBudget(L: TimelineLayout): string[] {
+  const { x, faultAt, budgetAt } = L;
+  const parts: string[] = [];
   if (faultAt !== null) {
     parts.push(
-      `<line class="fault-marker" id="fault-marker" data-t="${n(faultAt)}" x1="${n(x(faultAt))}" x2="${n(x(faultAt))}" y1="${n(stagesTop)}" y2="${n(
-        chartsBottom,
-      )}"><title>${esc(`fault injected at ${fmtSeconds(faultAt)}`)}</title></line>`,
+      `<line class="fault-marker" id="fault-marker" data-t="${n(faultAt)}" x1="${n(x(faultAt))}" x2="${n(x(faultAt))}" y1="${n(L.stagesTop)}" y2="${n(L.chartsBottom)}"><title>${esc(
+        `fault injected at ${fmtSeconds(faultAt)}`,
+      )}</title></line>`,
     );
   }
-  if (budgetAt !== null && budgetFits) {
+  if (budgetAt !== null && L.budgetFits) {
     parts.push(
-      `<line class="rto-budget" id="rto-budget" data-t="${n(budgetAt)}" x1="${n(x(budgetAt))}" x2="${n(x(budgetAt))}" y1="${n(bandTop + 2)}" y2="${n(
-        chartsBottom,
-      )}"><title>${esc(`RTO budget: fault + ${fmtSeconds(rtoBudget)} = ${fmtSeconds(budgetAt)}`)}</title></line>`,
+      `<line class="rto-budget" id="rto-budget" data-t="${n(budgetAt)}" x1="${n(x(budgetAt))}" x2="${n(x(budgetAt))}" y1="${n(L.bandTop + 2)}" y2="${n(L.chartsBottom)}"><title>${esc(
+        `RTO budget: fault + ${fmtSeconds(L.rtoBudget)} = ${fmtSeconds(budgetAt)}`,
+      )}</title></line>`,
     );
   }
+  return parts;
+}
 
-  parts.push('</svg>');
-  return parts.join('\n');
+function renderTimeline(report: DrillReport): string {
+  const L = timelineLayout(report);
+  return [
+    `<svg id="timeline" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${SVG_W} ${n(L.height)}" width="100%" role="img" aria-labelledby="timeline-title" data-x-max="${n(L.xMax)}">`,
+    `<title id="timeline-title">Timeline of the drill, seconds since traffic start</title>`,
+    ...renderTimelineBackground(L),
+    ...renderStageRows(L),
+    axis(L.ticks, L.x, L.axis1, false),
+    ...L.series.map((s, i) => chart(s, L.chartsTop + i * (CHART_H + CHART_GAP), L.x, L.xMax)),
+    ...renderRtoSpanLabel(L),
+    axis(L.ticks, L.x, L.chartsBottom, true),
+    ...renderEventMarkers(L),
+    ...renderFaultAndBudget(L),
+    '</svg>',
+  ].join('\n');
 }
 
 function axis(ticks: number[], x: (t: number) => number, y: number, withTitle: boolean): string {
