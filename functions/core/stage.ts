@@ -1,15 +1,25 @@
 /**
- * The one wrapper every stage Lambda uses: validate the input (plan included), put the execution id
- * on every log line, time the stage into a metric, and let named errors through untouched so the
- * state machine's `ErrorEquals` sees them.
+ * The one wrapper every stage Lambda uses, built on Powertools' own middy middlewares: the tracer's
+ * `captureLambdaHandler` (a segment per invocation), the logger's `injectLambdaContext` (Lambda
+ * context on every line, keys reset per invocation) and the metrics' `logMetrics` (stored metrics
+ * flushed after the handler, on success and on error). On top of them, this module's own part:
+ * validate the input (plan included), put the stage and execution id on every log line, give the
+ * stage a deadline inside the Lambda's, time it into `StageDuration`, count `StageFailures`, and
+ * let named errors through untouched so the state machine's `ErrorEquals` sees them.
+ * (https://docs.powertools.aws.dev/lambda/typescript/latest/core/logger/#using-middy-middleware,
+ * …/core/metrics/#using-middy-middleware, …/core/tracer/#using-middy-middleware)
  */
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
+import { captureLambdaHandler } from '@aws-lambda-powertools/tracer/middleware';
+import middy, { type MiddlewareObj } from '@middy/core';
 import type { Context } from 'aws-lambda';
 import { z } from 'zod';
 import { FailoverError, InvalidInputError, InvalidPlanError, StageDeadlineExceededError } from './errors';
 import { detectionResultSchema, failoverStateSchema, fenceResultSchema, resourceStepSchema, startResultSchema } from './contract';
 import { formatIssues, planSchema } from './plan';
-import { logger, metrics } from './powertools';
+import { logger, metrics, tracer } from './powertools';
 
 export interface StageContext {
   /** Wall clock, injectable for tests. */
@@ -42,29 +52,48 @@ export function stageHandler<S extends z.ZodType, O>(
   run: (input: z.infer<S>, ctx: StageContext) => Promise<O>,
   ctx: StageContext = defaultContext,
 ): (event: unknown, context?: Partial<Context>) => Promise<O> {
-  return async (event, context) => {
-    const executionId = executionIdOf(event);
-    logger.resetKeys();
-    logger.appendKeys({ stage, executionId });
-    if (context && 'functionName' in context) logger.addContext(context as Context);
-    const started = Date.now();
+  const handler = async (event: unknown, context: Partial<Context>): Promise<O> => {
     const remaining = typeof context?.getRemainingTimeInMillis === 'function' ? context.getRemainingTimeInMillis() : undefined;
-    const deadlineAt = remaining !== undefined ? started + Math.max(0, remaining - DEADLINE_MARGIN_MS) : ctx.deadlineAt;
-    try {
-      const input = parseStageInput(schema, event);
-      const result = await withDeadline(stage, deadlineAt, () => run(input, deadlineAt !== undefined ? { ...ctx, deadlineAt } : ctx));
-      logger.info('stage finished', { durationMs: Date.now() - started });
-      return result;
-    } catch (error) {
+    const deadlineAt = remaining !== undefined ? Date.now() + Math.max(0, remaining - DEADLINE_MARGIN_MS) : ctx.deadlineAt;
+    const input = parseStageInput(schema, event);
+    return withDeadline(stage, deadlineAt, () => run(input, deadlineAt !== undefined ? { ...ctx, deadlineAt } : ctx));
+  };
+  const wrapped = middy(handler)
+    .use(captureLambdaHandler(tracer))
+    .use(injectLambdaContext(logger, { resetKeys: true }))
+    .use(logMetrics(metrics))
+    // Last: its `after` / `onError` run first (middy runs them in reverse), before logMetrics flushes.
+    .use(stageMetrics(stage));
+  return (event, context) => wrapped(event, (context ?? {}) as Context);
+}
+
+/** The stage and execution id on every log line; StageDuration always, StageFailures on error. */
+function stageMetrics(stage: string): MiddlewareObj<unknown, unknown, Error, Context> {
+  // Per request, not per handler: the lab and the state-machine tests run Map iterations of one handler concurrently.
+  const startedAt = new WeakMap<object, number>();
+  const keysOf = (event: unknown) => ({ stage, executionId: executionIdOf(event) });
+  const record = (request: object) => {
+    metrics.addDimension('stage', stage);
+    metrics.addMetric('StageDuration', MetricUnit.Milliseconds, Date.now() - (startedAt.get(request) ?? Date.now()));
+  };
+  return {
+    before: (request) => {
+      startedAt.set(request, Date.now());
+      logger.appendKeys(keysOf(request.event));
+    },
+    // The stage's own lines name the stage and execution explicitly: where one process runs several
+    // invocations at once (the lab, the state-machine tests), another one's resetKeys may have cleared them.
+    after: (request) => {
+      logger.info('stage finished', { ...keysOf(request.event), durationMs: Date.now() - (startedAt.get(request) ?? Date.now()) });
+      record(request);
+    },
+    onError: (request) => {
+      const error = request.error;
       const named = error instanceof FailoverError ? error : undefined;
-      logger.error('stage failed', { error: named ? { name: named.name, message: named.message } : error });
+      logger.error('stage failed', { ...keysOf(request.event), error: named ? { name: named.name, message: named.message } : error });
       metrics.addMetric('StageFailures', MetricUnit.Count, 1);
-      throw error;
-    } finally {
-      metrics.addDimension('stage', stage);
-      metrics.addMetric('StageDuration', MetricUnit.Milliseconds, Date.now() - started);
-      metrics.publishStoredMetrics();
-    }
+      record(request);
+    },
   };
 }
 

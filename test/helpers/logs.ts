@@ -12,11 +12,16 @@ export async function captureLogs(fn: () => Promise<unknown>): Promise<string> {
   };
   const out = jest.spyOn(process.stdout, 'write').mockImplementation(capture);
   const err = jest.spyOn(process.stderr, 'write').mockImplementation(capture);
+  // Powertools' injectLambdaContext (the stage handlers' middleware) sets each invocation's level back to
+  // the initial one (POWERTOOLS_LOG_LEVEL, SILENT in tests) when it refreshes the debug sampling: keep the
+  // level raised here for the invocations inside `fn`.
+  const refresh = jest.spyOn(logger, 'refreshSampleRateCalculation').mockImplementation(() => undefined);
   logger.setLogLevel('DEBUG');
   try {
     await fn();
   } finally {
     logger.setLogLevel('SILENT');
+    refresh.mockRestore();
     out.mockRestore();
     err.mockRestore();
   }

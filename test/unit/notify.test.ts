@@ -357,6 +357,8 @@ describe('notify', () => {
       for (const method of ['log', 'info', 'warn', 'error', 'debug'] as const) {
         jest.spyOn(console, method).mockImplementation((...args: unknown[]) => void captured.push(args.map(String).join(' ')));
       }
+      // injectLambdaContext resets the level per invocation (test/helpers/logs.ts): keep DEBUG for these tests.
+      jest.spyOn(logger, 'refreshSampleRateCalculation').mockImplementation(() => undefined);
       logger.setLogLevel('DEBUG');
     });
 
