@@ -158,19 +158,19 @@ export function isHeld(lease: Lease | undefined, now: Date): lease is Lease & { 
   return !!lease?.ownerId && (lease.expiresAt === undefined || lease.expiresAt > iso(now));
 }
 
+/** The attributes a lease has while a run owns it (set on taking it, removed on release). */
+const OWNER_FIELDS = ['ownerId', 'incidentKey', 'precedence', 'phase', 'mode', 'acquiredAt', 'expiresAt'] as const;
+/** Set while acting / after a takeover: removed on release with the owner fields. */
+const RUN_FIELDS = [...OWNER_FIELDS, 'actingAt', 'tookOverFrom'] as const;
+
+/** `#name` placeholders for ExpressionAttributeNames. */
+const attributeNames = (fields: readonly string[]): Record<string, string> => Object.fromEntries(fields.map((f) => [`#${f}`, f]));
+
 /** The SET clause and values that make `claim` the owner. */
 function ownerAttributes(plan: Plan, claim: LeaseClaim, now: Date) {
   return {
     set: '#ownerId = :me, #incidentKey = :incident, #precedence = :precedence, #phase = :deciding, #mode = :mode, #acquiredAt = :now, #expiresAt = :expires',
-    names: {
-      '#ownerId': 'ownerId',
-      '#incidentKey': 'incidentKey',
-      '#precedence': 'precedence',
-      '#phase': 'phase',
-      '#mode': 'mode',
-      '#acquiredAt': 'acquiredAt',
-      '#expiresAt': 'expiresAt',
-    },
+    names: attributeNames(OWNER_FIELDS),
     values: {
       ':me': { S: claim.executionId },
       ':incident': { S: claim.incidentKey },
@@ -284,22 +284,9 @@ export async function release(plan: Plan, executionId: string, now: Date, option
       UpdateExpression:
         'SET #lastOwnerId = :me, #releasedAt = :now' +
         (cooling ? ', #cooldownUntil = :until' : '') +
-        ' REMOVE #ownerId, #incidentKey, #precedence, #phase, #mode, #acquiredAt, #expiresAt, #actingAt, #tookOverFrom',
+        ` REMOVE ${RUN_FIELDS.map((f) => `#${f}`).join(', ')}`,
       ConditionExpression: '#ownerId = :me',
-      ExpressionAttributeNames: {
-        '#lastOwnerId': 'lastOwnerId',
-        '#releasedAt': 'releasedAt',
-        '#ownerId': 'ownerId',
-        '#incidentKey': 'incidentKey',
-        '#precedence': 'precedence',
-        '#phase': 'phase',
-        '#mode': 'mode',
-        '#acquiredAt': 'acquiredAt',
-        '#expiresAt': 'expiresAt',
-        '#actingAt': 'actingAt',
-        '#tookOverFrom': 'tookOverFrom',
-        ...(cooling ? { '#cooldownUntil': 'cooldownUntil' } : {}),
-      },
+      ExpressionAttributeNames: attributeNames(['lastOwnerId', 'releasedAt', ...RUN_FIELDS, ...(cooling ? ['cooldownUntil'] : [])]),
       ExpressionAttributeValues: { ':me': { S: executionId }, ':now': { S: iso(now) }, ...(cooling ? { ':until': { S: until } } : {}) },
     });
     if (!holder) {
