@@ -281,10 +281,7 @@ export async function release(plan: Plan, executionId: string, now: Date, option
     const holder = await conditionalUpdate('dynamodb:UpdateItem (release lease)', {
       TableName: leaseTable(),
       Key: { leaseId: { S: leaseId } },
-      UpdateExpression:
-        'SET #lastOwnerId = :me, #releasedAt = :now' +
-        (cooling ? ', #cooldownUntil = :until' : '') +
-        ` REMOVE ${RUN_FIELDS.map((f) => `#${f}`).join(', ')}`,
+      UpdateExpression: 'SET #lastOwnerId = :me, #releasedAt = :now' + (cooling ? ', #cooldownUntil = :until' : '') + ` REMOVE ${RUN_FIELDS.map((f) => `#${f}`).join(', ')}`,
       ConditionExpression: '#ownerId = :me',
       ExpressionAttributeNames: attributeNames(['lastOwnerId', 'releasedAt', ...RUN_FIELDS, ...(cooling ? ['cooldownUntil'] : [])]),
       ExpressionAttributeValues: { ':me': { S: executionId }, ':now': { S: iso(now) }, ...(cooling ? { ':until': { S: until } } : {}) },
