@@ -719,6 +719,37 @@ describe('confirmRegionFailure', () => {
     });
   });
 
+  it('says traffic is on the recovery region only when EVERY traffic item points there: one moved routing control and one record still on the primary is not', async () => {
+    const twoItems = examplePlan((raw) => {
+      raw.traffic = [...raw.traffic, { ...route53WeightedTraffic(), name: 'api-dns' }];
+    });
+    platformInEu({ health: HEALTH_ALARM });
+    // The ARC routing control has moved (recovery On, primary Off) …
+    arc.on(GetRoutingControlStateCommand).callsFake((input: GetRoutingControlStateCommandInput) => ({
+      RoutingControlArn: input.RoutingControlArn,
+      RoutingControlState: input.RoutingControlArn?.endsWith('api-use1') ? 'Off' : 'On',
+    }));
+    // … the weighted record has not.
+    const record = (id: string, weight: number, value: string) => ({
+      Name: 'api.payments.example.com.',
+      Type: 'CNAME' as const,
+      SetIdentifier: id,
+      Weight: weight,
+      TTL: 60,
+      ResourceRecords: [{ Value: value }],
+    });
+    route53.on(ListResourceRecordSetsCommand).resolves({
+      ResourceRecordSets: [record('eu-west-1', 0, 'api-euw1.payments.example.com'), record('us-east-1', 100, 'api-use1.payments.example.com')],
+      IsTruncated: false,
+      MaxItems: '100' as never,
+    });
+    mockFetch(() => Promise.reject(networkError('ECONNREFUSED')));
+
+    const detection = await confirmRegionFailure({ plan: twoItems, start: healthAlarmStart }, stageContext());
+
+    expect(detection.evidence.trafficOnRecovery).toBe(false);
+  });
+
   it('still decides when the Route 53 control plane does not answer, saying it could not read DNS', async () => {
     const r53plan = examplePlan((raw) => {
       raw.traffic = [route53WeightedTraffic()];
