@@ -71,7 +71,7 @@ export async function fenceUsWriters(input: FenceInput, ctx: StageContext): Prom
     async (t, fence) => (t.fencer ? t.fencer.fence(t.resource as never, plan, fence) : computeOnly(t)),
     (t, fence) => fenceOutcome('unconfirmed', t.kind === 'ecs-service' ? 'scale-to-zero' : 'read-only', budgetSpent(fence.budgetSeconds, `fencing ${t.name}`)),
   );
-  const steps = targets.map((t, i) => ({ resource: t.name, kind: t.kind, ...outcomes[i]! }));
+  const steps = outcomes.map(([t, outcome]) => ({ resource: t.name, kind: t.kind, ...outcome }));
   const unconfirmed = steps.filter((s) => s.status === 'unconfirmed');
   const confirmed = unconfirmed.length === 0;
   if (!confirmed) {

@@ -127,7 +127,7 @@ let config: CallbackConfig | undefined;
 function callbackConfig(): CallbackConfig {
   if (!config) {
     const signingSecretParameter = process.env.SLACK_SIGNING_SECRET_PARAMETER?.trim();
-    if (!signingSecretParameter || !signingSecretParameter.startsWith('/')) {
+    if (!signingSecretParameter?.startsWith('/')) {
       throw new ConfigurationError('SLACK_SIGNING_SECRET_PARAMETER is not set to an SSM parameter name (/…)');
     }
     approvalsTable(); // fails now, before any click is half-handled, when APPROVALS_TABLE is missing
@@ -190,7 +190,11 @@ async function handleClick(event: APIGatewayProxyEventV2, clock: () => number): 
     logger.warn('request refused: not an approval button click');
     return reply(400);
   }
-  const action = payload.actions[0]!;
+  const [action] = payload.actions;
+  if (!action) {
+    logger.warn('request refused: a button click without an action');
+    return reply(400);
+  }
   const verdict = action.action_id === APPROVE_ACTION_ID ? 'approve' : 'reject';
   const user = payload.user;
   const deciderName = user.username ?? user.name;
@@ -324,7 +328,7 @@ async function runUpdate(event: unknown): Promise<UpdateOutcome> {
 
 /** `application/x-www-form-urlencoded`, parameters (charset) allowed, case-insensitive (RFC 9110 §8.3.1). */
 function isSlackMediaType(contentType: string | undefined): boolean {
-  return (contentType ?? '').split(';', 1)[0]!.trim().toLowerCase() === SLACK_MEDIA_TYPE;
+  return (contentType ?? '').split(';', 1)[0]?.trim().toLowerCase() === SLACK_MEDIA_TYPE;
 }
 
 function parsePayload(rawBody: string): Payload | undefined {

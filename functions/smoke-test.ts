@@ -39,7 +39,7 @@ async function recheckFences(plan: Plan, ctx: StageContext): Promise<Recheck[]> 
     },
     (db, fence): FenceRecheck => ({ status: 'unreachable', detail: budgetSpent(fence.budgetSeconds, `reading back the fence of ${db.name}`) }),
   );
-  return plan.databases.map((db, i) => ({ database: db.name, kind: db.kind, ...outcomes[i]! }));
+  return outcomes.map(([db, outcome]) => ({ database: db.name, kind: db.kind, ...outcome }));
 }
 
 export async function smokeTest(input: SmokeInput, ctx: StageContext): Promise<SmokeResult> {

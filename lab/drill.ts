@@ -354,7 +354,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
     };
     writeFileSync(join(options.outDir, 'report.json'), `${JSON.stringify(report, null, 2)}\n`);
     writeFileSync(reportPath, renderReportHtml(report));
-    writeFileSync(join(options.outDir, 'transactions.jsonl'), log.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    writeFileSync(join(options.outDir, 'transactions.jsonl'), `${log.map((r) => JSON.stringify(r)).join('\n')}\n`);
     return report;
   } finally {
     await traffic?.stop().catch(() => undefined);

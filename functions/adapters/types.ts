@@ -114,6 +114,7 @@ export function fenceBudgetMs(plan: Plan, deadlineAt?: number, marginMs = 1_000)
  * (`send(cmd, { abortSignal })`), and an item not finished when the budget is spent gets
  * `onTimeout(item)` instead of its result, whether or not its call honoured the signal — so the
  * stage never waits past the budget. Calls still running are aborted when the budget ends.
+ * Returns each item with its outcome, in the items' order.
  */
 export async function withinFenceBudget<T, O>(
   items: T[],
@@ -121,7 +122,7 @@ export async function withinFenceBudget<T, O>(
   sleep: (ms: number) => Promise<void>,
   work: (item: T, ctx: FenceContext) => Promise<O>,
   onTimeout: (item: T, ctx: FenceContext) => O,
-): Promise<O[]> {
+): Promise<Array<[T, O]>> {
   const controller = new AbortController();
   const budgetSeconds = Math.round(budgetMs / 100) / 10;
   const ctx: FenceContext = { signal: controller.signal, budgetSeconds, sleep: abortableSleep(controller.signal, sleep) };
@@ -133,7 +134,7 @@ export async function withinFenceBudget<T, O>(
     }, budgetMs);
   });
   try {
-    return await Promise.all(items.map((item) => Promise.race([work(item, ctx), spent.then(() => onTimeout(item, ctx))])));
+    return await Promise.all(items.map(async (item): Promise<[T, O]> => [item, await Promise.race([work(item, ctx), spent.then(() => onTimeout(item, ctx))])]));
   } finally {
     clearTimeout(timer);
     if (!controller.signal.aborted) controller.abort(new FenceBudgetSpent('fence stage finished'));

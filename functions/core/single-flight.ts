@@ -221,7 +221,7 @@ async function acquireForDrill(plan: Plan, claim: LeaseClaim, now: Date): Promis
     return {
       acquired: false,
       leaseId: failoverLeaseId(plan),
-      duplicateOf: real.ownerId!,
+      duplicateOf: real.ownerId,
       reason: `a real run (${real.ownerId}, ${real.incidentKey}) holds the failover lease; the drill yields`,
     };
   }
@@ -229,7 +229,7 @@ async function acquireForDrill(plan: Plan, claim: LeaseClaim, now: Date): Promis
   const holder = await take(leaseId, plan, claim, now, { honourCooldown: false });
   if (!holder) return { acquired: true, leaseId };
   if (!isHeld(holder, now)) throw new TransientAwsError(`drill lease ${leaseId} was released while ${claim.executionId} tried to take it`);
-  return { acquired: false, leaseId, duplicateOf: holder.ownerId!, reason: `drill ${holder.ownerId} is already running` };
+  return { acquired: false, leaseId, duplicateOf: holder.ownerId, reason: `drill ${holder.ownerId} is already running` };
 }
 
 /**
@@ -281,7 +281,7 @@ export async function release(plan: Plan, executionId: string, now: Date, option
     const holder = await conditionalUpdate('dynamodb:UpdateItem (release lease)', {
       TableName: leaseTable(),
       Key: { leaseId: { S: leaseId } },
-      UpdateExpression: 'SET #lastOwnerId = :me, #releasedAt = :now' + (cooling ? ', #cooldownUntil = :until' : '') + ` REMOVE ${RUN_FIELDS.map((f) => `#${f}`).join(', ')}`,
+      UpdateExpression: `SET #lastOwnerId = :me, #releasedAt = :now${cooling ? ', #cooldownUntil = :until' : ''} REMOVE ${RUN_FIELDS.map((f) => `#${f}`).join(', ')}`,
       ConditionExpression: '#ownerId = :me',
       ExpressionAttributeNames: attributeNames(['lastOwnerId', 'releasedAt', ...RUN_FIELDS, ...(cooling ? ['cooldownUntil'] : [])]),
       ExpressionAttributeValues: { ':me': { S: executionId }, ':now': { S: iso(now) }, ...(cooling ? { ':until': { S: until } } : {}) },
@@ -338,8 +338,9 @@ async function conditionalUpdate(what: string, input: UpdateItemCommandInput): P
     return undefined;
   } catch (error) {
     if (!isConditionalCheckFailed(error)) throw toNamedAwsError(error, what);
-    const key = input.Key!.leaseId!.S!;
     if (error.Item) return fromItem(error.Item);
+    const key = input.Key?.leaseId?.S;
+    if (!key) throw new ConfigurationError(`${what}: the update names no leaseId key`);
     return (await readLease(key)) ?? { leaseId: key };
   }
 }

@@ -203,7 +203,7 @@ export class TrafficModel {
     const failover = records.filter((x) => x.r.Failover);
     if (failover.length > 0) {
       const primary = failover.find((x) => x.r.Failover === 'PRIMARY');
-      const chosen = primary && primary.healthy ? primary : (failover.find((x) => x.r.Failover === 'SECONDARY') ?? primary);
+      const chosen = primary?.healthy ? primary : (failover.find((x) => x.r.Failover === 'SECONDARY') ?? primary);
       if (chosen) out[chosen.region] = 100;
       return out;
     }

@@ -12,7 +12,7 @@
  * path.lag, table#stages (tr.attempts-row[data-attempts-of] under a retried stage), table#fence-steps
  * tr[data-status], #fig-rto (absent when the scenario has no outage), #execution, ul#notes.
  */
-import { createHash } from 'crypto';
+import { createHash } from 'node:crypto';
 import type { DrillReport, TimelineEvent, TimelinePoint } from './types';
 
 // ---------------------------------------------------------------------------------------------
@@ -64,7 +64,7 @@ function trim(fixed: string): string {
 function fmtClock(isoTime: string): string {
   const ms = Date.parse(isoTime);
   if (!Number.isFinite(ms)) return isoTime || '—';
-  return new Date(ms).toISOString().slice(11, 23) + 'Z';
+  return `${new Date(ms).toISOString().slice(11, 23)}Z`;
 }
 
 function fmtIso(isoTime: string): string {
@@ -671,9 +671,9 @@ function chart(s: Series, top: number, x: (t: number) => number, xMax: number): 
     out.push(`<text class="empty-note" x="${n(PLOT_LEFT + PLOT_W / 2)}" y="${n(top + CHART_H / 2 + 4)}" text-anchor="middle">no data</text>`);
   } else {
     const steps = (seg: Array<{ from: number; to: number; v: number }>) => seg.map((p) => `L${n(x(p.from))},${n(y(p.v))}H${n(x(Math.min(p.to, xMax)))}`).join('');
-    const line = segments.map((seg) => `M${n(x(seg[0].from))},${n(y(seg[0].v))}H${n(x(Math.min(seg[0].to, xMax)))}` + steps(seg.slice(1))).join('');
+    const line = segments.map((seg) => `M${n(x(seg[0].from))},${n(y(seg[0].v))}H${n(x(Math.min(seg[0].to, xMax)))}${steps(seg.slice(1))}`).join('');
     if (s.area) {
-      const area = segments.map((seg) => `M${n(x(seg[0].from))},${n(bottom)}` + steps(seg) + `L${n(x(Math.min(seg[seg.length - 1].to, xMax)))},${n(bottom)}Z`).join('');
+      const area = segments.map((seg) => `M${n(x(seg[0].from))},${n(bottom)}${steps(seg)}L${n(x(Math.min(seg[seg.length - 1].to, xMax)))},${n(bottom)}Z`).join('');
       out.push(`<path class="${s.cls}-area" d="${area}"/>`);
     }
     out.push(`<path class="${s.cls}" d="${line}"><title>${esc(`${s.title}, ${s.unit}`)}</title></path>`);

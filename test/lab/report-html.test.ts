@@ -3,11 +3,11 @@
  * out (the page's own script publishes how many stage bars got a rendered width) and screenshots it.
  * Chromium comes from scripts/ensure-chromium.sh, which installs Debian's package when it is missing.
  */
-import { execFile, spawn } from 'child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'fs';
-import { tmpdir } from 'os';
-import { join, resolve } from 'path';
-import { pathToFileURL } from 'url';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { renderReportHtml } from '../../lab/report/html';
 import { samplePartitionReport, sampleReport, sampleSmokeFailureReport } from '../../lab/report/sample';
 
