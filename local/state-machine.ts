@@ -68,7 +68,7 @@ export class TaskTokens {
 }
 
 /** Lambda state name → real handler. */
-export const TASK_HANDLERS: Record<string, (input: any) => Promise<unknown>> = {
+export const TASK_HANDLERS: Record<string, (input: unknown) => Promise<unknown>> = {
   AcceptStartRequest: acceptStartRequest,
   ConfirmRegionFailure: confirmRegionFailure,
   FenceUsWriters: fenceUsWriters,
@@ -112,6 +112,7 @@ export interface ExecutionRecord {
   status: 'RUNNING' | 'SUCCEEDED' | 'FAILED';
   startDate: Date;
   stopDate?: Date;
+  // biome-ignore lint/suspicious/noExplicitAny: the execution's output is whatever the ASL produced; its readers (the drill report) pick fields
   output?: any;
   error?: string;
   cause?: string;
@@ -175,7 +176,7 @@ export class LocalOrchestrator {
   start(input: unknown, name?: string): { execution: ExecutionRecord; done: Promise<ExecutionRecord> } {
     this.seq += 1;
     const execName = name ?? `lab-${Date.now()}-${this.seq}`;
-    const smName = this.options.stateMachineArn.split(':').pop()!;
+    const smName = this.options.stateMachineArn.split(':').pop() ?? this.options.stateMachineArn;
     const arnPrefix = this.options.stateMachineArn.replace(':stateMachine:', ':execution:');
     const execution: ExecutionRecord = {
       executionArn: `${arnPrefix}:${execName}`,
@@ -190,9 +191,11 @@ export class LocalOrchestrator {
     this.executions.push(execution);
 
     let tokenSeq = 0;
-    const taskHandlers: Record<string, (input: any) => Promise<unknown>> = { ...TASK_HANDLERS };
+    const taskHandlers: Record<string, (input: unknown) => Promise<unknown>> = { ...TASK_HANDLERS };
     for (const state of GATE_STATES) {
-      taskHandlers[state] = async (invoke: { FunctionName: string; Payload: GateRequest['payload'] }) => {
+      taskHandlers[state] = async (input: unknown) => {
+        // What the gate state's Parameters give `lambda:invoke.waitForTaskToken` (statemachines/failover.asl.json).
+        const invoke = input as { FunctionName: string; Payload: GateRequest['payload'] };
         // Step Functions issues a fresh token per attempt; the local context has one per run, so make it unique.
         const payload = { ...invoke.Payload, taskToken: `${invoke.Payload.taskToken}-${state}-${++tokenSeq}` };
         const settled = this.options.tokens.wait(payload.taskToken);

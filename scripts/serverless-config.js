@@ -122,7 +122,11 @@ function iamStatements(plan, stage) {
       ]
     : [];
   const route53Flip = records.length
-    ? [allow(['route53:ListResourceRecordSets', 'route53:ChangeResourceRecordSets'], zones), allow(['route53:GetChange'], [sub('arn:${AWS::Partition}:route53:::change/*')])]
+    ? [
+        allow(['route53:ListResourceRecordSets', 'route53:ChangeResourceRecordSets'], zones),
+        // biome-ignore lint/suspicious/noTemplateCurlyInString: a CloudFormation Fn::Sub string, not a JavaScript template
+        allow(['route53:GetChange'], [sub('arn:${AWS::Partition}:route53:::change/*')]),
+      ]
     : [];
   // The lease is only ever read (consistent GetItem) and changed by conditional UpdateItem (functions/core/single-flight.ts).
   const leaseItems = allow(['dynamodb:GetItem', 'dynamodb:UpdateItem'], [leaseTable]);

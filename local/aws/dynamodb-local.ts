@@ -34,7 +34,7 @@ const CRC_TABLE = (() => {
 /** CRC32 of a body: DynamoDB answers carry it in `x-amz-crc32`, and botocore (the AWS CLI) checks it. */
 export function crc32(text: string): number {
   let c = 0xffffffff;
-  for (const byte of Buffer.from(text, 'utf8')) c = CRC_TABLE[(c ^ byte) & 0xff]! ^ (c >>> 8);
+  for (const byte of Buffer.from(text, 'utf8')) c = (CRC_TABLE[(c ^ byte) & 0xff] ?? 0) ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;
 }
 
@@ -89,7 +89,10 @@ export class DynamoLocal {
   /** Forwards one DynamoDB request and returns dynalite's answer (plus the item on a failed condition when asked). */
   async forward(req: RawJsonRequest): Promise<RawJsonResponse> {
     const headers: Record<string, string> = {};
-    for (const h of FORWARDED_HEADERS) if (req.headers[h] !== undefined) headers[h] = req.headers[h]!;
+    for (const h of FORWARDED_HEADERS) {
+      const value = req.headers[h];
+      if (value !== undefined) headers[h] = value;
+    }
     const answer = await this.send(req.target, req.body, headers);
     return this.withOldItemOnConditionFailure(req, headers, answer);
   }

@@ -7,5 +7,5 @@
 export function argsErrorMessage(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
   // Under some runners (jest's vm context) the message also carries the class and code: drop them.
-  return message.replace(/^\w*Error \[ERR_PARSE_ARGS_\w+\]: /, '').split('. To specify a positional argument')[0]!;
+  return message.replace(/^\w*Error \[ERR_PARSE_ARGS_\w+\]: /, '').split('. To specify a positional argument')[0] ?? message;
 }
