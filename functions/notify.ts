@@ -115,7 +115,7 @@ function slackText(s: Summary): string {
     s.estimatedDataLossSeconds !== null ? `Estimated data loss: ${s.estimatedDataLossSeconds} s (RPO budget ${s.rpoBudgetSeconds} s)` : undefined,
     s.fence && !s.fence.confirmed ? `:warning: Fence unconfirmed: ${s.fence.unconfirmed.join('; ')}` : undefined,
     !s.capacity.complete ? `:warning: Reduced capacity: scale-up did not finish (${s.capacity.error?.Error}); the warm standby is serving` : undefined,
-    s.error ? `Error: \`${s.error.Error}\` ${s.error.Cause.slice(0, 500)}` : undefined,
+    s.error ? `Error: \`${s.error.Error}\` ${(s.error.Cause ?? '').slice(0, 500)}` : undefined,
     s.stages.length ? `Stages: ${s.stages.map((t) => `${t.name} ${(t.durationMs / 1000).toFixed(1)} s`).join(' · ')}` : undefined,
     s.wouldDo?.length ? `Would do:\n${s.wouldDo.map((w) => `• ${w}`).join('\n')}` : undefined,
     s.outcome === 'no-failover' && s.reasons.length ? `Why: ${s.reasons.join('; ')}` : undefined,

@@ -167,7 +167,8 @@ export type DetectionResult = z.infer<typeof detectionResultSchema>;
 export const approvalDecisionSchema = z.object({
   approved: z.boolean(),
   decidedBy: z.string(),
-  decidedAt: z.string(),
+  /** When a human decided; absent when the timeout policy did (ProceedWithoutApproval is a Pass state with no clock of its own). */
+  decidedAt: z.string().optional(),
   via: z.enum(['slack', 'cli', 'manual-start', 'timeout-policy', 'policy']),
   comment: z.string().optional(),
   /** Who ran the operator CLI that decided (local user and host), for the audit. */
@@ -239,32 +240,40 @@ export const smokeResultSchema = z.object({
 });
 export type SmokeResult = z.infer<typeof smokeResultSchema>;
 
-/** A Step Functions error as a Catch's ResultPath records it. */
-const stateErrorSchema = z.object({ Error: z.string(), Cause: z.string() });
+/** A Step Functions error as a Catch's ResultPath records it (a timeout's Cause may be empty or absent). */
+const stateErrorSchema = z.object({ Error: z.string(), Cause: z.string().optional() });
 
 /** Scale-up did not reach failover capacity in time: the run went on with what was running. */
 export const scaleIncompleteSchema = z.object({ incomplete: z.literal(true), error: stateErrorSchema });
 export type ScaleIncomplete = z.infer<typeof scaleIncompleteSchema>;
 
 /**
- * The state document that flows through the failover state machine, every part optional: notify
- * reads it on every path, including a failure that ended the run before most parts existed. Loose:
- * the state machine's own keys (the request, Map bookkeeping) pass through.
+ * A part notify reads when it is there and matches the contract, and goes without otherwise: notify
+ * must announce every run (and release the single-flight lease), including the one whose failure left
+ * a part half-written. A part it cannot read is dropped, never a reason to fail the notification.
+ */
+const readIfValid = <S extends z.ZodType>(schema: S) => schema.optional().catch(undefined);
+
+/**
+ * The state document that flows through the failover state machine, as notify reads it on every
+ * path, including a failure that ended the run before most parts existed: the plan must be valid,
+ * every other part is read if it matches (readIfValid). Loose: the state machine's own keys (the
+ * request, Map bookkeeping) pass through.
  */
 export const failoverStateSchema = z
   .object({
     request: z.unknown().optional(),
     plan: planSchema,
-    start: startResultSchema.optional(),
-    detection: detectionResultSchema.optional(),
-    approval: approvalDecisionSchema.optional(),
-    fence: fenceResultSchema.optional(),
+    start: readIfValid(startResultSchema),
+    detection: readIfValid(detectionResultSchema),
+    approval: readIfValid(approvalDecisionSchema),
+    fence: readIfValid(fenceResultSchema),
     /** Promotion then traffic (branch 1) and scale-up (branch 2); a scale-up that missed its deadline is `ScaleIncomplete`. */
-    recovery: z
-      .object({ promotion: z.array(resourceStepSchema), traffic: z.array(resourceStepSchema), scale: z.union([z.array(resourceStepSchema), scaleIncompleteSchema]) })
-      .optional(),
-    smoke: smokeResultSchema.optional(),
-    error: stateErrorSchema.optional(),
+    recovery: readIfValid(
+      z.object({ promotion: z.array(resourceStepSchema), traffic: z.array(resourceStepSchema), scale: z.union([z.array(resourceStepSchema), scaleIncompleteSchema]) }),
+    ),
+    smoke: readIfValid(smokeResultSchema),
+    error: readIfValid(stateErrorSchema),
   })
   .loose();
 export type FailoverState = z.infer<typeof failoverStateSchema>;

@@ -201,6 +201,8 @@ describe('failover state machine', () => {
     expect(outcome(run)).toEqual({ status: 'SUCCEEDED' });
     expect(run.output.approval).toMatchObject({ approved: true, via: 'timeout-policy' });
     expect(await mutatingCallsByRegion(p)).toEqual(exactly(MUTATIONS.fence, MUTATIONS.recovery('FailoverGlobalClusterCommand'), MUTATIONS.flip));
+    // The success is announced (and the lease released): the timeout policy's approval is a valid state part.
+    expect(p.eventDetailTypes()).toEqual(['Failover Succeeded']);
   });
 
   it('fails with PromotionDeadlineExceeded when the database is not writable before its deadline', async () => {

@@ -95,6 +95,16 @@ afterEach(() => {
 });
 
 describe('notify', () => {
+  it('still announces a run whose state holds a part that does not match the contract, going without that part (notify must work on every path)', async () => {
+    const state = { ...finishedState(), fence: { confirmed: 'maybe', steps: 'unreadable' }, approval: { approved: true } } as unknown as NotifyInput['state'];
+
+    await expect(handler(input('failed', state))).resolves.toBeDefined();
+
+    expect(eventbridge).toHaveReceivedCommandTimes(PutEventsCommand, 1);
+    expect(sentDetail()).toMatchObject({ outcome: 'failed' });
+    expect(sentDetail().fence ?? null).toBeNull();
+  });
+
   it('puts a Failover Succeeded event on the plan bus, in the recovery region', async () => {
     const result = await notify(input(), ctx);
 
