@@ -116,6 +116,8 @@ export class FrontDoor {
   private seq = 0;
   private readonly acks = new Map<number, () => void>();
   private closed?: Promise<void>;
+  /** Why the worker stopped serving, when it did without close(): every request fails from then on. */
+  failure?: string;
   port = 0;
 
   constructor(
@@ -145,19 +147,31 @@ export class FrontDoor {
       worker.once('error', reject);
       worker.once('exit', (code) => reject(new Error(`front door worker exited (${code}) before listening`)));
     });
+    // After it listens: a worker that dies (or whose server fails) is recorded, and nothing waits on it any more.
+    const dead = (why: string) => {
+      if (this.closed) return;
+      this.failure ??= why;
+      process.stderr.write(`lab front door: ${why}\n`);
+      this.releaseAcks();
+    };
+    worker.on('error', (error) => dead(`worker error: ${error.message}`));
+    worker.on('exit', (code) => dead(`worker exited (${code})`));
+    worker.on('message', (message: { failed?: string }) => {
+      if (message.failed !== undefined) dead(`server error: ${message.failed}`);
+    });
     this.poll = setInterval(() => void this.push(false), ANSWER_POLL_MS);
     this.poll.unref();
     return this.port;
   }
 
-  /** Pushes the current answer to the worker now; resolves once the worker routes by it. */
+  /** Pushes the current answer to the worker now; resolves once the worker has it (it still honours the TTL of the answer it cached). */
   refresh(): Promise<void> {
     return this.push(true);
   }
 
   private push(always: boolean): Promise<void> {
     const worker = this.worker;
-    if (!worker || this.closed) return Promise.resolve();
+    if (!worker || this.closed || this.failure) return Promise.resolve();
     const published = this.read();
     const text = JSON.stringify(published);
     if (!always && text === this.last) return Promise.resolve();
@@ -172,6 +186,10 @@ export class FrontDoor {
     });
   }
 
+  private releaseAcks(): void {
+    for (const ack of [...this.acks.values()]) ack();
+  }
+
   /** Drops every connection (clients get an error, upstream sockets are released) and ends the worker. */
   close(): Promise<void> {
     if (this.closed) return this.closed;
@@ -179,6 +197,10 @@ export class FrontDoor {
     const worker = this.worker;
     this.closed = (async () => {
       if (!worker) return;
+      if (this.failure) {
+        await worker.terminate();
+        return;
+      }
       await new Promise<void>((resolve) => {
         const guard = setTimeout(resolve, 2000);
         worker.on('message', (message: { closed?: boolean }) => {
@@ -193,7 +215,7 @@ export class FrontDoor {
         });
         worker.postMessage('close');
       });
-      for (const ack of this.acks.values()) ack();
+      this.releaseAcks();
       await worker.terminate();
     })();
     return this.closed;

@@ -58,7 +58,9 @@ export function stageHandler<S extends z.ZodType, O>(
     const input = parseStageInput(schema, event);
     return withDeadline(stage, deadlineAt, () => run(input, deadlineAt !== undefined ? { ...ctx, deadlineAt } : ctx));
   };
-  const wrapped = middy(handler)
+  // timeoutEarlyInMillis 0: middy's own early timeout would end the invocation with a plain Error('Timeout');
+  // the stage's deadline (withDeadline, DEADLINE_MARGIN_MS before the Lambda's) ends it with StageDeadlineExceeded.
+  const wrapped = middy(handler, { timeoutEarlyInMillis: 0 })
     .use(captureLambdaHandler(tracer))
     .use(injectLambdaContext(logger, { resetKeys: true }))
     .use(logMetrics(metrics))

@@ -258,6 +258,26 @@ describe('the front door in front of a hanging region', () => {
     expect(await bodyOf()).toBe('eu');
   });
 
+  it('records a worker that dies after it listened, and then neither refresh() nor close() waits on it', async () => {
+    const door = new FrontDoor(
+      () => ({ weights: { 'us-east-1': 100 }, ttlSeconds: 0 }),
+      () => ({ 'us-east-1': 1 }),
+      { upstreamTimeoutMs: 100 },
+    );
+    await door.start();
+    cleanups.push(() => door.close());
+    const stderr = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+
+    await (door as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+    const deadline = Date.now() + 3000;
+    while (!door.failure && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+
+    expect(door.failure).toMatch(/^worker exited/);
+    await expect(door.refresh()).resolves.toBeUndefined();
+    await expect(door.close()).resolves.toBeUndefined();
+    stderr.mockRestore();
+  });
+
   it('a client that gives up first takes its request to the hanging region with it; close() releases the rest', async () => {
     const us = await startApp();
     await us.hang();
