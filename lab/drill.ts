@@ -235,7 +235,7 @@ export async function runDrill(options: DrillOptions): Promise<DrillReport> {
       asExpected: asExpected(scenario, { outcome, promoted, otherActed }),
       outage: scenario.outage,
       // No RTO where writes were never interrupted; a planned switchover's outage starts when the fence stops writes.
-      rtoSeconds: scenario.outage ? rtoSeconds(log, scenario.name === 'planned-switchover' ? (lab.state.marks.fencedAt ?? faultAt) : faultAt) : null,
+      rtoSeconds: scenario.outage ? rtoSeconds(log, scenario.name === 'planned-switchover' ? (lab.state.marks.fencedAt ?? faultAt) : faultAt, lab.plan.primaryRegion) : null,
       rpo: { lostAcknowledged: loss.lostAcknowledged, seconds: loss.seconds, estimatedSeconds: typeof estimatedWorst === 'number' ? estimatedWorst : null },
       acknowledged: log.filter((r) => r.ok).length,
       errors: log.filter((r) => !r.ok).length,

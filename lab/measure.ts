@@ -15,8 +15,20 @@ import type { TxRecord } from './traffic';
  * they are service before the outage, not recovery, and counting them gave database-failure an RTO
  * of 0.009 s while writes were down for 5 s. Without any failed write after the fault (nothing to
  * recover from), the first acknowledged write sent after the fault ends it.
+ *
+ * When another region than the old primary (`oldPrimary`) acknowledged writes sent after the fault,
+ * recovery is the first of those: the failover's new primary. The old primary's own acknowledgements
+ * then never count, however they interleave with its failures while a crash or a fence reaches each
+ * connection; and a failure seen only at its client's 2 s timeout does not delay the new region's.
  */
-export function rtoSeconds(log: TxRecord[], faultAt: number): number | null {
+export function rtoSeconds(log: TxRecord[], faultAt: number, oldPrimary?: string): number | null {
+  if (oldPrimary !== undefined) {
+    let byNewPrimary: number | undefined;
+    for (const r of log) {
+      if (r.ok && r.sentAt >= faultAt && r.region !== undefined && r.region !== oldPrimary && (byNewPrimary === undefined || r.doneAt < byNewPrimary)) byNewPrimary = r.doneAt;
+    }
+    if (byNewPrimary !== undefined) return round((byNewPrimary - faultAt) / 1000, 3);
+  }
   let outageSeenAt: number | undefined;
   for (const r of log) if (!r.ok && r.sentAt >= faultAt && (outageSeenAt === undefined || r.doneAt < outageSeenAt)) outageSeenAt = r.doneAt;
   const from = outageSeenAt ?? faultAt;

@@ -54,6 +54,20 @@ describe('lab measurements', () => {
     expect(rtoSeconds([...crash, tx('back', 10_080, 10_090, true)], fault)).toBe(0.09);
   });
 
+  it('takes recovery from the new primary when there is one: the old primary acknowledging between its failures is not recovery', async () => {
+    const interleaved = [
+      tx('f1', 10_011, 10_060, false),
+      tx('us-late', 10_070, 10_080, true), // a pooled connection the crash had not reached yet
+      tx('f2', 10_090, 10_120, false),
+      tx('eu1', 15_150, 15_174, true, 'eu-west-1'),
+    ];
+    expect(rtoSeconds(interleaved, fault, 'us-east-1')).toBe(5.174);
+    expect(rtoSeconds(interleaved, fault)).toBe(0.08); // without knowing the old primary, it would read 0.08 s
+    // A blackholed region's failures are seen only at the client's 2 s timeout: the new primary's first write still counts from the fault.
+    const hung = [tx('hang', 10_010, 12_010, false), tx('eu-fast', 11_000, 11_020, true, 'eu-west-1')];
+    expect(rtoSeconds(hung, fault, 'us-east-1')).toBe(1.02);
+  });
+
   it('counts as lost exactly the acknowledged transactions missing from the survivor, and how far back they reach', () => {
     expect(rpo(log, new Set(['a', 'd', 'e']), fault, 'us-east-1')).toEqual({ lostAcknowledged: 1, seconds: 0.05, lostIds: ['b'] });
     expect(rpo(log, new Set(['a', 'b', 'd', 'e']), fault, 'us-east-1')).toEqual({ lostAcknowledged: 0, seconds: 0, lostIds: [] });
