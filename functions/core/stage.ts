@@ -125,9 +125,15 @@ export async function withDeadline<T>(stage: string, deadlineAt: number | undefi
 export function parseStageInput<S extends z.ZodType>(schema: S, event: unknown): z.infer<S> {
   const result = schema.safeParse(event);
   if (result.success) return result.data;
-  // One parse: problems inside a plan that was given are the plan's (InvalidPlan), the rest the input's.
-  const hasPlan = !!event && typeof event === 'object' && 'plan' in event;
-  const planIssues = hasPlan ? result.error.issues.filter((issue) => issue.path[0] === 'plan') : [];
+  // One parse: problems inside a plan that was given (at `plan`, or at `state.plan` for notify) are the
+  // plan's (InvalidPlan), the rest the input's.
+  const given = (path: PropertyKey[]) =>
+    path.reduce<unknown>((at, key) => (at && typeof at === 'object' ? (at as Record<PropertyKey, unknown>)[key] : undefined), event) !== undefined;
+  const planAt = (path: PropertyKey[]) => {
+    const i = path.indexOf('plan');
+    return (i === 0 || (i === 1 && path[0] === 'state')) && given(path.slice(0, i + 1));
+  };
+  const planIssues = result.error.issues.filter((issue) => planAt(issue.path));
   if (planIssues.length > 0) throw new InvalidPlanError(`plan in the execution input is invalid: ${formatIssues(new z.ZodError(planIssues))}`);
   throw new InvalidInputError(`stage input is invalid: ${formatIssues(result.error)}`);
 }

@@ -105,6 +105,14 @@ describe('notify', () => {
     expect(sentDetail().fence ?? null).toBeNull();
   });
 
+  it('names a bad plan in the state InvalidPlan, like every stage does, before sending anything', async () => {
+    const state = finishedState();
+    const bad = { ...state, plan: { ...state.plan, rpoBudgetSeconds: -5 } } as unknown as NotifyInput['state'];
+
+    await expect(handler(input('failed', bad))).rejects.toMatchObject({ name: 'InvalidPlan', message: expect.stringContaining('rpoBudgetSeconds') });
+    expect(eventbridge).not.toHaveReceivedCommand(PutEventsCommand);
+  });
+
   it('puts a Failover Succeeded event on the plan bus, in the recovery region', async () => {
     const result = await notify(input(), ctx);
 
